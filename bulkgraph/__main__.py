@@ -1,0 +1,3 @@
+from bulkgraph.cli import main
+
+main()

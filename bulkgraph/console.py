@@ -1,0 +1,31 @@
+"""Terminal output: one rich console for humans (stderr), stdout kept for results."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+#: Messages, progress and warnings go to stderr so that stdout stays clean for results.
+err = Console(stderr=True)
+#: Results (tables, JSON) go to stdout.
+out = Console(soft_wrap=True)
+
+log = logging.getLogger("bulkgraph")
+
+
+def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose > 0 else logging.INFO
+    handler = RichHandler(console=err, show_time=False, show_path=False, markup=False)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("bulkgraph")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def show_progress(quiet: bool = False) -> bool:
+    """Progress bars only on an interactive terminal and when not asked to be quiet."""
+    return not quiet and sys.stderr.isatty()

@@ -1,0 +1,94 @@
+"""The hand-off between reading snapshots (extract) and normalizing them (transform).
+
+Whatever a snapshot came from (a native `bulkgraph-snapshot/1` folder, a tar file, an S3
+prefix, or a legacy `aws_neo4j_map` archive), readers give the transform the same thing: a
+`SnapshotInfo` and, per data file, an `ApiResponse` holding the raw AWS API pages in the
+shape boto3 returns them. Legacy records are turned into that shape by the reader, so the
+transform has exactly one path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+FORMAT_V1 = "bulkgraph-snapshot/1"
+LEGACY_FORMAT = "aws_neo4j_map"
+
+SNAPSHOT_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+#: The operations of format version 1: file path under `<account>/<region>/` -> operation.
+OPERATIONS_V1: dict[str, str] = {
+    "ec2/DescribeInstances": "ec2:DescribeInstances",
+    "ec2/DescribeSecurityGroups": "ec2:DescribeSecurityGroups",
+    "ec2/DescribeVpcs": "ec2:DescribeVpcs",
+    "ec2/DescribeSubnets": "ec2:DescribeSubnets",
+    "ec2/DescribeVpcPeeringConnections": "ec2:DescribeVpcPeeringConnections",
+    "rds/DescribeDBInstances": "rds:DescribeDBInstances",
+    "elbv2/DescribeLoadBalancers": "elbv2:DescribeLoadBalancers",
+    "elbv2/DescribeTargetGroups": "elbv2:DescribeTargetGroups",
+    "elbv2/DescribeTargetHealth": "elbv2:DescribeTargetHealth",
+}
+
+
+def is_valid_snapshot_id(snapshot_id: str) -> bool:
+    return bool(SNAPSHOT_ID_RE.match(snapshot_id))
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    account_id: str
+    regions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CollectionError:
+    """A call that failed while collecting: that (account, region, operation) is unknown."""
+
+    account_id: str
+    region: str
+    operation: str
+    error_code: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    snapshot_id: str
+    taken_at: datetime  # timezone-aware
+    source: str  # FORMAT_V1 or LEGACY_FORMAT
+    location: str  # where it was read from, for messages (path or s3 URI)
+    accounts: tuple[AccountInfo, ...] = ()
+    errors: tuple[CollectionError, ...] = ()
+    #: sha256 over the snapshot's input bytes: equal checksums mean equal input.
+    checksum: str = ""
+    completed_at: datetime | None = None
+    collector: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """One data file: every call made for one operation in one account and region."""
+
+    operation: str  # e.g. "ec2:DescribeInstances"
+    account_id: str
+    region: str
+    path: str  # the file it came from, for messages and rejects.jsonl
+    calls: list[dict[str, Any]]  # [{"request": {...}, "pages": [{...}, ...]}]
+
+    def pages(self) -> Iterator[dict[str, Any]]:
+        for call in self.calls:
+            yield from call.get("pages", [])
+
+
+class Snapshot(Protocol):
+    """A readable snapshot. `responses()` re-reads the data each time it is called."""
+
+    @property
+    def info(self) -> SnapshotInfo: ...
+
+    def responses(self) -> Iterator[ApiResponse]: ...

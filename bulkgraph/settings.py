@@ -1,0 +1,60 @@
+"""Every setting bulkgraph reads from the environment, in one place.
+
+Settings come from environment variables and from a `.env` file in the working directory.
+Nothing else in the package reads `os.environ` for configuration: ask `get_settings()`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The Neo4j line bulkgraph provisions: 5.26 is the LTS line and the last one on Java 17.
+DEFAULT_NEO4J_VERSION = "5.26.30"
+
+
+def _default_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("bulkgraph"))
+
+
+class Settings(BaseSettings):
+    """Where bulkgraph keeps its files and which Neo4j it talks to.
+
+    With no `NEO4J_URI`, bulkgraph uses the Neo4j it manages itself (`bulkgraph neo4j install`)
+    and finds that server's address and password in its home.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    neo4j_uri: str | None = Field(
+        default=None, description="Bolt URI of your own Neo4j; unset = the managed one"
+    )
+    neo4j_username: str = Field(default="neo4j", description="user for NEO4J_URI")
+    neo4j_password: SecretStr | None = Field(default=None, description="password for NEO4J_URI")
+    neo4j_database: str = Field(default="neo4j", description="database to read and write")
+    neo4j_home: Path | None = Field(
+        default=None,
+        description="home of the Neo4j whose neo4j-admin does bulk imports; unset = managed",
+    )
+    bulkgraph_neo4j_version: str = Field(
+        default=DEFAULT_NEO4J_VERSION, description="Neo4j version of the managed server"
+    )
+    bulkgraph_cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="cache: managed Neo4j homes, S3 downloads",
+    )
+    bulkgraph_heap: str = Field(default="2g", description="heap of the managed Neo4j")
+    bulkgraph_pagecache: str = Field(default="2g", description="page cache of the managed Neo4j")
+
+    @property
+    def uses_managed_neo4j(self) -> bool:
+        return self.neo4j_uri is None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
