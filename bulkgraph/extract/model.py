@@ -68,6 +68,23 @@ class SnapshotInfo:
     completed_at: datetime | None = None
     collector: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    #: the data files `responses()` reads, relative to the snapshot (for listings and messages)
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with an input: a snapshot that cannot be read, or one bad file in it.
+
+    Readers report problems instead of dropping input silently; `location` names the snapshot
+    or file (a path or an s3 URI), `message` says what is wrong with it.
+    """
+
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,121 @@
+"""Writing a `bulkgraph-snapshot/1` folder: gzip data files first, manifest.json last.
+
+A folder without a manifest is not a snapshot, so a run that dies half-way leaves nothing
+that could be mistaken for a complete one. The manifest is written to a temporary name and
+renamed into place, so it is either absent or whole.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import threading
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from bulkgraph import __version__
+from bulkgraph.errors import BulkgraphError, ExitCode
+from bulkgraph.extract.model import (
+    FORMAT_V1,
+    OPERATIONS_V1,
+    CollectionError,
+    is_valid_snapshot_id,
+)
+from bulkgraph.extract.native import MANIFEST
+
+_FILE_OF = {op: key for key, op in OPERATIONS_V1.items()}
+
+
+def _json_default(value: object) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    raise TypeError(f"cannot store {type(value).__name__} in a snapshot")
+
+
+def dumps(doc: object) -> bytes:
+    return json.dumps(doc, default=_json_default, separators=(",", ":")).encode()
+
+
+class SnapshotWriter:
+    """Collects data files into `<out_dir>/<snapshot_id>/`; thread-safe."""
+
+    def __init__(self, out_dir: Path, snapshot_id: str, taken_at: datetime) -> None:
+        if not is_valid_snapshot_id(snapshot_id):
+            raise BulkgraphError(
+                f"invalid snapshot id {snapshot_id!r}: 1-128 characters of A-Z a-z 0-9 . _ -",
+                ExitCode.USAGE,
+            )
+        if taken_at.tzinfo is None:
+            raise ValueError("taken_at must be timezone-aware")
+        self.snapshot_id = snapshot_id
+        self.taken_at = taken_at
+        self.folder = out_dir / snapshot_id
+        if (self.folder / MANIFEST).exists():
+            raise BulkgraphError(f"{self.folder}: a snapshot with this id already exists")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._files: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def write(
+        self, operation: str, account_id: str, region: str, calls: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        rel = f"{account_id}/{region}/{_FILE_OF[operation]}.json.gz"
+        doc = {"operation": operation, "account_id": account_id, "region": region, "calls": calls}
+        # mtime=0 and no file name: the same content gives the same bytes (and sha256)
+        data = gzip.compress(dumps(doc), compresslevel=6, mtime=0)
+        path = self.folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        entry = {
+            "path": rel,
+            "operation": operation,
+            "account_id": account_id,
+            "region": region,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+        }
+        with self._lock:
+            self._files.append(entry)
+        return entry
+
+    @property
+    def file_count(self) -> int:
+        return len(self._files)
+
+    def finish(
+        self,
+        accounts: dict[str, list[str]],
+        errors: list[CollectionError],
+        completed_at: datetime,
+    ) -> Path:
+        manifest = {
+            "format": FORMAT_V1,
+            "snapshot_id": self.snapshot_id,
+            "taken_at": self.taken_at.isoformat(),
+            "completed_at": completed_at.isoformat(),
+            "collector": {"name": "bulkgraph", "version": __version__},
+            "accounts": [
+                {"account_id": a, "regions": sorted(r)} for a, r in sorted(accounts.items())
+            ],
+            "files": sorted(self._files, key=lambda f: f["path"]),
+            "errors": [
+                {
+                    "account_id": e.account_id,
+                    "region": e.region,
+                    "operation": e.operation,
+                    "error_code": e.error_code,
+                    "message": e.message,
+                }
+                for e in sorted(errors, key=lambda e: (e.account_id, e.region, e.operation))
+            ],
+        }
+        target = self.folder / MANIFEST
+        tmp = self.folder / f".{MANIFEST}.tmp"
+        tmp.write_bytes(json.dumps(manifest, indent=2).encode() + b"\n")
+        os.replace(tmp, target)
+        return target
