@@ -1,9 +1,225 @@
-"""CLI commands for this area (filled in by its issue)."""
+"""`bulkgraph collect`, `bulkgraph snapshots list`, `bulkgraph snapshots verify`."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from bulkgraph.console import err, out, show_progress
+from bulkgraph.errors import BulkgraphError, ExitCode
+
+SOURCES_HELP = (
+    "Snapshot folders, folders of snapshots, .tar.gz/.tar files, s3://bucket/prefix/ URIs or "
+    "aws_neo4j_map archive folders, in any mix."
+)
+
+
+def _taken_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    except ValueError:
+        raise BulkgraphError(
+            f"--taken-at {value!r}: not an ISO 8601 time", ExitCode.USAGE
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _describe(sources: list[str], account_id: str | None, taken_at: str | None) -> Any:
+    from bulkgraph.extract.sources import discover
+
+    return discover(sources, account_id=account_id, taken_at=_taken_at(taken_at))
+
+
+def snapshot_rows(sources: list[str], account_id: str | None, taken_at: str | None) -> Any:
+    """(rows, problems) for `snapshots list`; each row verified end to end."""
+    from bulkgraph.extract.verify import verify
+
+    found = _describe(sources, account_id, taken_at)
+    rows = []
+    for snap in found.snapshots:
+        info = snap.info
+        bad = verify(snap)
+        rows.append(
+            {
+                "snapshot_id": info.snapshot_id,
+                "taken_at": info.taken_at.isoformat(),
+                "source": info.source,
+                "location": info.location,
+                "accounts": [a.account_id for a in info.accounts],
+                "regions": sorted({r for a in info.accounts for r in a.regions}),
+                "files": len(info.files),
+                "errors": len(info.errors),
+                "warnings": list(info.warnings),
+                "checksum": info.checksum,
+                "valid": not bad,
+                "problems": [{"location": p.location, "message": p.message} for p in bad],
+            }
+        )
+    return rows, found.problems
+
+
+def list_command(
+    sources: list[str] = typer.Argument(..., help=SOURCES_HELP, metavar="SOURCE..."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    account_id: str | None = typer.Option(
+        None, "--account-id", help="Account of legacy archives (they do not record it)."
+    ),
+    taken_at: str | None = typer.Option(
+        None, "--taken-at", help="Time of legacy archives whose folder name lacks one (ISO 8601)."
+    ),
+) -> None:
+    """List the snapshots in SOURCE...: id, time, format, accounts, regions, files, errors and
+    whether every file checks out. Exit 3 if anything was unreadable or invalid."""
+    rows, problems = snapshot_rows(sources, account_id, taken_at)
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "snapshots": rows,
+                    "problems": [{"location": p.location, "message": p.message} for p in problems],
+                }
+            )
+        )
+    else:
+        from rich.table import Table
+
+        table = Table(
+            "snapshot", "taken at", "format", "accounts", "regions", "files", "errors", "valid"
+        )
+        for r in rows:
+            table.add_row(
+                r["snapshot_id"],
+                r["taken_at"],
+                r["source"],
+                ",".join(r["accounts"]),
+                ",".join(r["regions"]),
+                str(r["files"]),
+                str(r["errors"]),
+                "yes" if r["valid"] else "NO",
+            )
+        out.print(table)
+        for r in rows:
+            for p in r["problems"]:
+                err.print(
+                    f"invalid: {p['location']}: {p['message']}", highlight=False, markup=False
+                )
+        for p in problems:
+            err.print(f"skipped: {p}", highlight=False, markup=False)
+    if not rows and problems:
+        raise typer.Exit(int(ExitCode.FAILED))
+    if problems or not all(r["valid"] for r in rows):
+        raise typer.Exit(int(ExitCode.PARTIAL))
+
+
+def verify_command(
+    sources: list[str] = typer.Argument(..., help=SOURCES_HELP, metavar="SOURCE..."),
+    account_id: str | None = typer.Option(None, "--account-id", help="Account of legacy archives."),
+    taken_at: str | None = typer.Option(None, "--taken-at", help="Time of legacy archives."),
+) -> None:
+    """Read every file of every snapshot in SOURCE... and check its checksum and JSON.
+    Prints each bad file and why; exits 1 if there is any."""
+    from bulkgraph.extract.verify import verify
+
+    found = _describe(sources, account_id, taken_at)
+    bad = list(found.problems)
+    for snap in found.snapshots:
+        problems = verify(snap)
+        bad.extend(problems)
+        status = "ok" if not problems else f"{len(problems)} bad file(s)"
+        err.print(
+            f"{snap.info.snapshot_id} ({snap.info.location}): {status}",
+            highlight=False,
+            markup=False,
+        )
+    for p in bad:
+        out.print(f"{p.location}: {p.message}", highlight=False, markup=False, soft_wrap=True)
+    if bad:
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+def collect_command(
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write <snapshot_id>/ into."),
+    profile: str | None = typer.Option(None, "--profile", help="AWS profile to start from."),
+    role_arn: list[str] = typer.Option(
+        [],
+        "--role-arn",
+        help="Role to assume, one per account: ARN or ARN,external-id. Repeatable. "
+        "None = the credentials' own account.",
+    ),
+    regions: str = typer.Option(
+        "all", "--regions", help="'all' (every region enabled for the account) or r1,r2,..."
+    ),
+    snapshot_id: str | None = typer.Option(
+        None, "--snapshot-id", help="Default: the UTC start time, YYYYMMDDTHHMMSSZ."
+    ),
+    pack: bool = typer.Option(False, "--pack", help="Also write <snapshot_id>.tar.gz."),
+    upload: str | None = typer.Option(
+        None, "--upload", help="Put the .tar.gz under s3://bucket/prefix/ and verify it (packs)."
+    ),
+    workers: int = typer.Option(4, "--workers", min=1, max=32, help="Regions collected at once."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Collect a snapshot of the estate with boto3 (read-only Describe calls).
+
+    Exit 0: complete. 3: written, but some calls failed (listed in the manifest's errors).
+    1: nothing usable collected."""
+    from bulkgraph.extract.collect import collect
+
+    result = collect(
+        out_dir,
+        profile=profile,
+        regions=regions,
+        role_arns=role_arn,
+        snapshot_id=snapshot_id,
+        pack=pack,
+        upload=upload,
+        max_workers=workers,
+        progress=show_progress(),
+    )
+    summary = {
+        "snapshot_id": result.snapshot_id,
+        "folder": str(result.folder) if result.manifest else None,
+        "archive": str(result.archive) if result.archive else None,
+        "uploaded": result.uploaded,
+        "files": result.files,
+        "accounts": result.accounts,
+        "errors": [e.__dict__ for e in result.errors],
+        "exit_code": int(result.exit_code),
+    }
+    if as_json:
+        out.print_json(json.dumps(summary))
+    else:
+        for e in result.errors:
+            err.print(
+                f"error: {e.account_id}/{e.region} {e.operation}: {e.error_code} {e.message}",
+                highlight=False,
+                markup=False,
+            )
+        if result.manifest:
+            where = result.uploaded or result.archive or result.folder
+            out.print(
+                f"snapshot {result.snapshot_id}: {result.files} files, {len(result.errors)} "
+                f"errors -> {where}",
+                highlight=False,
+            )
+        else:
+            err.print("nothing collected", highlight=False)
+    if result.exit_code != ExitCode.OK:
+        raise typer.Exit(int(result.exit_code))
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.command("collect")(collect_command)
+    group = typer.Typer(
+        help="Inspect and check snapshot archives.", no_args_is_help=True, rich_markup_mode=None
+    )
+    group.command("list")(list_command)
+    group.command("verify")(verify_command)
+    app.add_typer(group, name="snapshots")

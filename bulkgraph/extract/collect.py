@@ -8,7 +8,6 @@ throttling.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -44,7 +43,9 @@ SessionFactory = Callable[..., Any]  # boto3.Session(**kwargs) or a stand-in
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    from botocore import xform_name  # DescribeDBInstances -> describe_db_instances
+
+    return str(xform_name(name))
 
 
 @dataclass(frozen=True)
