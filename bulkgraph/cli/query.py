@@ -1,9 +1,175 @@
-"""CLI commands for this area (filled in by its issue)."""
+"""`bulkgraph queries`, `query`, `diff` and `alerts`: asking the loaded graph."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import neo4j
 import typer
+
+from bulkgraph.cli.common import OutputFormat, parse_params
+from bulkgraph.console import err, out
+
+FORMAT_HELP = "table, json, jsonl or csv; default: a table on a terminal, JSON when piped"
+
+
+@contextmanager
+def _driver() -> Iterator[tuple[neo4j.Driver, str]]:
+    """A driver for the configured Neo4j (managed, or NEO4J_URI) and the database to read."""
+    from bulkgraph import db
+
+    with db.driver() as drv:
+        yield drv, db.database()
+
+
+def _format(fmt: OutputFormat | None) -> OutputFormat:
+    if fmt is not None:
+        return fmt
+    return OutputFormat.table if sys.stdout.isatty() else OutputFormat.json
+
+
+def _emit(
+    fmt: OutputFormat, columns: list[str], rows: list[dict[str, Any]], doc: Any, title: str
+) -> None:
+    from bulkgraph.query import render
+
+    if fmt is OutputFormat.table:
+        render.print_table(out, columns, rows, title=title)
+    elif fmt is OutputFormat.json:
+        sys.stdout.write(render.to_json(doc))
+    elif fmt is OutputFormat.jsonl:
+        sys.stdout.write(render.to_jsonl(rows))
+    else:
+        sys.stdout.write(render.to_csv(columns, rows))
+
+
+def queries_command(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable list."),
+) -> None:
+    """List the query pack: names, what they answer, their parameters."""
+    from bulkgraph.query import load_pack, render
+
+    pack = load_pack()
+    if as_json:
+        sys.stdout.write(render.to_json([q.to_json() for q in pack.values()]))
+        return
+    rows = [
+        {
+            "name": q.name,
+            "scope": q.scope.value,
+            "params": ", ".join(
+                p.name if p.required else f"{p.name}={p.default}" for p in q.params
+            ),
+            "alert": f"{q.rule_id} {q.severity}" if q.is_alert else "",
+            "description": q.description,
+        }
+        for q in pack.values()
+    ]
+    render.print_table(out, ["name", "scope", "params", "alert", "description"], rows)
+
+
+def query_command(
+    name: str = typer.Argument(..., help="Query name (see `bulkgraph queries`)."),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="Query parameter as key=value; repeat for several."
+    ),
+    snapshot: str | None = typer.Option(
+        None, "--snapshot", "-s", help="Snapshot id to ask (default: the latest)."
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Ask the latest snapshot taken at or before this ISO 8601 time."
+    ),
+    all_snapshots: bool = typer.Option(
+        False, "--all", help="Ask every snapshot, oldest first (adds a snapshot_id column)."
+    ),
+    fmt: OutputFormat | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """Run one query of the pack in a snapshot (the latest unless told otherwise).
+
+    Example: bulkgraph query instance-ingress --param instance=10.0.1.5 --as-of 2026-11-01
+    """
+    from bulkgraph.query import get_query, run_query
+
+    q = get_query(name)
+    params = parse_params(param)
+    with _driver() as (drv, database):
+        result = run_query(
+            drv,
+            q,
+            params,
+            snapshot=snapshot,
+            as_of=as_of,
+            all_snapshots=all_snapshots,
+            database=database,
+        )
+    where = ", ".join(s.snapshot_id for s in result.snapshots)
+    err.print(f"{q.name}: {len(result.rows)} row(s) in {where or 'the database'}", highlight=False)
+    _emit(_format(fmt), result.columns, result.rows, result.to_json(), q.name)
+
+
+def diff_command(
+    old: str | None = typer.Argument(
+        None, help="Older snapshot id (default: the snapshot before NEW)."
+    ),
+    new: str | None = typer.Argument(None, help="Newer snapshot id (default: the latest)."),
+    fmt: OutputFormat | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """What changed between two snapshots: added and removed resources, ports newly open to
+    the internet, tag changes and state changes. Default: the two latest snapshots."""
+    from bulkgraph.query import diff_snapshots
+
+    with _driver() as (drv, database):
+        result = diff_snapshots(drv, old, new, database=database)
+    counts = ", ".join(f"{v} {k}" for k, v in result.summary().items()) or "no changes"
+    err.print(f"{result.old.snapshot_id} -> {result.new.snapshot_id}: {counts}", highlight=False)
+    title = f"{result.old.snapshot_id} -> {result.new.snapshot_id}"
+    _emit(_format(fmt), result.columns, result.changes, result.to_json(), title)
+
+
+def alerts_command(
+    out_file: Path = typer.Option(
+        ..., "--out", "-o", help="JSON-lines file to append findings to (created if missing)."
+    ),
+    snapshot: str | None = typer.Option(
+        None, "--snapshot", "-s", help="Snapshot id to check (default: the latest)."
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Check the latest snapshot taken at or before this time."
+    ),
+    all_snapshots: bool = typer.Option(False, "--all", help="Check every snapshot."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Run every alert query and append one JSON line per finding to FILE, for a SIEM file
+    reader (Wazuh localfile with log_format json, Filebeat, ...). Running it again for the
+    same snapshot appends nothing: findings already in the file are recognised by id."""
+    from bulkgraph.query import render, write_alerts
+
+    with _driver() as (drv, database):
+        summary = write_alerts(
+            drv,
+            out_file,
+            snapshot=snapshot,
+            as_of=as_of,
+            all_snapshots=all_snapshots,
+            database=database,
+        )
+    if as_json:
+        sys.stdout.write(render.to_json(summary.to_json()))
+    else:
+        err.print(
+            f"{summary.findings} finding(s) in {', '.join(summary.snapshots)}: "
+            f"{summary.written} written to {out_file}, {summary.already_present} already there",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.command("queries")(queries_command)
+    app.command("query")(query_command)
+    app.command("diff")(diff_command)
+    app.command("alerts")(alerts_command)

@@ -1,0 +1,17 @@
+// name: instance-egress
+// description: Where one instance may connect to: every egress rule of its security groups, with the group responsible and the destination (CIDR, prefix list or security group).
+// scope: snapshot
+// param instance: the instance's private IP, id (i-...), private DNS name or short hostname (ip-10-0-0-5)
+MATCH (i:Instance {snapshot_id: $snapshot_id})
+WHERE $instance IN [i.private_ip, i.id, i.aws_hostname, split(i.aws_hostname, '.')[0]]
+MATCH (i)-[:BELONGS_TO]->(sg:SecurityGroup)-[a:ALLOWED {direction: 'egress'}]->(dst)
+RETURN i.id AS instance,
+       sg.id AS group_id,
+       sg.name AS group_name,
+       CASE WHEN dst:IPRange THEN 'cidr' WHEN dst:PrefixList THEN 'prefix-list' ELSE 'security-group' END AS destination_type,
+       coalesce(dst.cidr, dst.id) AS destination,
+       a.protocol AS protocol,
+       a.fromPort AS from_port,
+       a.toPort AS to_port,
+       CASE WHEN dst:IPRange THEN dst.description END AS description
+ORDER BY instance, group_id, destination_type, destination, protocol, from_port, to_port

@@ -1,0 +1,44 @@
+// name: internet-exposed-instances
+// description: Instances that a security group opens to the whole internet (0.0.0.0/0 or ::/0): which ports, through which groups, and whether a load balancer fronts them.
+// scope: snapshot
+// severity: high
+// rule_id: BG-EC2-001
+MATCH (i:Instance {snapshot_id: $snapshot_id})
+WHERE EXISTS {
+  MATCH (i)-[:BELONGS_TO]->(:SecurityGroup)<-[a:ALLOWED {direction: 'ingress'}]-(ip:IPRange)
+  WHERE ip.cidr IN ['0.0.0.0/0', '::/0']
+}
+WITH i,
+     COLLECT {
+       MATCH (i)-[:BELONGS_TO]->(:SecurityGroup)<-[a:ALLOWED {direction: 'ingress'}]-(ip:IPRange)
+       WHERE ip.cidr IN ['0.0.0.0/0', '::/0']
+       WITH DISTINCT CASE
+         WHEN a.protocol = '-1' THEN 'all'
+         WHEN a.fromPort IS NULL THEN a.protocol + '/all'
+         WHEN a.fromPort = a.toPort THEN a.protocol + '/' + toString(a.fromPort)
+         ELSE a.protocol + '/' + toString(a.fromPort) + '-' + toString(a.toPort)
+       END AS port
+       RETURN port ORDER BY port
+     } AS ports,
+     COLLECT {
+       MATCH (i)-[:BELONGS_TO]->(sg:SecurityGroup)<-[:ALLOWED {direction: 'ingress'}]-(ip:IPRange)
+       WHERE ip.cidr IN ['0.0.0.0/0', '::/0']
+       WITH DISTINCT sg.id AS group_id
+       RETURN group_id ORDER BY group_id
+     } AS groups,
+     COLLECT {
+       MATCH (lb:LoadBalancer)-[:CONTAINS]->(:TargetGroup)-[:CONTAINS]->(i)
+       WITH DISTINCT coalesce(lb.name, lb.arn) AS lb_name
+       RETURN lb_name ORDER BY lb_name
+     } AS load_balancers
+RETURN i.account_id AS account_id,
+       i.region AS region,
+       i.id AS resource,
+       i.private_ip AS private_ip,
+       i.public_ip AS public_ip,
+       i.state AS state,
+       ports,
+       groups,
+       size(load_balancers) > 0 AS behind_load_balancer,
+       load_balancers
+ORDER BY account_id, region, resource

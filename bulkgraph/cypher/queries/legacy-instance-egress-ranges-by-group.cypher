@@ -1,0 +1,6 @@
+// name: legacy-instance-egress-ranges-by-group
+// description: Legacy aws_neo4j_map query, snapshot-aware: IP ranges, ports and protocols allowed egress from one instance, with the security group that allows it.
+// scope: snapshot
+// param ip: the instance's private IP
+MATCH (i:Instance {private_ip:$ip, snapshot_id: $snapshot_id})-[b]-(sg:SecurityGroup)-[a:ALLOWED]->(ip:IPRange)
+RETURN ip.cidr, a.fromPort, a.toPort, a.protocol, sg.name

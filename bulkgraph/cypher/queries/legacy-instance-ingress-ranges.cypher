@@ -1,0 +1,6 @@
+// name: legacy-instance-ingress-ranges
+// description: Legacy aws_neo4j_map query, snapshot-aware: IP ranges, ports and protocols allowed ingress to one instance.
+// scope: snapshot
+// param ip: the instance's private IP
+MATCH (i:Instance {private_ip:$ip, snapshot_id: $snapshot_id})-[b]-(sg:SecurityGroup)<-[a:ALLOWED]-(ip:IPRange)
+RETURN ip.cidr, a.fromPort, a.toPort, a.protocol

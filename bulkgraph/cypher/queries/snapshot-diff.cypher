@@ -1,0 +1,80 @@
+// name: snapshot-diff
+// description: What changed between two snapshots: resources added and removed, ports newly opened to the internet (0.0.0.0/0 or ::/0), tags added, removed or changed, and state changes of instances, RDS instances and load balancers.
+// scope: pair
+CALL () {
+  MATCH (:Snapshot {snapshot_id: $new_snapshot_id})-[:CONTAINS]->(n)
+  WHERE split(n.resource_key, '|')[0] IN ['Account', 'Region', 'VPC', 'Subnet', 'Instance', 'SecurityGroup', 'RDSInstance', 'LoadBalancer', 'TargetGroup', 'LambdaFunction']
+    AND (n.stub IS NULL OR n.stub = false)
+    AND NOT EXISTS {
+      MATCH (o)-[:NEXT_VERSION]->+(n)
+      WHERE o.snapshot_id = $old_snapshot_id
+    }
+  RETURN 'added' AS change, n AS node, null AS field, null AS before, null AS after
+  UNION ALL
+  MATCH (:Snapshot {snapshot_id: $old_snapshot_id})-[:CONTAINS]->(o)
+  WHERE split(o.resource_key, '|')[0] IN ['Account', 'Region', 'VPC', 'Subnet', 'Instance', 'SecurityGroup', 'RDSInstance', 'LoadBalancer', 'TargetGroup', 'LambdaFunction']
+    AND (o.stub IS NULL OR o.stub = false)
+    AND NOT EXISTS {
+      MATCH (o)-[:NEXT_VERSION]->+(n)
+      WHERE n.snapshot_id = $new_snapshot_id
+    }
+  RETURN 'removed' AS change, o AS node, null AS field, null AS before, null AS after
+  UNION ALL
+  MATCH (:Snapshot {snapshot_id: $new_snapshot_id})-[:CONTAINS]->(sg:SecurityGroup)
+  OPTIONAL MATCH (o:SecurityGroup)-[:NEXT_VERSION]->+(sg)
+  WHERE o.snapshot_id = $old_snapshot_id
+  WITH sg,
+       [(ip:IPRange)-[a:ALLOWED {direction: 'ingress'}]->(sg) WHERE ip.cidr IN ['0.0.0.0/0', '::/0'] |
+         CASE
+           WHEN a.protocol = '-1' THEN 'all'
+           WHEN a.fromPort IS NULL THEN a.protocol + '/all'
+           WHEN a.fromPort = a.toPort THEN a.protocol + '/' + toString(a.fromPort)
+           ELSE a.protocol + '/' + toString(a.fromPort) + '-' + toString(a.toPort)
+         END + ' from ' + ip.cidr] AS now,
+       CASE WHEN o IS NULL THEN [] ELSE
+       [(ip:IPRange)-[a:ALLOWED {direction: 'ingress'}]->(o) WHERE ip.cidr IN ['0.0.0.0/0', '::/0'] |
+         CASE
+           WHEN a.protocol = '-1' THEN 'all'
+           WHEN a.fromPort IS NULL THEN a.protocol + '/all'
+           WHEN a.fromPort = a.toPort THEN a.protocol + '/' + toString(a.fromPort)
+           ELSE a.protocol + '/' + toString(a.fromPort) + '-' + toString(a.toPort)
+         END + ' from ' + ip.cidr] END AS before
+  UNWIND now AS rule
+  WITH DISTINCT sg, rule, before
+  WHERE NOT rule IN before
+  RETURN 'internet-ingress-opened' AS change, sg AS node, 'ingress' AS field, null AS before, rule AS after
+  UNION ALL
+  MATCH (:Snapshot {snapshot_id: $new_snapshot_id})-[:CONTAINS]->(n)
+  WHERE split(n.resource_key, '|')[0] IN ['VPC', 'Subnet', 'Instance', 'SecurityGroup', 'RDSInstance', 'LoadBalancer']
+  MATCH path = (o)-[:NEXT_VERSION]->+(n)
+  WHERE o.snapshot_id = $old_snapshot_id AND any(r IN relationships(path) WHERE r.changed)
+  WITH o, n, [(o)-[:TAGGED]->(t:Tag) | t.name] + [(n)-[:TAGGED]->(t:Tag) | t.name] AS names
+  UNWIND names AS name
+  WITH DISTINCT o, n, name
+  WITH n, name,
+       [(o)-[:TAGGED]->(t:Tag) WHERE t.name = name | t.value][0] AS before,
+       [(n)-[:TAGGED]->(t:Tag) WHERE t.name = name | t.value][0] AS after
+  WHERE before IS NULL OR after IS NULL OR before <> after
+  RETURN CASE WHEN before IS NULL THEN 'tag-added' WHEN after IS NULL THEN 'tag-removed' ELSE 'tag-changed' END AS change,
+         n AS node, name AS field, before, after
+  UNION ALL
+  MATCH (:Snapshot {snapshot_id: $new_snapshot_id})-[:CONTAINS]->(n)
+  WHERE split(n.resource_key, '|')[0] IN ['Instance', 'RDSInstance', 'LoadBalancer']
+  MATCH path = (o)-[:NEXT_VERSION]->+(n)
+  WHERE o.snapshot_id = $old_snapshot_id AND any(r IN relationships(path) WHERE r.changed)
+  WITH n, CASE WHEN n:RDSInstance THEN 'DBInstanceStatus' ELSE 'state' END AS field,
+       coalesce(o.state, o.DBInstanceStatus) AS before,
+       coalesce(n.state, n.DBInstanceStatus) AS after
+  WHERE coalesce(before, '') <> coalesce(after, '')
+  RETURN 'state-changed' AS change, n AS node, field, before, after
+}
+WITH change, node, field, before, after,
+     split(node.resource_key, '|')[0] AS label
+RETURN change,
+       label,
+       coalesce(node.id, node.DBInstanceIdentifier, node.arn, node.name, node.account_id) AS resource,
+       node.resource_key AS resource_key,
+       field,
+       before,
+       after
+ORDER BY change, label, resource_key, field, after
