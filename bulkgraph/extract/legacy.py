@@ -80,6 +80,15 @@ def _tags(value: object) -> list[dict[str, str]]:
     return [{"Key": str(k), "Value": "" if v is None else str(v)} for k, v in value.items()]
 
 
+def _records(value: object, what: str) -> list[dict[str, Any]]:
+    """A list of objects, or TypeError (reported as a bad record by the reader)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise TypeError(f"{what} must be a list of objects, got {value!r:.60}")
+    return value
+
+
 def _put(target: dict[str, Any], key: str, value: object) -> None:
     # AWS leaves out what it has no value for; so do we (null and "" alike for ids/IPs)
     if value is not None and value != "":
@@ -101,8 +110,7 @@ def instance_to_api(rec: dict[str, Any]) -> dict[str, Any]:
         inst["State"] = {"Name": rec["State"]}
     inst["SecurityGroups"] = [
         {"GroupName": g.get("GroupName"), "GroupId": g.get("GroupId")}
-        for g in rec.get("Security Groups") or []
-        if isinstance(g, dict)
+        for g in _records(rec.get("Security Groups"), "Security Groups")
     ]
     tags = _tags(rec.get("Tags"))
     if tags:
@@ -153,8 +161,7 @@ def rds_to_api(rec: dict[str, Any]) -> dict[str, Any]:
         db["DBSubnetGroup"] = {"VpcId": rec["VPCId"]}
     db["VpcSecurityGroups"] = [
         {"VpcSecurityGroupId": g.get("VpcSecurityGroupId"), "Status": g.get("Status")}
-        for g in rec.get("VpcSecurityGroups") or []
-        if isinstance(g, dict)
+        for g in _records(rec.get("VpcSecurityGroups"), "VpcSecurityGroups")
     ]
     return db
 
@@ -213,9 +220,12 @@ def load_balancers_to_api(
             _put(lb, key, rec.get(key))
         if isinstance(rec.get("State"), dict):
             lb["State"] = rec["State"]
-        lb["SecurityGroups"] = list(rec.get("SecurityGroups") or [])
+        groups = rec.get("SecurityGroups") or []
+        if not isinstance(groups, list):
+            raise TypeError(f"SecurityGroups must be a list, got {groups!r:.60}")
+        lb["SecurityGroups"] = list(groups)
         lbs.append(lb)
-        for tg_rec in rec.get("TargetGroups") or []:
+        for tg_rec in _records(rec.get("TargetGroups"), "TargetGroups"):
             tg_arn = tg_rec.get("TargetGroupArn")
             tg = tgs.setdefault(
                 tg_arn,
@@ -229,7 +239,7 @@ def load_balancers_to_api(
                 tg["LoadBalancerArns"].append(arn)
             descriptions = health.setdefault(tg_arn, [])
             types = set()
-            for t in tg_rec.get("Targets") or []:
+            for t in _records(tg_rec.get("Targets"), "Targets"):
                 target_id = str(t.get("Target"))
                 types.add(_target_type(target_id))
                 desc: dict[str, Any] = {"Target": {"Id": target_id}}

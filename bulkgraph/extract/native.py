@@ -183,7 +183,7 @@ class NativeSnapshot:
         self.root = root
         self.location = location or str(root)
         manifest_path = root / MANIFEST
-        where = f"{self.location}/{MANIFEST}" if location else str(manifest_path)
+        where = f"{self.location}/{MANIFEST}"
         try:
             raw = manifest_path.read_bytes()
         except FileNotFoundError:

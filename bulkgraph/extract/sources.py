@@ -116,8 +116,10 @@ def _scan(source: str, opts: _Options, result: DiscoverResult) -> None:
 
 def _strip(message: str, location: str) -> str:
     """Messages already start with the location; don't say it twice."""
-    prefix = f"{location}: "
-    return message[len(prefix) :] if message.startswith(prefix) else message
+    for prefix in (f"{location}: ", f"{location}/"):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
 
 
 def discover(
