@@ -1,0 +1,1 @@
+"""Benchmark helpers: a synthetic AWS estate written as native snapshots (`genestate`)."""
