@@ -1,0 +1,38 @@
+"""Resource keys and uids as polars expressions.
+
+`resource_key` = `<Label>|<k1>[|<k2>..]` with `\\` and `|` escaped inside each key part, so
+that two different key tuples never give the same text; `uid` = `<snapshot_id>|<resource_key>`
+(snapshot ids cannot hold `|`, so the uid is injective too).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+
+def escape(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace_all("\\", "\\\\", literal=True).str.replace_all(
+        "|", "\\|", literal=True
+    )
+
+
+def escape_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def resource_key(label: str, keys: list[pl.Expr]) -> pl.Expr:
+    return pl.concat_str([pl.lit(label), *(escape(k) for k in keys)], separator="|")
+
+
+def resource_key_of_list(label: str, keys: pl.Expr) -> pl.Expr:
+    """The same as `resource_key` for a List[String] column of key values."""
+    joined = keys.list.eval(escape(pl.element())).list.join("|")
+    return pl.concat_str([pl.lit(label + "|"), joined])
+
+
+def resource_key_text(label: str, keys: list[str]) -> str:
+    return "|".join([label, *(escape_text(k) for k in keys)])
+
+
+def uid(snapshot_id: str, rk: pl.Expr) -> pl.Expr:
+    return pl.concat_str([pl.lit(snapshot_id + "|"), rk])

@@ -1,0 +1,306 @@
+"""The transform: snapshots in, neo4j-admin import CSVs plus a manifest out.
+
+Snapshots are transformed in parallel worker processes (each a pure function of one
+snapshot); a snapshot whose outputs exist for the same input checksum is not redone. Then a
+cheap sequential pass links snapshots in time (NEXT, NEXT_VERSION), writes PEERED_TO with the
+union of peering tag keys, the header files, `rejects.jsonl` and `import-manifest.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from bulkgraph.errors import InputError
+from bulkgraph.extract.model import Snapshot
+from bulkgraph.transform import csvfmt
+from bulkgraph.transform.manifest import (
+    FileGroup,
+    Manifest,
+    ManifestSnapshot,
+    group_arg,
+    write_manifest,
+)
+from bulkgraph.transform.schema import NODES, RELS, Prop, RelSchema
+from bulkgraph.transform.snapshot import (
+    PART_SUFFIX,
+    SnapshotResult,
+    state_dir,
+    transform_snapshot,
+)
+from bulkgraph.transform.temporal import link
+
+Progress = Callable[[str, int, int], None]  # (message, done, total)
+
+PEERED = "PEERED_TO__VPC__VPC"
+
+
+@dataclass
+class TransformResult:
+    out_dir: Path
+    manifest_path: Path
+    transformed: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # snapshot id -> error
+    rejected: int = 0
+    families: dict[str, dict[str, int]] = field(default_factory=dict)
+    nodes_per_label: dict[str, int] = field(default_factory=dict)
+    relationships_per_type: dict[str, int] = field(default_factory=dict)
+    skipped_operations: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "out_dir": str(self.out_dir),
+            "manifest": str(self.manifest_path),
+            "transformed": self.transformed,
+            "reused": self.reused,
+            "failed": self.failed,
+            "rejected": self.rejected,
+            "families": self.families,
+            "nodes_per_label": self.nodes_per_label,
+            "relationships_per_type": self.relationships_per_type,
+            "skipped_operations": self.skipped_operations,
+        }
+
+
+def _done(out_dir: Path, snapshot: Snapshot) -> SnapshotResult | None:
+    path = state_dir(out_dir, snapshot.info.snapshot_id) / "result.json"
+    try:
+        result = SnapshotResult.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    return result if result.checksum == snapshot.info.checksum and result.checksum else None
+
+
+def _worker(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
+    return transform_snapshot(snapshot, out_dir)
+
+
+def tag_column(key: str) -> str:
+    """The PEERED_TO property holding peering tag `key`: `tag_` + the key, characters other
+    than letters, digits and `_` replaced by `_` (header fields cannot hold `:` or `,`)."""
+    return "tag_" + re.sub(r"[^A-Za-z0-9_]", "_", key)
+
+
+def _peering_columns(keys: list[str]) -> dict[str, str]:
+    columns: dict[str, str] = {}
+    used: set[str] = set()
+    for key in sorted(keys):
+        name = base = tag_column(key)
+        n = 2
+        while name in used:
+            name, n = f"{base}_{n}", n + 1
+        used.add(name)
+        columns[key] = name
+    return columns
+
+
+def peered_schema(tag_columns: list[str]) -> RelSchema:
+    base = next(r for r in RELS if r.group == PEERED)
+    return RelSchema(
+        base.type, base.start, base.end, (*base.props, *(Prop(c) for c in tag_columns))
+    )
+
+
+def _write_peerings(out_dir: Path, ids: list[str]) -> tuple[RelSchema, dict[str, int]]:
+    tags = {sid: pl.read_parquet(state_dir(out_dir, sid) / "peering_tags.parquet") for sid in ids}
+    all_keys = sorted({k for df in tags.values() for k in df["key"].to_list()})
+    columns = _peering_columns(all_keys)
+    schema = peered_schema(list(columns.values()))
+    rows: dict[str, int] = {}
+    for sid in ids:
+        path = out_dir / "relationships" / PEERED / f"{sid}{PART_SUFFIX}"
+        df = pl.read_parquet(state_dir(out_dir, sid) / "peerings.parquet")
+        if df.height == 0:
+            path.unlink(missing_ok=True)
+            continue
+        t = tags[sid]
+        for key, col in columns.items():
+            values = t.filter(pl.col("key") == key).select("id", pl.col("value").alias(col))
+            df = df.join(values, on="id", how="left")
+        df = df.sort(["start", "end", "id"])
+        cols = [("start", "string"), ("end", "string"), *((p.name, p.type) for p in schema.props)]
+        csvfmt.write_lines(path, csvfmt.lines(df, cols))
+        rows[sid] = df.height
+    return schema, rows
+
+
+def transform(
+    snapshots: list[Snapshot],
+    out_dir: Path,
+    *,
+    force: bool = False,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> TransformResult:
+    """Transform `snapshots` into `out_dir` (see the module doc). Raises InputError when two
+    snapshots share an id; a snapshot that fails is reported in `failed`, not raised."""
+    seen: dict[str, str] = {}
+    for s in snapshots:
+        sid = s.info.snapshot_id
+        if sid in seen:
+            raise InputError(
+                f"snapshot id {sid!r} appears twice: {seen[sid]} and {s.info.location}"
+            )
+        seen[sid] = s.info.location
+    ordered = sorted(snapshots, key=lambda s: (s.info.taken_at, s.info.snapshot_id))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = TransformResult(out_dir, out_dir / "import-manifest.json")
+    results: dict[str, SnapshotResult] = {}
+    todo: list[Snapshot] = []
+    for s in ordered:
+        done = None if force else _done(out_dir, s)
+        if done is not None:
+            results[s.info.snapshot_id] = done
+            result.reused.append(s.info.snapshot_id)
+        else:
+            todo.append(s)
+    total = len(ordered)
+    count = len(results)
+    if progress:
+        progress("transforming", count, total)
+    n = workers or os.cpu_count() or 1
+    if n <= 1 or len(todo) <= 1:
+        for s in todo:
+            try:
+                results[s.info.snapshot_id] = transform_snapshot(s, out_dir)
+                result.transformed.append(s.info.snapshot_id)
+            except Exception as exc:  # one bad snapshot must not stop the others
+                result.failed[s.info.snapshot_id] = f"{type(exc).__name__}: {exc}"
+            count += 1
+            if progress:
+                progress("transforming", count, total)
+    else:
+        with ProcessPoolExecutor(max_workers=min(n, len(todo))) as pool:
+            futures: dict[str, Future[SnapshotResult]] = {
+                s.info.snapshot_id: pool.submit(_worker, s, out_dir) for s in todo
+            }
+            for sid, fut in futures.items():
+                try:
+                    results[sid] = fut.result()
+                    result.transformed.append(sid)
+                except Exception as exc:
+                    result.failed[sid] = f"{type(exc).__name__}: {exc}"
+                count += 1
+                if progress:
+                    progress("transforming", count, total)
+
+    good = [s for s in ordered if s.info.snapshot_id in results]
+    ids = [s.info.snapshot_id for s in good]
+    if progress:
+        progress("linking snapshots", total, total)
+    temporal = link(out_dir, ids)
+    peered, peered_rows = _write_peerings(out_dir, ids)
+
+    groups: list[FileGroup] = []
+    for node in NODES:
+        rows = {
+            f"nodes/{node.group}/{sid}{PART_SUFFIX}": results[sid].node_rows[node.label]
+            for sid in ids
+            if results[sid].node_rows.get(node.label)
+        }
+        if rows:
+            groups.append(_group(out_dir, "nodes", node.group, node.header, rows, label=node.label))
+    for rel in RELS:
+        if rel.group == PEERED:
+            per_sid = peered_rows
+            header = peered.header
+        elif rel.group in temporal:
+            per_sid, header = temporal[rel.group], rel.header
+        else:
+            per_sid = {
+                s: results[s].rel_rows[rel.group] for s in ids if results[s].rel_rows.get(rel.group)
+            }
+            header = rel.header
+        rows = {f"relationships/{rel.group}/{sid}{PART_SUFFIX}": n for sid, n in per_sid.items()}
+        if rows:
+            groups.append(
+                _group(
+                    out_dir,
+                    "relationships",
+                    rel.group,
+                    header,
+                    rows,
+                    type_=rel.type,
+                    start=rel.start,
+                    end=rel.end,
+                )
+            )
+
+    # rejects of all snapshots, in time order
+    with (out_dir / "rejects.jsonl").open("w", encoding="utf-8") as fh:
+        for sid in ids:
+            fh.write((state_dir(out_dir, sid) / "rejects.jsonl").read_text(encoding="utf-8"))
+
+    for sid in ids:
+        r = results[sid]
+        result.rejected += r.rejected
+        for op, c in r.families.items():
+            acc = result.families.setdefault(op, {"read": 0, "written": 0, "rejected": 0})
+            for k, v in c.items():
+                acc[k] += v
+        if r.skipped_operations:
+            result.skipped_operations[sid] = r.skipped_operations
+    for g in groups:
+        if g.kind == "nodes":
+            result.nodes_per_label[g.group] = g.total_rows
+        else:
+            assert g.type is not None
+            result.relationships_per_type[g.type] = (
+                result.relationships_per_type.get(g.type, 0) + g.total_rows
+            )
+    manifest = Manifest(
+        snapshots=[
+            ManifestSnapshot(
+                snapshot_id=s.info.snapshot_id,
+                taken_at=s.info.taken_at.isoformat(),
+                source=s.info.source,
+                checksum=s.info.checksum,
+                location=s.info.location,
+            )
+            for s in good
+        ],
+        groups=groups,
+        nodes_per_label=result.nodes_per_label,
+        relationships_per_type=dict(sorted(result.relationships_per_type.items())),
+        import_args=[*(group_arg(g) for g in groups), *csvfmt.IMPORT_CSV_OPTIONS],
+    )
+    write_manifest(out_dir, manifest)
+    return result
+
+
+def _group(
+    out_dir: Path,
+    kind: str,
+    group: str,
+    header: str,
+    rows: dict[str, int],
+    *,
+    label: str | None = None,
+    type_: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+) -> FileGroup:
+    header_path = f"{kind}/{group}/header.csv"
+    path = out_dir / header_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + "\n", encoding="utf-8")
+    return FileGroup(
+        kind=kind,
+        group=group,
+        label=label,
+        type=type_,
+        start=start,
+        end=end,
+        header=header_path,
+        header_fields=header.split(","),
+        parts=sorted(rows),
+        rows=dict(sorted(rows.items())),
+    )

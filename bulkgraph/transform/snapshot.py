@@ -1,0 +1,345 @@
+"""One snapshot to its part files: a pure function of the snapshot (run in a worker process).
+
+Writes, under the output folder:
+- `nodes/<Label>/<snapshot_id>.csv` and `relationships/<group>/<snapshot_id>.csv` (no header),
+- `state/<snapshot_id>/keys.parquet`: label, resource_key, uid, fingerprint of versioned
+  non-stub nodes, read by the temporal pass,
+- `state/<snapshot_id>/peerings.parquet`: PEERED_TO rows with the peering tags (long),
+- `state/<snapshot_id>/rejects.jsonl` and `state/<snapshot_id>/result.json` (written last:
+  its presence with the same input checksum means the snapshot is done).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from bulkgraph.extract.model import ApiResponse, Snapshot
+from bulkgraph.transform import csvfmt
+from bulkgraph.transform.families import FAMILIES, FamilyCount, Graph
+from bulkgraph.transform.keys import resource_key, resource_key_of_list, uid
+from bulkgraph.transform.schema import (
+    NODE_BY_LABEL,
+    NODES,
+    SNAPSHOT_RELS,
+    NodeSchema,
+    RelSchema,
+    rel_schema,
+)
+
+PART_SUFFIX = ".csv"
+
+
+@dataclass
+class SnapshotResult:
+    snapshot_id: str
+    checksum: str
+    node_rows: dict[str, int] = field(default_factory=dict)  # label -> rows
+    rel_rows: dict[str, int] = field(default_factory=dict)  # group -> rows
+    families: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejected: int = 0
+    skipped_operations: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SnapshotResult:
+        return cls(**data)
+
+
+def state_dir(out_dir: Path, snapshot_id: str) -> Path:
+    return out_dir / "state" / snapshot_id
+
+
+def _typed_empty(schema: NodeSchema) -> dict[str, pl.DataType]:
+    kinds: dict[str, pl.DataType] = {
+        "string": pl.String(),
+        "int": pl.Int64(),
+        "long": pl.Int64(),
+        "float": pl.Float64(),
+        "boolean": pl.Boolean(),
+        "datetime": pl.String(),
+        "string[]": pl.List(pl.String()),
+    }
+    return {p.name: kinds[p.type] for p in schema.columns}
+
+
+def _nodes_frame(schema: NodeSchema, frames: list[pl.DataFrame]) -> pl.DataFrame:
+    dtypes = _typed_empty(schema)
+    cols = [p.name for p in schema.columns]
+    parts = [
+        f.select(
+            [
+                pl.col(c).cast(dtypes[c]) if c in f.columns else pl.lit(None, dtypes[c]).alias(c)
+                for c in cols
+            ]
+        )
+        for f in frames
+    ]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=dtypes)
+
+
+def _rel_frame(schema: RelSchema, frames: list[pl.DataFrame]) -> pl.DataFrame:
+    want = ["start_keys", "end_keys", *(p.name for p in schema.props)]
+    parts = [f.select(want) for f in frames if f.height]
+    if not parts:
+        return pl.DataFrame()
+    df = pl.concat(parts, how="vertical_relaxed")
+    return df.filter(
+        pl.col("start_keys").list.eval(pl.element().is_null()).list.any().not_()
+        & pl.col("end_keys").list.eval(pl.element().is_null()).list.any().not_()
+    )
+
+
+def build_graph(snapshot: Snapshot) -> Graph:
+    info = snapshot.info
+    g = Graph(info.snapshot_id)
+    by_op: dict[str, list[ApiResponse]] = defaultdict(list)
+    for resp in snapshot.responses():
+        by_op[resp.operation].append(resp)
+    for op in sorted(by_op):
+        family = FAMILIES.get(op)
+        if family is not None:
+            family(g, by_op[op])
+        else:
+            g.unknown_operations.append(op)
+    # accounts and regions: those the manifest names, and those data came from
+    pairs = {(a.account_id, r) for a in info.accounts for r in a.regions}
+    pairs |= {(r.account_id, r.region) for rs in by_op.values() for r in rs}
+    accounts = {a.account_id for a in info.accounts} | {a for a, _ in pairs}
+    g.node(
+        "Account", pl.DataFrame({"account_id": sorted(accounts)}, schema={"account_id": pl.String})
+    )
+    regions = pl.DataFrame(
+        sorted(pairs), schema={"account_id": pl.String, "name": pl.String}, orient="row"
+    )
+    g.node("Region", regions)
+    g.rel(
+        "CONTAINS",
+        "Account",
+        "Region",
+        regions.select(
+            pl.concat_list("account_id").alias("start_keys"),
+            pl.concat_list("account_id", "name").alias("end_keys"),
+        ),
+    )
+    g.node(
+        "Snapshot",
+        pl.DataFrame(
+            {
+                "snapshot_id": [info.snapshot_id],
+                "taken_at": [info.taken_at.isoformat()],
+                "source": [info.source],
+            }
+        ),
+    )
+    return g
+
+
+def _fingerprints(
+    nodes: dict[str, pl.DataFrame], rels: dict[str, pl.DataFrame], peer_tags: pl.DataFrame
+) -> pl.DataFrame:
+    """resource_key -> fingerprint over properties and relationships (see the module doc)."""
+    texts: list[pl.DataFrame] = []
+    for label, df in nodes.items():
+        schema = NODE_BY_LABEL[label]
+        cols = [(p.name, p.type) for p in schema.columns if p.name not in _FP_EXCLUDED]
+        texts.append(
+            df.filter(pl.col("stub").is_null()).select(
+                "resource_key",
+                pl.concat_str([csvfmt.encode(pl.col(n), t) for n, t in cols], separator=",").alias(
+                    "props"
+                ),
+            )
+        )
+    props = pl.concat(texts)
+    lines: list[pl.DataFrame] = []
+    for group, df in rels.items():
+        schema = _REL_BY_GROUP[group]
+        if schema.type == "CONTAINS" and schema.start == "Snapshot":
+            continue
+        cells = [csvfmt.encode(pl.col(p.name), p.type) for p in schema.props]
+        if group == "PEERED_TO__VPC__VPC" and peer_tags.height:
+            cells.append(pl.col("_tags").fill_null(""))
+            df = df.join(peer_tags, on="id", how="left")
+        rest = pl.concat_str([pl.lit(schema.type), *cells], separator=",")
+        lines.append(
+            df.select(
+                pl.col("start_rk").alias("resource_key"),
+                pl.concat_str([pl.lit("out"), rest, pl.col("end_rk")], separator="|").alias("line"),
+            )
+        )
+        lines.append(
+            df.select(
+                pl.col("end_rk").alias("resource_key"),
+                pl.concat_str([pl.lit("in"), rest, pl.col("start_rk")], separator="|").alias(
+                    "line"
+                ),
+            )
+        )
+    rel_text = (
+        pl.concat(lines).group_by("resource_key").agg(pl.col("line").sort().str.join("\n"))
+        if lines
+        else pl.DataFrame(schema={"resource_key": pl.String, "line": pl.String})
+    )
+    full = props.join(rel_text, on="resource_key", how="left").with_columns(
+        pl.concat_str([pl.col("props"), pl.col("line").fill_null("")], separator="\x1e").alias(
+            "text"
+        )
+    )
+    digests = [hashlib.sha1(t.encode("utf-8")).hexdigest()[:16] for t in full["text"].to_list()]
+    return full.select("resource_key").with_columns(pl.Series("fingerprint", digests))
+
+
+_FP_EXCLUDED = {"uid", "snapshot_id", "fingerprint", "stub"}
+_REL_BY_GROUP = {r.group: r for r in SNAPSHOT_RELS}
+
+
+def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
+    """Normalize one snapshot and write its part files. Pure: depends on the snapshot only."""
+    info = snapshot.info
+    sid = info.snapshot_id
+    g = build_graph(snapshot)
+
+    # nodes: typed, deduplicated by resource key (first seen wins, in file order)
+    nodes: dict[str, pl.DataFrame] = {}
+    for schema in NODES:
+        df = _nodes_frame(schema, g.nodes.get(schema.label, []))
+        rk = resource_key(schema.label, [pl.col(k).cast(pl.String) for k in schema.key_names])
+        df = df.with_columns(rk.alias("resource_key"), pl.lit(sid).alias("snapshot_id"))
+        df = df.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in schema.key_names))
+        nodes[schema.label] = df.unique("resource_key", keep="first", maintain_order=True)
+
+    # relationships: resolve both ends; an end the snapshot does not hold becomes a stub
+    rels: dict[str, pl.DataFrame] = {}
+    stubs: dict[str, list[pl.DataFrame]] = defaultdict(list)
+    for (type_, start, end), frames in sorted(g.rels.items()):
+        schema = rel_schema(type_, start, end)
+        df = _rel_frame(schema, frames)
+        if df.height == 0:
+            continue
+        df = df.with_columns(
+            resource_key_of_list(start, pl.col("start_keys")).alias("start_rk"),
+            resource_key_of_list(end, pl.col("end_keys")).alias("end_rk"),
+        )
+        for label, side in ((start, "start"), (end, "end")):
+            missing = df.join(
+                nodes[label].select("resource_key"),
+                left_on=f"{side}_rk",
+                right_on="resource_key",
+                how="anti",
+            )
+            names = NODE_BY_LABEL[label].key_names
+            stubs[label].append(
+                missing.select(
+                    pl.col(f"{side}_rk").alias("resource_key"),
+                    *(pl.col(f"{side}_keys").list.get(i).alias(n) for i, n in enumerate(names)),
+                )
+            )
+        rels[schema.group] = df.unique(
+            ["start_rk", "end_rk", *(p.name for p in schema.props)], maintain_order=True
+        )
+    for label, frames in stubs.items():
+        found = pl.concat(frames).unique("resource_key", keep="first", maintain_order=True)
+        if found.height:
+            schema = NODE_BY_LABEL[label]
+            stub_df = _nodes_frame(schema, [found.with_columns(pl.lit(True).alias("stub"))])
+            stub_df = stub_df.with_columns(
+                found["resource_key"].alias("resource_key"), pl.lit(sid).alias("snapshot_id")
+            )
+            nodes[label] = pl.concat([nodes[label], stub_df])
+
+    # Snapshot CONTAINS every other node, stubs included
+    for label, df in nodes.items():
+        if label == "Snapshot" or df.height == 0:
+            continue
+        rels[f"CONTAINS__Snapshot__{label}"] = df.select(
+            pl.lit(f"Snapshot|{sid}").alias("start_rk"), pl.col("resource_key").alias("end_rk")
+        )
+
+    peer_tags = (
+        pl.concat(g.peering_tags).unique(["id", "key"], keep="first", maintain_order=True)
+        if g.peering_tags
+        else pl.DataFrame(schema={"id": pl.String, "key": pl.String, "value": pl.String})
+    )
+    peer_tag_text = (
+        peer_tags.sort("key")
+        .group_by("id")
+        .agg(pl.concat_str(["key", "value"], separator="=").str.join("\n").alias("_tags"))
+        if peer_tags.height
+        else pl.DataFrame(schema={"id": pl.String, "_tags": pl.String})
+    )
+    fps = _fingerprints(nodes, rels, peer_tag_text)
+
+    result = SnapshotResult(sid, info.checksum)
+    keys_frames: list[pl.DataFrame] = []
+    for schema in NODES:
+        df = nodes[schema.label].join(fps, on="resource_key", how="left", suffix="_new")
+        df = df.with_columns(
+            pl.col("fingerprint_new").alias("fingerprint"),
+            uid(sid, pl.col("resource_key")).alias("uid"),
+        ).drop("fingerprint_new")
+        # stubs carry only their keys, snapshot_id, uid and stub
+        df = df.with_columns(
+            pl.when(pl.col("stub").is_null()).then(pl.col(c)).otherwise(None).alias(c)
+            for c in ("resource_key", "fingerprint")
+        ).sort("uid")
+        path = out_dir / "nodes" / schema.group / f"{sid}{PART_SUFFIX}"
+        if df.height:
+            csvfmt.write_lines(path, csvfmt.lines(df, [(p.name, p.type) for p in schema.columns]))
+            result.node_rows[schema.label] = df.height
+        else:
+            path.unlink(missing_ok=True)
+        if schema.versioned:
+            keys_frames.append(
+                df.filter(pl.col("stub").is_null()).select(
+                    pl.lit(schema.label).alias("label"), "resource_key", "uid", "fingerprint"
+                )
+            )
+        nodes[schema.label] = df
+    for group, df in sorted(rels.items()):
+        schema = _REL_BY_GROUP[group]
+        if group == "PEERED_TO__VPC__VPC":
+            continue
+        out = df.with_columns(
+            uid(sid, pl.col("start_rk")).alias("start"), uid(sid, pl.col("end_rk")).alias("end")
+        ).sort(["start", "end", *(p.name for p in schema.props)], nulls_last=False)
+        cols = [("start", "string"), ("end", "string"), *((p.name, p.type) for p in schema.props)]
+        # ids are written like any other string: quoted and escaped
+        csvfmt.write_lines(
+            out_dir / "relationships" / group / f"{sid}{PART_SUFFIX}", csvfmt.lines(out, cols)
+        )
+        result.rel_rows[group] = out.height
+
+    sdir = state_dir(out_dir, sid)
+    sdir.mkdir(parents=True, exist_ok=True)
+    pl.concat(keys_frames).sort(["label", "resource_key"]).write_parquet(sdir / "keys.parquet")
+    peered = rels.get("PEERED_TO__VPC__VPC")
+    if peered is None:
+        peered = pl.DataFrame(
+            schema={"start": pl.String, "end": pl.String, "id": pl.String, "status": pl.String}
+        )
+    else:
+        peered = peered.select(
+            uid(sid, pl.col("start_rk")).alias("start"),
+            uid(sid, pl.col("end_rk")).alias("end"),
+            "id",
+            "status",
+        )
+    peered.write_parquet(sdir / "peerings.parquet")
+    peer_tags.write_parquet(sdir / "peering_tags.parquet")
+    with (sdir / "rejects.jsonl").open("w", encoding="utf-8") as fh:
+        for row in sorted(g.rejects.rows, key=lambda r: (r["file"], r["record"], r["reason"])):
+            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    result.rejected = len(g.rejects.rows)
+    result.families = {op: asdict(c) for op, c in sorted(g.counts.items())}
+    result.skipped_operations = g.unknown_operations
+    (sdir / "result.json").write_text(json.dumps(asdict(result), sort_keys=True, indent=1))
+    return result
+
+
+__all__ = ["FamilyCount", "SnapshotResult", "state_dir", "transform_snapshot"]
