@@ -182,7 +182,8 @@ class Estate:
             for _ in range(instances):
                 self._launch(cell, shapes.at(start - timedelta(days=700), timedelta(days=700), rng))
             for _ in range(rds):
-                self._add_rds(cell, start - timedelta(days=rng.randrange(1, 900)))
+                created = shapes.at(start - timedelta(days=900), timedelta(days=899), rng)
+                self._add_rds(cell, created)
             for _ in range(lbs):
                 self._add_lb(cell, start)
         self._add_peerings()
@@ -614,13 +615,15 @@ class Estate:
             item["PublicDnsName"] = shapes.public_dns(cell.region, address)
 
     def _retag(self, tag_list: list[JSON], keys: Sequence[str]) -> None:
+        """Give one of the tags named in `keys` a different value from its usual pool."""
         rng = self.rng
         present = [t for t in tag_list if t["Key"] in keys] or tag_list
         if not present:
             tag_list.append({"Key": "env", "Value": rng.choice(shapes.ENVS)})
             return
         tag = rng.choice(present)
-        tag["Value"] = f"{tag['Value'].split('~')[0]}~{self._next_serial()}"
+        pool = [v for v in shapes.TAG_VALUES.get(tag["Key"], []) if v != tag["Value"]]
+        tag["Value"] = rng.choice(pool) if pool else f"{tag['Value']}-{self._next_serial()}"
 
     def advance(self, previous: datetime, now: datetime) -> StepChanges:
         """Move the estate from the snapshot at `previous` to the one at `now`."""

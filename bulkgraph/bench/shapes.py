@@ -39,6 +39,15 @@ TEAMS = ["payments", "search", "platform", "data", "identity", "mobile", "ads", 
 APPS = ["api", "web", "worker", "cache", "etl", "gateway", "scheduler", "indexer", "auth"]
 ENVS = ["prod", "staging", "dev", "qa"]
 COST_CENTERS = [f"cc-{n:04d}" for n in range(1000, 1040)]
+#: Where a changed tag takes its new value from, by key.
+TAG_VALUES = {
+    "team": TEAMS,
+    "owner": TEAMS,
+    "app": APPS,
+    "env": ENVS,
+    "cost-center": COST_CENTERS,
+    "tier": ["public", "private", "dmz"],
+}
 PORTS = [22, 80, 443, 3306, 5432, 6379, 8080, 8443, 9200, 27017, 3389, 25, 2049, 9092]
 RDS_ENGINES = [
     ("postgres", ["15.4", "15.7", "16.1", "16.3"], 5432, "postgresql-license"),
