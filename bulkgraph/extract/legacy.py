@@ -227,6 +227,8 @@ def load_balancers_to_api(
         lbs.append(lb)
         for tg_rec in _records(rec.get("TargetGroups"), "TargetGroups"):
             tg_arn = tg_rec.get("TargetGroupArn")
+            if not isinstance(tg_arn, str) or not tg_arn:
+                raise TypeError(f"target group without TargetGroupArn: {tg_rec!r:.60}")
             tg = tgs.setdefault(
                 tg_arn,
                 {
