@@ -70,11 +70,11 @@ def test_collect_estate_then_verify(tmp_path: Path, aws_env: None) -> None:
     for page in pages_of(snap, "ec2:DescribeInstances", "us-east-1"):
         assert "ResponseMetadata" not in page and "NextToken" not in page
 
-    health = [
+    health = next(
         r
         for r in snap.responses()
         if r.operation == "elbv2:DescribeTargetHealth" and r.region == "us-east-1"
-    ][0]
+    )
     got = {
         call["request"]["TargetGroupArn"]: sorted(
             d["Target"]["Id"] for p in call["pages"] for d in p["TargetHealthDescriptions"]
