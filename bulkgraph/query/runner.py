@@ -8,12 +8,12 @@ from typing import Any
 
 import neo4j
 from neo4j import RoutingControl
-from neo4j.exceptions import ClientError, Neo4jError
+from neo4j.exceptions import Neo4jError
 
-from bulkgraph.errors import BulkgraphError
+from bulkgraph.db import QueryError, to_jsonable
+from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.query.pack import Query, Scope, get_query
 from bulkgraph.query.snapshots import SnapshotRef, list_snapshots, pick_pair, pick_snapshots
-from bulkgraph.query.values import to_jsonable
 
 
 @dataclass
@@ -41,10 +41,10 @@ def execute(
         records, _, keys = driver.execute_query(
             query.text, params, database_=database, routing_=RoutingControl.READ
         )
-    except ClientError as exc:
-        raise BulkgraphError(f"{query.source}: Neo4j refused the query: {exc.message}") from exc
     except Neo4jError as exc:
-        raise BulkgraphError(f"{query.source}: the query failed: {exc}") from exc
+        raise QueryError(
+            f"{query.source}: Neo4j: {exc.message or exc} ({exc.code})", exc.code, ExitCode.FAILED
+        ) from exc
     columns = list(keys)
     return columns, [{k: to_jsonable(rec[k]) for k in columns} for rec in records]
 

@@ -9,8 +9,8 @@ from typing import Any
 import neo4j
 from neo4j import RoutingControl
 
+from bulkgraph.db import to_jsonable
 from bulkgraph.errors import BulkgraphError, ExitCode
-from bulkgraph.query.values import to_jsonable
 
 _LIST = """
 MATCH (s:Snapshot)
