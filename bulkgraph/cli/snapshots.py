@@ -89,9 +89,18 @@ def list_command(
     else:
         from rich.table import Table
 
-        table = Table(
-            "snapshot", "taken at", "format", "accounts", "regions", "files", "errors", "valid"
-        )
+        table = Table()
+        for title in (
+            "snapshot",
+            "taken at",
+            "format",
+            "accounts",
+            "regions",
+            "files",
+            "errors",
+            "valid",
+        ):
+            table.add_column(title, overflow="fold")
         for r in rows:
             table.add_row(
                 r["snapshot_id"],
