@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     )
     bulkgraph_heap: str = Field(default="2g", description="heap of the managed Neo4j")
     bulkgraph_pagecache: str = Field(default="2g", description="page cache of the managed Neo4j")
+    bulkgraph_import_memory: str = Field(
+        default="4g", description="off-heap memory cap of neo4j-admin database import"
+    )
+    bulkgraph_load_batch: int = Field(
+        default=10_000, description="rows per transaction of LOAD CSV (bulkgraph load)"
+    )
 
     @property
     def uses_managed_neo4j(self) -> bool:

@@ -162,7 +162,7 @@ def install(
         json.dumps({"version": version, "installation": str(inst.root)}, indent=2) + "\n",
         encoding="utf-8",
     )
-    _ensure_password(target)
+    ensure_password(target)
     return target
 
 
@@ -177,7 +177,8 @@ def _check_not_running(home: Neo4jHome) -> None:
         )
 
 
-def _ensure_password(home: Neo4jHome) -> None:
+def ensure_password(home: Neo4jHome) -> None:
+    """Give a new instance a random password (mode 0600 file), set before its first start."""
     if home.password_file.exists():
         return
     if home.auth_file.exists():
