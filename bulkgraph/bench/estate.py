@@ -75,10 +75,13 @@ class Cell:
     subnets: dict[str, JSON] = field(default_factory=dict)
     subnets_by_vpc: dict[str, list[str]] = field(default_factory=dict)
     groups: dict[str, JSON] = field(default_factory=dict)
-    groups_by_vpc: dict[str, list[str]] = field(default_factory=dict)
+    groups_by_vpc: dict[str, list[str]] = field(default_factory=dict)  # without the default
+    default_group: dict[str, str] = field(default_factory=dict)
     reservations: dict[str, JSON] = field(default_factory=dict)
     instances: dict[str, JSON] = field(default_factory=dict)
     reservation_of: dict[str, str] = field(default_factory=dict)
+    #: Rendered JSON of reservations unchanged since the last snapshot: most of the bytes.
+    reservation_json: dict[str, str] = field(default_factory=dict)
     wants_public_ip: set[str] = field(default_factory=set)
     next_host: dict[str, int] = field(default_factory=dict)
     rds: dict[str, JSON] = field(default_factory=dict)
@@ -232,6 +235,7 @@ class Estate:
         default_of: dict[str, str] = {}
         for vpc_id in vpc_ids:
             default_of[vpc_id] = "sg-" + shapes.hexid(rng)
+        cell.default_group.update(default_of)
         others = max(0, total - len(vpc_ids))
         for i in range(others):
             cell.groups_by_vpc[vpc_ids[i % len(vpc_ids)]].append("sg-" + shapes.hexid(rng))
@@ -391,10 +395,7 @@ class Estate:
         return instance_id
 
     def _default_group(self, cell: Cell, vpc_id: str) -> str:
-        for group_id, group in cell.groups.items():
-            if group["VpcId"] == vpc_id and group["GroupName"] == "default":
-                return group_id
-        raise AssertionError(f"VPC {vpc_id} has no default security group")
+        return cell.default_group[vpc_id]
 
     def _add_rds(self, cell: Cell, created: datetime, creating: bool = False) -> str:
         rng = self.rng
@@ -561,6 +562,7 @@ class Estate:
 
     def _terminate(self, cell_index: int, instance_id: str, when: datetime) -> None:
         cell = self.cells[cell_index]
+        self._touch(cell, instance_id)
         item = cell.instances[instance_id]
         stamp = when.strftime("%Y-%m-%d %H:%M:%S")
         for key in ("PrivateIpAddress", "PublicIpAddress", "VpcId", "SubnetId"):
@@ -578,8 +580,13 @@ class Estate:
         cell.live_cache = None
         self.terminated.append((cell_index, instance_id))
 
+    def _touch(self, cell: Cell, instance_id: str) -> None:
+        """Call before changing an instance: its reservation must be rendered again."""
+        cell.reservation_json.pop(cell.reservation_of[instance_id], None)
+
     def _remove_instance(self, cell_index: int, instance_id: str) -> None:
         cell = self.cells[cell_index]
+        self._touch(cell, instance_id)
         del cell.instances[instance_id]
         cell.live_cache = None
         cell.wants_public_ip.discard(instance_id)
@@ -659,6 +666,7 @@ class Estate:
         kinds = {"tags": 0, "state": 0, "groups": 0}
         for cell_index, instance_id in touched:
             cell = self.cells[cell_index]
+            self._touch(cell, instance_id)
             item = cell.instances[instance_id]
             roll = rng.random()
             if roll < 0.5:
@@ -842,15 +850,10 @@ class Estate:
             result["targets"] += sum(len(t) for t in cell.targets.values())
         return result
 
-    def responses(self) -> Iterator[tuple[Cell, str, str, list[JSON]]]:
+    def responses(self) -> Iterator[tuple[Cell, str, str, list[JSON] | str]]:
         """(cell, file path under `<account>/<region>/`, operation, calls) per data file."""
         for c, cell in enumerate(self.cells):
-            yield (
-                cell,
-                "ec2/DescribeInstances",
-                "ec2:DescribeInstances",
-                [{"request": {}, "pages": _instance_pages(cell)}],
-            )
+            yield cell, "ec2/DescribeInstances", "ec2:DescribeInstances", _instance_calls(cell)
             for path, key, items in (
                 ("ec2/DescribeSecurityGroups", "SecurityGroups", list(cell.groups.values())),
                 ("ec2/DescribeVpcs", "Vpcs", list(cell.vpcs.values())),
@@ -904,19 +907,24 @@ def _single_call(key: str, items: list[JSON], service: str) -> list[JSON]:
     return [{"request": {}, "pages": pages}]
 
 
-def _instance_pages(cell: Cell) -> list[JSON]:
-    pages: list[JSON] = []
-    current: list[JSON] = []
+def _instance_calls(cell: Cell) -> str:
+    """The DescribeInstances calls as JSON text, reusing unchanged reservations' text."""
+    cache = cell.reservation_json
+    pages: list[str] = []
+    current: list[str] = []
     count = 0
-    for reservation in cell.reservations.values():
-        current.append(reservation)
+    for reservation_id, reservation in cell.reservations.items():
+        text = cache.get(reservation_id)
+        if text is None:
+            text = cache[reservation_id] = shapes.dumps(reservation)
+        current.append(text)
         count += len(reservation["Instances"])
         if count >= PAGE_SIZES["ec2"]:
-            pages.append({"Reservations": current})
+            pages.append('{"Reservations":[' + ",".join(current) + "]}")
             current, count = [], 0
     if current or not pages:
-        pages.append({"Reservations": current})
-    return pages
+        pages.append('{"Reservations":[' + ",".join(current) + "]}")
+    return '[{"request":{},"pages":[' + ",".join(pages) + "]}]"
 
 
 def _health(cell: Cell, targets: list[Target]) -> list[JSON]:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from bulkgraph import __version__
@@ -156,7 +157,13 @@ def _generate_parallel(
     finished = 0
     try:
         while finished < jobs:
-            message = queue.get()
+            try:
+                message = queue.get(timeout=2)
+            except Empty:
+                if not any(worker.is_alive() for worker in workers) and queue.empty():
+                    codes = [worker.exitcode for worker in workers]
+                    raise BulkgraphError(f"gen-estate worker died (exit codes {codes})") from None
+                continue
             if message[0] == "error":
                 raise BulkgraphError(message[1])
             if message[0] == "done":

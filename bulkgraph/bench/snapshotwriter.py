@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bulkgraph.bench.shapes import dumps
 from bulkgraph.errors import BulkgraphError
 from bulkgraph.extract.model import FORMAT_V1, is_valid_snapshot_id
 
@@ -26,7 +27,8 @@ class DataFile:
     region: str
     path: str  # under `<account>/<region>/`, without extension: "ec2/DescribeInstances"
     operation: str
-    calls: list[dict[str, Any]]
+    #: The calls, or their JSON text already rendered (see `shapes.dumps`).
+    calls: list[dict[str, Any]] | str
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,11 @@ def write_snapshot(
     total = 0
     for item in data:
         relative = f"{item.account_id}/{item.region}/{item.path}.json.gz"
-        body = {
-            "operation": item.operation,
-            "account_id": item.account_id,
-            "region": item.region,
-            "calls": item.calls,
-        }
-        raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        calls = item.calls if isinstance(item.calls, str) else dumps(item.calls)
+        raw = (
+            f'{{"operation":{dumps(item.operation)},"account_id":{dumps(item.account_id)},'
+            f'"region":{dumps(item.region)},"calls":{calls}}}'
+        ).encode()
         packed = gzip.compress(raw, compresslevel=compresslevel, mtime=0)
         target = partial / relative
         target.parent.mkdir(parents=True, exist_ok=True)
