@@ -294,3 +294,26 @@ def test_script_runs_and_reports_one_line_per_snapshot(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--interval" in bad.stderr
     helped = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True)
     assert "--churn" in helped.stdout
+
+
+def test_reused_instance_json_matches_a_fresh_rendering() -> None:
+    from bulkgraph.bench.estate import Estate, _instance_calls, account_ids
+    from bulkgraph.bench.genestate import DEFAULT_START
+
+    estate = Estate(
+        seed=1,
+        instances=600,
+        accounts=account_ids(1),
+        regions=("us-east-1",),
+        churn=0.2,
+        start=DEFAULT_START,
+    )
+    [cell] = estate.cells
+    for day in range(3):
+        cached = _instance_calls(cell)
+        cell.reservation_json.clear()
+        assert _instance_calls(cell) == cached
+        moment = DEFAULT_START + timedelta(days=day)
+        changes = estate.advance(moment, moment + timedelta(days=1))
+        assert changes.modified["instances"] > 0
+        assert _instance_calls(cell) != cached
