@@ -50,4 +50,7 @@ def print_table(
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*(cell_text(row.get(c)) for c in columns))
+    if not console.is_terminal:
+        # redirected: no terminal width to fit, so columns keep their natural width
+        console = Console(file=console.file, width=100_000, color_system=None)
     console.print(table)
