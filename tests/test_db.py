@@ -59,18 +59,21 @@ def test_run_query_uses_the_configured_server(managed_neo4j: ManagedNeo4j) -> No
         assert db.run_query("RETURN 1 AS one", driver=drv, database=db.database()) == [{"one": 1}]
 
 
+def _connect(conn: db.Connection) -> None:
+    with db.open_driver(conn):
+        pass
+
+
 def test_unreachable_server_is_a_clear_error() -> None:
     conn = db.Connection(uri="bolt://127.0.0.1:9", username="neo4j", password="x", database="neo4j")
     with pytest.raises(BulkgraphError, match=r"cannot reach Neo4j at bolt://127\.0\.0\.1:9\."):
-        with db.open_driver(conn):  # noqa: SIM117 - the error comes from entering this one
-            pass
+        _connect(conn)
 
 
 def test_wrong_password_is_a_clear_error(managed_neo4j: ManagedNeo4j) -> None:
     conn = db.Connection(uri=managed_neo4j.uri, username="neo4j", password="nope", database="neo4j")
     with pytest.raises(BulkgraphError, match="refused user 'neo4j'"):
-        with db.open_driver(conn):  # noqa: SIM117 - the error comes from entering this one
-            pass
+        _connect(conn)
 
 
 def test_cypher_errors_become_query_errors(managed_neo4j: ManagedNeo4j) -> None:

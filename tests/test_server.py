@@ -136,7 +136,9 @@ def test_load_csv_from_the_import_dir(empty_db: ManagedNeo4j) -> None:
 
 
 def _server_jvms(home: Path) -> list[str]:
-    out = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True, check=True
+    )
     return [
         line
         for line in out.stdout.splitlines()
