@@ -1,9 +1,73 @@
-"""CLI commands for this area (filled in by its issue)."""
+"""`bulkgraph transform`: snapshots to neo4j-admin import CSVs."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
+
+from bulkgraph.console import err, out, show_progress
+from bulkgraph.errors import BulkgraphError, ExitCode
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+
+    @app.command("transform")
+    def transform_cmd(
+        sources: list[str] = typer.Argument(
+            ..., help="Snapshot folders, .tar.gz/.tar files, s3:// prefixes or legacy archives."
+        ),
+        out_dir: Path = typer.Option(..., "--out", help="CSV_DIR: where the CSVs go."),
+        force: bool = typer.Option(False, "--force", help="Redo snapshots already transformed."),
+        workers: int | None = typer.Option(None, "--workers", help="Worker processes (cores)."),
+        account_id: str | None = typer.Option(None, "--account-id", help="Legacy archives."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ) -> None:
+        """Normalize snapshots into CSV_DIR: node/relationship CSVs, import-manifest.json,
+        rejects.jsonl. Snapshots already transformed from the same input are reused."""
+        from bulkgraph.extract.sources import discover
+        from bulkgraph.transform.run import transform
+
+        found = discover(sources, account_id=account_id)
+        for p in found.problems:
+            err.print(f"[yellow]skipped[/] {p.location}: {p.message}", markup=True, highlight=False)
+        if not found.snapshots:
+            raise BulkgraphError("no usable snapshots in " + ", ".join(sources))
+        progress = None
+        if show_progress():
+            from rich.progress import Progress
+
+            bar = Progress(console=err, transient=True)
+            bar.start()
+            task = bar.add_task("transforming", total=len(found.snapshots))
+
+            def progress(message: str, done: int, total: int) -> None:
+                bar.update(task, description=message, completed=done, total=total)
+
+        try:
+            result = transform(
+                found.snapshots, out_dir, force=force, workers=workers, progress=progress
+            )
+        finally:
+            if progress is not None:
+                bar.stop()
+        for sid, message in result.failed.items():
+            err.print(f"[red]failed[/] {sid}: {message}", markup=True, highlight=False)
+        if as_json:
+            out.print(json.dumps(result.to_json(), indent=1), highlight=False)
+        else:
+            out.print(
+                f"{len(result.transformed)} transformed, {len(result.reused)} reused, "
+                f"{len(result.failed)} failed, {result.rejected} records rejected "
+                f"-> {result.manifest_path}"
+            )
+            for op, c in sorted(result.families.items()):
+                out.print(
+                    f"  {op}: read {c['read']}, written {c['written']}, rejected {c['rejected']}"
+                )
+        if not result.transformed and not result.reused:
+            raise typer.Exit(int(ExitCode.FAILED))
+        if found.problems or result.failed:
+            raise typer.Exit(int(ExitCode.PARTIAL))

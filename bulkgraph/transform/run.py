@@ -9,6 +9,7 @@ union of peering tag keys, the header files, `rejects.jsonl` and `import-manifes
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 from collections.abc import Callable
@@ -178,7 +179,9 @@ def transform(
             if progress:
                 progress("transforming", count, total)
     else:
-        with ProcessPoolExecutor(max_workers=min(n, len(todo))) as pool:
+        # spawn, not fork: forking a process whose polars thread pool is running can deadlock
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(n, len(todo)), mp_context=ctx) as pool:
             futures: dict[str, Future[SnapshotResult]] = {
                 s.info.snapshot_id: pool.submit(_worker, s, out_dir) for s in todo
             }

@@ -304,10 +304,6 @@ def rel_schema(type_: str, start: str, end: str) -> RelSchema:
 
 def _cell(index: int, prop: Prop, *, key: bool = False) -> str:
     raw = f"row[{index}]"
-    if prop.type == "string" and key:
-        # LOAD CSV reads a quoted empty field ("") as null; a key is never absent, so null
-        # can only have been the empty string.
-        raw = f"coalesce({raw}, '')"
     return _CYPHER_CONVERSION[prop.type].format(raw)
 
 

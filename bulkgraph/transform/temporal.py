@@ -7,6 +7,7 @@ not with snapshots, and each snapshot's transform stays independent of the other
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import polars as pl
@@ -30,7 +31,7 @@ def link(out_dir: Path, ordered_ids: list[str]) -> dict[str, dict[str, int]]:
         csvfmt.write_lines(path, csvfmt.lines(df.sort("start"), cols))
         written.setdefault(group, {})[sid] = df.height
 
-    for prev, cur in zip(ordered_ids, ordered_ids[1:], strict=False):
+    for prev, cur in itertools.pairwise(ordered_ids):
         df = pl.DataFrame({"start": [f"{prev}|Snapshot|{prev}"], "end": [f"{cur}|Snapshot|{cur}"]})
         put("NEXT__Snapshot__Snapshot", cur, df, [("start", "string"), ("end", "string")])
 

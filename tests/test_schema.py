@@ -1,0 +1,63 @@
+"""The generated files match the declaration; LOAD CSV statements have the agreed shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bulkgraph.transform.docs import CYPHER_FILE, DOC_FILE, markdown, write_docs
+from bulkgraph.transform.schema import (
+    NODES,
+    load_csv_statement,
+    node_schema,
+    rel_schema,
+    schema_cypher,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_committed_cypher_is_generated() -> None:
+    assert (ROOT / CYPHER_FILE).read_text(encoding="utf-8") == schema_cypher()
+
+
+def test_committed_docs_are_generated() -> None:
+    assert (ROOT / DOC_FILE).read_text(encoding="utf-8") == markdown()
+    assert write_docs(ROOT, check=True) == []
+
+
+def test_uid_constraint_for_every_label_and_indexes() -> None:
+    text = schema_cypher()
+    for node in NODES:
+        assert f"FOR (n:`{node.label}`) REQUIRE n.uid IS UNIQUE;" in text
+        assert f"FOR (n:`{node.label}`) ON (n.`snapshot_id`);" in text
+    assert "FOR (n:`Tag`) ON (n.`name`, n.`value`);" in text
+    assert "FOR (n:`IPRange`) ON (n.`cidr`);" in text
+    assert "FOR (n:`Snapshot`) ON (n.`taken_at`);" in text
+    assert "FOR (n:`Instance`) ON (n.`private_ip`);" in text
+
+
+def test_headers() -> None:
+    assert node_schema("Instance").header.startswith(
+        "uid:ID,snapshot_id,resource_key,fingerprint,stub:boolean,id,aws_hostname"
+    )
+    assert "launch_time:datetime" in node_schema("Instance").header
+    # Snapshot's key is a system column: not repeated
+    assert node_schema("Snapshot").header == (
+        "uid:ID,snapshot_id,resource_key,fingerprint,stub:boolean,taken_at:datetime,source"
+    )
+    rel = rel_schema("ALLOWED", "IPRange", "SecurityGroup")
+    assert rel.header == ":START_ID,:END_ID,protocol,fromPort:int,toPort:int,direction"
+
+
+def test_load_csv_statements() -> None:
+    node = load_csv_statement(node_schema("RDSInstance"), "file:///x/a.csv")
+    assert node.startswith("LOAD CSV FROM 'file:///x/a.csv' AS row\nCALL (row) {")
+    assert "MERGE (n:`RDSInstance` {uid: row[0]})" in node
+    assert "toInteger(row[" in node and "toBoolean(row[" in node
+    assert node.endswith("} IN TRANSACTIONS OF $batch ROWS")
+    rel = load_csv_statement(rel_schema("ALLOWED", "IPRange", "SecurityGroup"), "file:///r.csv")
+    assert "MATCH (a:`IPRange` {uid: row[0]})" in rel
+    assert "MATCH (b:`SecurityGroup` {uid: row[1]})" in rel
+    assert "toInteger(row[3]) AS v1" in rel
+    plain = load_csv_statement(rel_schema("BELONGS_TO", "Subnet", "VPC"), "file:///r.csv")
+    assert "MERGE (a)-[:`BELONGS_TO`]->(b)" in plain

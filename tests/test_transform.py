@@ -1,0 +1,255 @@
+"""The transform from raw API fixtures to CSVs: mapping, stubs, rejects, re-runs, time links."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from transform_fixtures import NATIVE, from_dict, load
+
+from bulkgraph.transform.manifest import read_manifest
+from bulkgraph.transform.run import transform
+from bulkgraph.transform.schema import node_schema, rel_schema
+
+SID = "20260101T000000Z"
+
+
+def rows(out: Path, kind: str, group: str, sid: str = SID) -> list[dict[str, str]]:
+    """A part file read back with its header (same dialect: \\ escapes, "" doubles)."""
+    header = (out / kind / group / "header.csv").read_text().strip().split(",")
+    names = [h.split(":")[0] or h for h in header]
+    text = (out / kind / group / f"{sid}.csv").read_text(encoding="utf-8")
+    reader = csv.reader(io.StringIO(text, newline=""), escapechar="\\", doublequote=True)
+    return [dict(zip(names, r, strict=True)) for r in reader]
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("csv")
+    result = transform([load("s1.json")], path, workers=1)
+    assert result.transformed == [SID]
+    return path
+
+
+def by(rows_: list[dict[str, str]], key: str) -> dict[str, dict[str, str]]:
+    return {r[key]: r for r in rows_}
+
+
+def test_instances(out: Path) -> None:
+    inst = by(rows(out, "nodes", "Instance"), "id")
+    assert set(inst) == {"i-1", "i-2", "i-gone"}
+    i1 = inst["i-1"]
+    assert i1["uid"] == f"{SID}|Instance|i-1"
+    assert i1["resource_key"] == "Instance|i-1"
+    assert i1["aws_hostname"] == "ip-10-0-0-5.ec2.internal"
+    assert i1["public_dns"] == "ec2-54-1-2-3.compute-1.amazonaws.com"
+    assert i1["state"] == "running"
+    assert i1["launch_time"] == "2025-12-01T10:00:00+00:00"
+    assert i1["private_ip"] == "10.0.0.5" and i1["account_id"] == "111111111111"
+    assert len(i1["fingerprint"]) == 16 and i1["stub"] == ""
+    # terminated: no VPC, subnet, IP, DNS -> absent, and no relationship
+    i2 = inst["i-2"]
+    assert (i2["vpc_id"], i2["private_ip"], i2["public_dns"], i2["aws_hostname"]) == ("",) * 4
+    vpc_rels = rows(out, "relationships", "BELONGS_TO__Instance__VPC")
+    assert [(r[":START_ID"], r[":END_ID"]) for r in vpc_rels] == [
+        (f"{SID}|Instance|i-1", f"{SID}|VPC|vpc-1")
+    ]
+
+
+def test_stubs(out: Path) -> None:
+    inst = by(rows(out, "nodes", "Instance"), "id")
+    gone = inst["i-gone"]
+    assert gone["stub"] == "true"
+    assert gone["resource_key"] == gone["fingerprint"] == gone["state"] == ""
+    sgs = by(rows(out, "nodes", "SecurityGroup"), "id")
+    assert sgs["sg-other"]["stub"] == "true" and sgs["sg-1"]["stub"] == ""
+    vpcs = by(rows(out, "nodes", "VPC"), "id")
+    assert vpcs["vpc-peer"]["stub"] == "true"
+    assert vpcs["vpc-1"]["cidr"] == "10.0.0.0/16" and vpcs["vpc-1"]["is_default"] == "false"
+
+
+def test_security_group_rules(out: Path) -> None:
+    ingress = rows(out, "relationships", "ALLOWED__IPRange__SecurityGroup")
+    got = {
+        (r[":START_ID"].split("|")[-1], r["protocol"], r["fromPort"], r["toPort"]) for r in ingress
+    }
+    assert got == {
+        ("0.0.0.0/0", "tcp", "443", "443"),
+        ("10.0.0.0/8", "tcp", "443", "443"),
+        ("::/0", "tcp", "443", "443"),
+    }
+    assert {r["direction"] for r in ingress} == {"ingress"}
+    egress = rows(out, "relationships", "ALLOWED__SecurityGroup__IPRange")
+    assert len(egress) == 1 and egress[0]["protocol"] == "-1"
+    assert egress[0]["fromPort"] == "" and egress[0]["direction"] == "egress"
+    sg_sg = {
+        r[":START_ID"].split("|")[-1]
+        for r in rows(out, "relationships", "ALLOWED__SecurityGroup__SecurityGroup")
+    }
+    assert sg_sg == {"sg-other", "sg-2"}
+    pl_ = rows(out, "relationships", "ALLOWED__PrefixList__SecurityGroup")
+    assert pl_[0][":START_ID"] == f"{SID}|PrefixList|pl-1"
+    ranges = by(rows(out, "nodes", "IPRange"), "cidr")
+    assert ranges["0.0.0.0/0"]["description"] == "https"
+    assert ranges["10.0.0.0/8"]["description"] == ""
+
+
+def test_rds_lb_targets_peering(out: Path) -> None:
+    db = rows(out, "nodes", "RDSInstance")[0]
+    assert db["DBInstanceIdentifier"] == "db1" and db["Endpoint"] == "db1.xyz.rds.amazonaws.com"
+    assert (db["Port"], db["VPCId"], db["MultiAZ"], db["StorageEncrypted"]) == (
+        "5432",
+        "vpc-1",
+        "false",
+        "true",
+    )
+    assert db["arn"] == "arn:aws:rds:us-east-1:111111111111:db:db1"
+    assert db["resource_key"] == "RDSInstance|111111111111|us-east-1|db1"
+    lb = rows(out, "nodes", "LoadBalancer")[0]
+    assert (lb["name"], lb["state"], lb["scheme"], lb["type"]) == (
+        "web",
+        "active",
+        "internet-facing",
+        "application",
+    )
+    targets = rows(out, "relationships", "CONTAINS__TargetGroup__Instance")
+    assert {(r[":END_ID"].split("|")[-1], r["port"], r["health"]) for r in targets} == {
+        ("i-1", "80", "healthy"),
+        ("i-gone", "80", "unused"),
+    }
+    ips = rows(out, "relationships", "CONTAINS__TargetGroup__IPAddress")
+    assert ips[0][":END_ID"] == f"{SID}|IPAddress|10.0.0.9" and ips[0]["port"] == "8080"
+    assert len(rows(out, "relationships", "CONTAINS__LoadBalancer__TargetGroup")) == 1
+    peer = rows(out, "relationships", "PEERED_TO__VPC__VPC")
+    assert peer == [
+        {
+            ":START_ID": f"{SID}|VPC|vpc-1",
+            ":END_ID": f"{SID}|VPC|vpc-peer",
+            "id": "pcx-1",
+            "status": "active",
+            "tag_aws_owner": "ops",
+        }
+    ]
+
+
+def test_tags_and_quoting(out: Path) -> None:
+    tags = {(r["name"], r["value"]) for r in rows(out, "nodes", "Tag")}
+    nasty = 'web, "one"\\ ümläut\nline2;x|y'
+    assert ("Name", nasty) in tags and ("Env", "") in tags and ("Team", "a") in tags
+    raw = (out / "nodes" / "Tag" / f"{SID}.csv").read_text(encoding="utf-8")
+    # quotes doubled, backslash doubled; empty string quoted; absent stub column unquoted
+    assert '"web, ""one""\\\\ ümläut\nline2;x|y"' in raw
+    assert ',"Env",""\n' in raw
+    tagged = rows(out, "relationships", "TAGGED__SecurityGroup__Tag")
+    assert tagged[0][":END_ID"] == f"{SID}|Tag|Team|a"
+
+
+def test_snapshot_account_region(out: Path) -> None:
+    snap = rows(out, "nodes", "Snapshot")[0]
+    assert snap["taken_at"] == "2026-01-01T00:00:00+00:00"
+    assert snap["source"] == "bulkgraph-snapshot/1"
+    contains = rows(out, "relationships", "CONTAINS__Snapshot__Instance")
+    assert len(contains) == 3  # stubs belong to the snapshot too
+    region = rows(out, "nodes", "Region")[0]
+    assert (region["account_id"], region["name"]) == ("111111111111", "us-east-1")
+    assert len(rows(out, "relationships", "HAS_SECURITYGROUP__Region__SecurityGroup")) == 2
+
+
+def test_rejects_and_summary(out: Path) -> None:
+    rejects = [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["record"], r["reason"]) for r in rejects] == [
+        (2, "missing $.InstanceId"),
+        (3, "$.LaunchTime: expected datetime, got yesterday"),
+    ]
+    assert rejects[0]["file"].endswith("ec2/DescribeInstances.json.gz")
+    assert rejects[0]["snapshot"] == SID
+
+
+def test_manifest(out: Path) -> None:
+    m = read_manifest(out)
+    assert [s.snapshot_id for s in m.snapshots] == [SID]
+    assert m.nodes_per_label["Instance"] == 3
+    groups = {g.group: g for g in m.groups}
+    inst = groups["Instance"]
+    assert inst.header == "nodes/Instance/header.csv"
+    assert inst.parts == [f"nodes/Instance/{SID}.csv"] and inst.total_rows == 3
+    assert (
+        f"--nodes=Instance=nodes/Instance/header\\.csv,nodes/Instance/{SID}\\.csv" in m.import_args
+    )
+    assert "--legacy-style-quoting=true" in m.import_args
+    cmd = m.import_command(out)
+    assert cmd[:4] == ["database", "import", "full", "neo4j"]
+    assert any(a.startswith(f"--nodes=Instance={out.resolve()}/nodes/Instance/") for a in cmd)
+
+
+def test_determinism_and_reuse(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    transform([load("s1.json")], a, workers=1)
+    transform([load("s1.json")], b, workers=1)
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*.csv"))
+    assert files_a == sorted(p.relative_to(b) for p in b.rglob("*.csv"))
+    for rel in files_a:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+    part = a / "nodes" / "Instance" / f"{SID}.csv"
+    before = part.stat().st_mtime_ns
+    again = transform([load("s1.json")], a, workers=1)
+    assert again.reused == [SID] and again.transformed == []
+    assert part.stat().st_mtime_ns == before
+    forced = transform([load("s1.json")], a, workers=1, force=True)
+    assert forced.transformed == [SID]
+    changed = transform([load("s1.json", checksum="other")], a, workers=1)
+    assert changed.transformed == [SID]
+
+
+def _variant(sid: str, taken_at: str, edit: Any = None) -> Any:
+    raw = json.loads((NATIVE / "s1.json").read_text(encoding="utf-8"))
+    raw["info"].update(snapshot_id=sid, taken_at=taken_at, checksum=sid)
+    if edit:
+        edit(raw["responses"])
+    return from_dict(raw)
+
+
+def test_temporal_links_over_three_snapshots(tmp_path: Path) -> None:
+    def drop_i2(responses: list[dict[str, Any]]) -> None:
+        page = responses[0]["calls"][0]["pages"][0]
+        page["Reservations"][0]["Instances"] = [
+            i for i in page["Reservations"][0]["Instances"] if i.get("InstanceId") != "i-2"
+        ]
+
+    def change_i1(responses: list[dict[str, Any]]) -> None:
+        responses[0]["calls"][0]["pages"][0]["Reservations"][0]["Instances"][0]["State"] = {
+            "Name": "stopped"
+        }
+
+    snaps = [
+        _variant("s3", "2026-01-03T00:00:00+00:00", change_i1),
+        _variant("s1", "2026-01-01T00:00:00+00:00"),
+        _variant("s2", "2026-01-02T00:00:00+00:00", drop_i2),  # i-2 missing: a gap
+    ]
+    result = transform(snaps, tmp_path, workers=2)
+    assert sorted(result.transformed) == ["s1", "s2", "s3"]
+    nxt = [rows(tmp_path, "relationships", "NEXT__Snapshot__Snapshot", s) for s in ("s2", "s3")]
+    assert [(r[0][":START_ID"], r[0][":END_ID"]) for r in nxt] == [
+        ("s1|Snapshot|s1", "s2|Snapshot|s2"),
+        ("s2|Snapshot|s2", "s3|Snapshot|s3"),
+    ]
+    v2 = by(rows(tmp_path, "relationships", "NEXT_VERSION__Instance__Instance", "s2"), ":END_ID")
+    v3 = by(rows(tmp_path, "relationships", "NEXT_VERSION__Instance__Instance", "s3"), ":END_ID")
+    assert set(v2) == {"s2|Instance|i-1"}  # stubs (i-gone) are not versioned
+    assert v2["s2|Instance|i-1"]["changed"] == "false"
+    assert v3["s3|Instance|i-1"]["changed"] == "true"
+    assert v3["s3|Instance|i-2"][":START_ID"] == "s1|Instance|i-2"  # across the gap
+    assert v3["s3|Instance|i-2"]["changed"] == "false"
+    m = read_manifest(tmp_path)
+    assert m.relationships_per_type["NEXT"] == 2
+    assert m.relationships_per_type["NEXT_VERSION"] > 0
+    assert not any(g.group.startswith("NEXT_VERSION__Tag") for g in m.groups)
+
+
+def test_rel_schema_lookup() -> None:
+    assert rel_schema("PEERED_TO", "VPC", "VPC").props[0].name == "id"
+    assert node_schema("Tag").versioned is False
