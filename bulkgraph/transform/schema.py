@@ -96,7 +96,7 @@ class RelSchema:
         return ("start", "end", *(p.name for p in self.props))
 
 
-S = "string"
+S: PropType = "string"
 
 #: Columns every node file starts with. `uid` is the ID (stored as a property too).
 SYSTEM_NODE_PROPS: tuple[Prop, ...] = (
@@ -343,8 +343,8 @@ def load_csv_statement(schema: NodeSchema | RelSchema, file_url: str) -> str:
             lines.append(f"  OPTIONAL MATCH (a)-[old:`{schema.type}`]->(b) WHERE {same}")
             lines.append(f"  WITH a, b, {vs}, count(old) AS found")
             lines.append("  WHERE found = 0")
-            sets = ", ".join(f"r.`{p.name}` = v{i}" for i, p in enumerate(schema.props))
-            lines.append(f"  CREATE (a)-[r:`{schema.type}`]->(b) SET {sets}")
+            rsets = ", ".join(f"r.`{p.name}` = v{i}" for i, p in enumerate(schema.props))
+            lines.append(f"  CREATE (a)-[r:`{schema.type}`]->(b) SET {rsets}")
     lines.append("} IN TRANSACTIONS OF $batch ROWS")
     return "\n".join(lines)
 
@@ -361,7 +361,7 @@ def index_statements() -> list[str]:
     for node in NODES:
         low = node.label.lower()
         names = {p.name for p in node.columns}
-        wanted = [(p,) for p in STANDARD_INDEXED if p in names]
+        wanted: list[tuple[str, ...]] = [(p,) for p in STANDARD_INDEXED if p in names]
         wanted += [ix for ix in node.extra_indexes if ix not in wanted]
         for props in wanted:
             name = f"{low}_{'_'.join(p.lower() for p in props)}"

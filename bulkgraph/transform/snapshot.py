@@ -159,14 +159,14 @@ def _fingerprints(
     props = pl.concat(texts)
     lines: list[pl.DataFrame] = []
     for group, df in rels.items():
-        schema = _REL_BY_GROUP[group]
-        if schema.type == "CONTAINS" and schema.start == "Snapshot":
+        rschema = _REL_BY_GROUP[group]
+        if rschema.type == "CONTAINS" and rschema.start == "Snapshot":
             continue
-        cells = [csvfmt.encode(pl.col(p.name), p.type) for p in schema.props]
+        cells = [csvfmt.encode(pl.col(p.name), p.type) for p in rschema.props]
         if group == "PEERED_TO__VPC__VPC" and peer_tags.height:
             cells.append(pl.col("_tags").fill_null(""))
             df = df.join(peer_tags, on="id", how="left")
-        rest = pl.concat_str([pl.lit(schema.type), *cells], separator=",")
+        rest = pl.concat_str([pl.lit(rschema.type), *cells], separator=",")
         lines.append(
             df.select(
                 pl.col("start_rk").alias("resource_key"),
@@ -218,8 +218,8 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
     rels: dict[str, pl.DataFrame] = {}
     stubs: dict[str, list[pl.DataFrame]] = defaultdict(list)
     for (type_, start, end), frames in sorted(g.rels.items()):
-        schema = rel_schema(type_, start, end)
-        df = _rel_frame(schema, frames)
+        rs = rel_schema(type_, start, end)
+        df = _rel_frame(rs, frames)
         if df.height == 0:
             continue
         df = df.with_columns(
@@ -240,8 +240,8 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
                     *(pl.col(f"{side}_keys").list.get(i).alias(n) for i, n in enumerate(names)),
                 )
             )
-        rels[schema.group] = df.unique(
-            ["start_rk", "end_rk", *(p.name for p in schema.props)], maintain_order=True
+        rels[rs.group] = df.unique(
+            ["start_rk", "end_rk", *(p.name for p in rs.props)], maintain_order=True
         )
     for label, frames in stubs.items():
         found = pl.concat(frames).unique("resource_key", keep="first", maintain_order=True)
@@ -302,13 +302,13 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
             )
         nodes[schema.label] = df
     for group, df in sorted(rels.items()):
-        schema = _REL_BY_GROUP[group]
+        rs = _REL_BY_GROUP[group]
         if group == "PEERED_TO__VPC__VPC":
             continue
         out = df.with_columns(
             uid(sid, pl.col("start_rk")).alias("start"), uid(sid, pl.col("end_rk")).alias("end")
-        ).sort(["start", "end", *(p.name for p in schema.props)], nulls_last=False)
-        cols = [("start", "string"), ("end", "string"), *((p.name, p.type) for p in schema.props)]
+        ).sort(["start", "end", *(p.name for p in rs.props)], nulls_last=False)
+        cols = [("start", "string"), ("end", "string"), *((p.name, p.type) for p in rs.props)]
         # ids are written like any other string: quoted and escaped
         csvfmt.write_lines(
             out_dir / "relationships" / group / f"{sid}{PART_SUFFIX}", csvfmt.lines(out, cols)

@@ -31,9 +31,11 @@ def link(out_dir: Path, ordered_ids: list[str]) -> dict[str, dict[str, int]]:
         csvfmt.write_lines(path, csvfmt.lines(df.sort("start"), cols))
         written.setdefault(group, {})[sid] = df.height
 
-    for prev, cur in itertools.pairwise(ordered_ids):
-        df = pl.DataFrame({"start": [f"{prev}|Snapshot|{prev}"], "end": [f"{cur}|Snapshot|{cur}"]})
-        put("NEXT__Snapshot__Snapshot", cur, df, [("start", "string"), ("end", "string")])
+    for prev, nxt in itertools.pairwise(ordered_ids):
+        link_df = pl.DataFrame(
+            {"start": [f"{prev}|Snapshot|{prev}"], "end": [f"{nxt}|Snapshot|{nxt}"]}
+        )
+        put("NEXT__Snapshot__Snapshot", nxt, link_df, [("start", "string"), ("end", "string")])
 
     last = pl.DataFrame(schema=_KEYS)
     versioned = [n.label for n in NODES if n.versioned]
