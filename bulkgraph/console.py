@@ -15,8 +15,17 @@ out = Console(soft_wrap=True)
 
 log = logging.getLogger("bulkgraph")
 
+#: Set by the global `-q/--quiet` option: no progress, no chatter, warnings and errors only.
+_quiet = False
+
+
+def is_quiet() -> bool:
+    return _quiet
+
 
 def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
+    global _quiet
+    _quiet = quiet
     level = logging.WARNING if quiet else logging.DEBUG if verbose > 0 else logging.INFO
     handler = RichHandler(console=err, show_time=False, show_path=False, markup=False)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -28,4 +37,4 @@ def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
 
 def show_progress(quiet: bool = False) -> bool:
     """Progress bars only on an interactive terminal and when not asked to be quiet."""
-    return not quiet and sys.stderr.isatty()
+    return not (quiet or _quiet) and sys.stderr.isatty()

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from enum import Enum
+from collections.abc import Callable, Iterator
+from enum import StrEnum
 
 import typer
 
-from bulkgraph.console import err
+from bulkgraph.console import err, show_progress
 from bulkgraph.errors import BulkgraphError, ExitCode
 
+ProgressFn = Callable[[str, int, int], None]
 
-class OutputFormat(str, Enum):
+
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     jsonl = "jsonl"
@@ -21,7 +25,10 @@ class OutputFormat(str, Enum):
 def run_main(app: typer.Typer) -> None:
     """Run the app, turning a BulkgraphError into its message and exit code, no traceback."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the code of a typer.Exit instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except BulkgraphError as exc:
         err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
         sys.exit(int(exc.exit_code))
@@ -54,7 +61,38 @@ def parse_params(pairs: list[str]) -> dict[str, object]:
             raise BulkgraphError(f"--param {pair!r}: expected key=value", ExitCode.USAGE)
         try:
             parsed = json.loads(value)
-            params[key] = parsed if isinstance(parsed, int | float | bool) or parsed is None else value
+            params[key] = (
+                parsed if isinstance(parsed, int | float | bool) or parsed is None else value
+            )
         except ValueError:
             params[key] = value
     return params
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, quiet: bool = False) -> Iterator[ProgressFn | None]:
+    """A rich progress bar on an interactive stderr, as a `(message, done, total)` callback.
+
+    Yields None when there is no terminal (cron, pipes, CI) so that logs stay clean.
+    """
+    if not show_progress(quiet):
+        yield None
+        return
+    from rich.progress import Progress
+
+    bar = Progress(console=err, transient=True)
+    task = bar.add_task(description, total=None)
+
+    def update(message: str, done: int, total: int) -> None:
+        bar.update(task, description=message, completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+def print_json(data: object) -> None:
+    """Machine-readable output on stdout: plain JSON, no colours, no wrapping."""
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,1 @@
+"""Put a transform's CSV output into Neo4j: bulk rebuild (neo4j-admin) or LOAD CSV append."""

@@ -1,0 +1,168 @@
+"""`bulkgraph load`: append a transform's snapshots to a live graph with LOAD CSV.
+
+Idempotent: the schema (uniqueness constraints on uid) is applied first; a snapshot already
+in the database is skipped; rows are MERGEd on uid. A snapshot being loaded is marked
+`loading: true` on its Snapshot node until its last step (the temporal links) is done, so a
+load killed half-way is finished, not skipped, by the next run.
+
+Files are read by the server from its import directory: for the managed server they are
+copied there; for a remote server `import_dir` names a folder the server sees as its import
+directory (e.g. a shared mount). Nothing from a snapshot is pasted into Cypher: values are
+read from the files by the server or passed as parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import neo4j
+
+from bulkgraph.db import Connection, open_driver, resolve_connection, run_autocommit, run_query
+from bulkgraph.errors import BulkgraphError
+from bulkgraph.load.postload import apply_post_load
+from bulkgraph.load.temporal_cypher import link_snapshot
+from bulkgraph.settings import Settings, get_settings
+from bulkgraph.transform.manifest import FileGroup, Manifest, ManifestSnapshot, read_manifest
+from bulkgraph.transform.schema import NODE_BY_LABEL, REL_BY_GROUP, load_csv_statement
+
+log = logging.getLogger(__name__)
+
+#: Relationship types the transform computes within its own folder; here they are
+#: computed against the whole database instead (temporal_cypher.py).
+_TEMPORAL_TYPES = frozenset({"NEXT", "NEXT_VERSION"})
+_SUBDIR = "bulkgraph"
+
+
+@dataclass
+class AppendSummary:
+    loaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # already in the database
+    rows: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # per snapshot
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def append(
+    csv_dir: Path,
+    *,
+    connection: Connection | None = None,
+    import_dir: Path | None = None,
+    batch: int | None = None,
+    on_snapshot: Callable[[str, str], None] | None = None,
+    settings: Settings | None = None,
+) -> AppendSummary:
+    """Load the snapshots of `csv_dir` that the database does not hold yet."""
+    settings = settings or get_settings()
+    batch = batch or settings.bulkgraph_load_batch
+    csv_dir = Path(csv_dir).resolve()
+    manifest = read_manifest(csv_dir)
+    conn = connection or resolve_connection(settings)
+    target_dir = _import_dir(conn, import_dir)
+    summary = AppendSummary()
+    with open_driver(conn) as driver:
+        apply_post_load(driver, conn.database)
+        done = _complete_snapshots(
+            driver, conn.database, [s.snapshot_id for s in manifest.snapshots]
+        )
+        for snap in sorted(manifest.snapshots, key=lambda s: (s.taken_at, s.snapshot_id)):
+            if snap.snapshot_id in done:
+                summary.skipped.append(snap.snapshot_id)
+                if on_snapshot:
+                    on_snapshot(snap.snapshot_id, "skipped: already loaded")
+                continue
+            t0 = time.monotonic()
+            summary.rows += _load_snapshot(
+                driver, conn.database, manifest, csv_dir, snap, target_dir, batch
+            )
+            summary.seconds[snap.snapshot_id] = time.monotonic() - t0
+            summary.loaded.append(snap.snapshot_id)
+            if on_snapshot:
+                on_snapshot(snap.snapshot_id, "loaded")
+    return summary
+
+
+def _import_dir(conn: Connection, import_dir: Path | None) -> Path:
+    if import_dir is not None:
+        return Path(import_dir)
+    if conn.home is not None:
+        return conn.home.import_dir
+    raise BulkgraphError(
+        f"{conn.uri} is not the managed server: give --import-dir, a folder that server reads "
+        "as its import directory (server.directories.import), so LOAD CSV can see the files"
+    )
+
+
+def _complete_snapshots(driver: neo4j.Driver, database: str, ids: list[str]) -> set[str]:
+    rows = run_query(
+        "MATCH (s:Snapshot) WHERE s.snapshot_id IN $ids AND s.loading IS NULL "
+        "RETURN s.snapshot_id AS id",
+        {"ids": ids},
+        driver=driver,
+        database=database,
+    )
+    return {str(r["id"]) for r in rows}
+
+
+def _parts_of(group: FileGroup, snapshot_id: str) -> list[str]:
+    return [p for p in group.parts if Path(p).name.startswith(f"{snapshot_id}.")]
+
+
+def _load_snapshot(
+    driver: neo4j.Driver,
+    database: str,
+    manifest: Manifest,
+    csv_dir: Path,
+    snap: ManifestSnapshot,
+    import_root: Path,
+    batch: int,
+) -> int:
+    sid = snap.snapshot_id
+    # Mark first: if this run dies, the next one sees an incomplete snapshot and redoes it.
+    run_autocommit(
+        "MERGE (s:Snapshot {uid: $uid}) SET s.snapshot_id = $sid, s.loading = true",
+        {"uid": f"{sid}|Snapshot|{sid}", "sid": sid},
+        driver=driver,
+        database=database,
+    )
+    staging = import_root / _SUBDIR / sid
+    rows = 0
+    try:
+        nodes = [g for g in manifest.groups if g.kind == "nodes"]
+        rels = [
+            g
+            for g in manifest.groups
+            if g.kind == "relationships" and g.type not in _TEMPORAL_TYPES
+        ]
+        for group in [*nodes, *rels]:
+            schema = (
+                NODE_BY_LABEL[group.group] if group.kind == "nodes" else REL_BY_GROUP[group.group]
+            )
+            for part in _parts_of(group, sid):
+                target = staging / group.kind / group.group / Path(part).name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(csv_dir / part, target)
+                url = "file:///" + target.relative_to(import_root).as_posix()
+                run_autocommit(
+                    load_csv_statement(schema, url),
+                    {"batch": batch},
+                    driver=driver,
+                    database=database,
+                )
+                rows += group.rows.get(part, 0)
+        link_snapshot(driver, database, sid, batch)
+        run_autocommit(
+            "MATCH (s:Snapshot {snapshot_id: $sid}) REMOVE s.loading",
+            {"sid": sid},
+            driver=driver,
+            database=database,
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return rows

@@ -1,0 +1,159 @@
+"""`bulkgraph import`: rebuild the whole graph from a transform's CSV folder, atomically.
+
+1. `neo4j-admin database import full` into a staging instance beside the live one;
+2. start the staging server, run the post-load Cypher, compare its counts with the manifest;
+3. swap the verified store into the live instance (`swap.py`).
+
+The live graph serves queries until step 3 and is untouched if any step fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from bulkgraph.db import Connection, open_driver
+from bulkgraph.errors import BulkgraphError
+from bulkgraph.load.counts import compare, graph_counts
+from bulkgraph.load.postload import apply_post_load
+from bulkgraph.load.staging import discard_staging, prepare_staging
+from bulkgraph.load.swap import recover, swap_in
+from bulkgraph.server import DEFAULT_DATABASE, Neo4jHome, resolve_home, run_admin, start, stop
+from bulkgraph.server.config import bolt_port, bolt_uri
+from bulkgraph.settings import Settings, get_settings
+from bulkgraph.transform.manifest import read_manifest
+
+log = logging.getLogger(__name__)
+
+REPORT_NAME = "import.report"
+
+
+@dataclass
+class ImportSummary:
+    csv_dir: str
+    home: str
+    snapshots: list[str]
+    nodes: int
+    relationships: int
+    nodes_per_label: dict[str, int]
+    relationships_per_type: dict[str, int]
+    #: seconds per phase: import, post_load, verify, swap
+    phases: dict[str, float] = field(default_factory=dict)
+    report: str | None = None  # path of import.report when it lists anything
+    report_lines: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def home_connection(home: Neo4jHome) -> Connection:
+    port = bolt_port(home.conf_file)
+    if port is None:
+        raise BulkgraphError(f"{home.conf_file}: no Bolt port configured")
+    return Connection(
+        uri=bolt_uri(port),
+        username="neo4j",
+        password=home.read_password(),
+        database=DEFAULT_DATABASE,
+        home=home,
+    )
+
+
+def bulk_import(
+    csv_dir: Path,
+    home: Neo4jHome | Path | str | None = None,
+    *,
+    on_line: Callable[[str], None] | None = None,
+    settings: Settings | None = None,
+) -> ImportSummary:
+    """Rebuild the live database of `home` from `csv_dir`; see the module docstring.
+
+    `on_line` receives the importer's output lines (its progress). Raises BulkgraphError
+    when anything fails, with the live graph left as it was.
+    """
+    settings = settings or get_settings()
+    csv_dir = Path(csv_dir).resolve()
+    manifest = read_manifest(csv_dir)
+    live = home if isinstance(home, Neo4jHome) else resolve_home(home, settings)
+    if not live.is_installed:
+        raise BulkgraphError(f"no Neo4j installed at {live.root}: run `bulkgraph neo4j install`")
+    recover(live)
+    report = csv_dir / REPORT_NAME
+    report.unlink(missing_ok=True)
+    phases: dict[str, float] = {}
+
+    staging = prepare_staging(live, settings)
+    try:
+        t0 = time.monotonic()
+        args = [
+            *manifest.import_command(csv_dir, DEFAULT_DATABASE),
+            "--overwrite-destination=true",
+            f"--report-file={report}",
+            f"--max-off-heap-memory={settings.bulkgraph_import_memory}",
+        ]
+        result = run_admin(args, staging, check=False, on_line=on_line)
+        phases["import"] = time.monotonic() - t0
+        if result.returncode != 0:
+            raise BulkgraphError(
+                f"neo4j-admin import of {csv_dir} failed (exit {result.returncode}); the live "
+                f"graph is unchanged.\n{_importer_error(result.tail)}"
+            )
+
+        t0 = time.monotonic()
+        start(staging)
+        conn = home_connection(staging)
+        with open_driver(conn) as driver:
+            apply_post_load(driver, conn.database)
+            phases["post_load"] = time.monotonic() - t0
+            t0 = time.monotonic()
+            found = graph_counts(driver, conn.database)
+        mismatches = compare(found, manifest.nodes_per_label, manifest.relationships_per_type)
+        phases["verify"] = time.monotonic() - t0
+        if mismatches:
+            listed = "\n  ".join(str(m) for m in mismatches)
+            raise BulkgraphError(
+                f"the imported graph does not match {csv_dir}/import-manifest.json; the live "
+                f"graph is unchanged:\n  {listed}"
+            )
+        stop(staging)
+
+        t0 = time.monotonic()
+        swap_in(staging, live)
+        phases["swap"] = time.monotonic() - t0
+    finally:
+        discard_staging(live)
+
+    report_lines = _count_lines(report)
+    return ImportSummary(
+        csv_dir=str(csv_dir),
+        home=str(live.root),
+        snapshots=[s.snapshot_id for s in manifest.snapshots],
+        nodes=found.nodes,
+        relationships=found.relationships,
+        nodes_per_label=found.labels,
+        relationships_per_type=found.types,
+        phases=phases,
+        report=str(report) if report_lines else None,
+        report_lines=report_lines,
+    )
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as fh:
+            return sum(1 for line in fh if line.strip())
+    except FileNotFoundError:
+        return 0
+
+
+_ERROR_LINE = re.compile(r"(error|exception|invalid|missing|duplicate)", re.IGNORECASE)
+
+
+def _importer_error(tail: str) -> str:
+    """The importer's own explanation: its error lines, else the end of its output."""
+    lines = [ln for ln in tail.splitlines() if _ERROR_LINE.search(ln)]
+    return "\n".join(lines[-10:] or tail.splitlines()[-10:])

@@ -1,0 +1,75 @@
+"""A throw-away Neo4j instance next to the live one, for building a new store safely.
+
+The bulk rebuild imports into this staging instance, starts it, runs the post-load Cypher
+and checks the counts there, while the live instance keeps serving the previous graph. Only
+a store that passed all of that is swapped in (see `swap.py`). The staging instance lives
+inside the live home (same file system, so the swap is a rename) and shares its jars.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from bulkgraph.errors import BulkgraphError
+from bulkgraph.server import Neo4jHome, server_pid, stop
+from bulkgraph.server.config import free_port, render_conf
+from bulkgraph.server.install import ensure_password
+from bulkgraph.settings import Settings, get_settings
+
+STAGING_DIR = "bulkgraph-staging"
+
+
+def staging_home(live: Neo4jHome) -> Neo4jHome:
+    return Neo4jHome(live.root / STAGING_DIR)
+
+
+def prepare_staging(live: Neo4jHome, settings: Settings | None = None) -> Neo4jHome:
+    """A fresh, empty staging instance using the live home's jars; any old one is removed."""
+    settings = settings or get_settings()
+    if not live.lib.is_dir():
+        raise BulkgraphError(f"{live.lib}: no Neo4j jars; run `bulkgraph neo4j install`")
+    staging = staging_home(live)
+    discard_staging(live)
+    for folder in (
+        staging.conf_dir,
+        staging.data,
+        staging.logs,
+        staging.import_dir,
+        staging.run_dir,
+        staging.plugins,
+    ):
+        folder.mkdir(parents=True, exist_ok=True)
+    staging.lib.symlink_to(live.lib.resolve(), target_is_directory=True)
+    staging.conf_file.write_text(
+        render_conf(
+            staging,
+            bolt_port=free_port(),
+            heap=settings.bulkgraph_heap,
+            pagecache=settings.bulkgraph_pagecache,
+        ),
+        encoding="utf-8",
+    )
+    version = live.read_metadata().get("version", "")
+    staging.metadata_file.write_text(
+        json.dumps({"version": version, "role": "staging", "live": str(live.root)}) + "\n",
+        encoding="utf-8",
+    )
+    ensure_password(staging)
+    return staging
+
+
+def discard_staging(live: Neo4jHome) -> None:
+    """Stop and remove the staging instance, if there is one (also a crashed run's)."""
+    staging = staging_home(live)
+    if not staging.root.exists():
+        return
+    if server_pid(staging) is not None:
+        stop(staging)
+    shutil.rmtree(staging.root, ignore_errors=False, onerror=_ignore_missing)
+
+
+def _ignore_missing(func: object, path: str, exc_info: object) -> None:
+    if Path(path).exists():
+        raise BulkgraphError(f"cannot remove {path} of the staging instance")
