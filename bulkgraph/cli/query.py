@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,9 @@ def _driver() -> Iterator[tuple[neo4j.Driver, str]]:
     """A driver for the configured Neo4j (managed, or NEO4J_URI) and the database to read."""
     from bulkgraph import db
 
+    # pack queries name optional properties on purpose; Neo4j's "property key does not
+    # exist" notices about them are noise for the user
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
     with db.driver() as drv:
         yield drv, db.database()
 

@@ -13,5 +13,5 @@ RETURN i.id AS instance,
        a.protocol AS protocol,
        a.fromPort AS from_port,
        a.toPort AS to_port,
-       CASE WHEN dst:IPRange THEN dst.description END AS description
+       coalesce(a.description, CASE WHEN dst:IPRange THEN dst.description END) AS description
 ORDER BY instance, group_id, destination_type, destination, protocol, from_port, to_port
