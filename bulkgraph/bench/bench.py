@@ -1,0 +1,529 @@
+"""`scripts/bench`: how fast the bulk path is, against the transactional baseline.
+
+One run: generate a synthetic estate (gen-estate) of M+1 snapshots, then measure
+  1. the transform of the first k snapshots for each k of the series (the last k = M),
+     each in a fresh process, wall time and peak RSS of that process and its workers;
+  2. the transactional baseline (baseline.py) on the first K snapshots, into an empty db;
+  3. the bulk import of the M-snapshot CSVs (`bulk_import`: neo4j-admin import, post-load
+     Cypher, verification, swap), per phase;
+  4. the daily increment: transform of snapshot M+1 into the same folder (the M others are
+     reused), then `append` of it into the live graph.
+It prints a table and writes `bench.json` and `bench.png` into the out folder.
+
+Everything runs on a Neo4j instance of its own, in the work folder, never the user's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bulkgraph import server
+from bulkgraph.bench.baseline import expected_counts, load_transactional
+from bulkgraph.bench.genestate import EstateSpec, generate
+from bulkgraph.bench.memory import PeakSampler, load_average
+from bulkgraph.db import open_driver
+from bulkgraph.errors import BulkgraphError, ExitCode
+from bulkgraph.load.append import append
+from bulkgraph.load.bulk import bulk_import, home_connection
+from bulkgraph.settings import Settings
+from bulkgraph.transform.manifest import read_manifest
+
+MB = 1024 * 1024
+
+#: The quick run (the smoke test): small data, small memory; minutes, mostly JVM start-ups.
+QUICK_SIZES = {"instances": 300, "snapshots": 4, "baseline_snapshots": 2}
+QUICK_SERIES = [1, 2, 4]
+QUICK_MEMORY = {"heap": "1g", "pagecache": "512m", "import_memory": "1g"}
+
+
+@dataclass
+class BenchConfig:
+    instances: int = 10_000
+    snapshots: int = 90
+    series: list[int] = field(default_factory=lambda: [1, 10, 30, 90])
+    baseline_snapshots: int = 2
+    out: Path = Path("docs/benchmarks")
+    workdir: Path | None = None  # None: a temporary folder, removed at the end
+    keep: bool = False
+    workers: int = os.cpu_count() or 1
+    jobs: int = min(2, os.cpu_count() or 1)
+    seed: int = 0
+    churn: float = 0.02
+    heap: str = "4g"
+    pagecache: str = "4g"
+    import_memory: str = "4g"
+    quick: bool = False
+    command: str = ""
+
+    def validate(self) -> None:
+        problems = []
+        if self.instances < 1:
+            problems.append("--instances must be 1 or more")
+        if self.snapshots < 1:
+            problems.append("--snapshots must be 1 or more")
+        if any(k < 1 for k in self.series):
+            problems.append("--series values must be 1 or more")
+        if not 1 <= self.baseline_snapshots <= self.snapshots:
+            problems.append("--baseline-snapshots must be between 1 and --snapshots")
+        if problems:
+            raise BulkgraphError("; ".join(problems), ExitCode.USAGE)
+
+    @property
+    def series_points(self) -> list[int]:
+        """The series, capped at M, always ending with M (whose CSVs get imported)."""
+        return sorted({k for k in self.series if k <= self.snapshots} | {self.snapshots})
+
+
+def _say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def machine_info() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_bytes": mem,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+def timed_transform(snapshot_dirs: list[Path], out_dir: Path, workers: int) -> dict[str, Any]:
+    """The transform in a fresh process (timedtransform.py), sampled for peak tree RSS."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        result_path = Path(fh.name)
+    cmd = [
+        sys.executable,
+        "-m",
+        "bulkgraph.bench.timedtransform",
+        str(result_path),
+        str(out_dir),
+        str(workers),
+        *map(str, snapshot_dirs),
+    ]
+    try:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with PeakSampler(proc.pid, interval=0.05) as sampler:
+            stdout, stderr = proc.communicate()
+        wall = time.monotonic() - t0
+        if proc.returncode != 0:
+            raise BulkgraphError(f"transform of {out_dir} failed:\n{(stdout + stderr)[-3000:]}")
+        data: dict[str, Any] = json.loads(result_path.read_text())
+    finally:
+        result_path.unlink(missing_ok=True)
+    if data["failed"]:
+        raise BulkgraphError(f"transform of {out_dir}: snapshots failed: {data['failed']}")
+    data["process_seconds"] = wall
+    data["peak_rss_bytes"] = sampler.peak
+    data["records"] = data["nodes"] + data["relationships"]
+    return data
+
+
+def _rate(records: int, seconds: float) -> float:
+    return records / seconds if seconds > 0 else 0.0
+
+
+def _settings(config: BenchConfig) -> Settings:
+    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    return base.model_copy(
+        update={
+            "bulkgraph_heap": config.heap,
+            "bulkgraph_pagecache": config.pagecache,
+            "bulkgraph_import_memory": config.import_memory,
+            "neo4j_uri": None,
+            "neo4j_home": None,
+        }
+    )
+
+
+def run_bench(config: BenchConfig) -> dict[str, Any]:
+    """Run the whole benchmark (module docstring) and return the results as a JSON object."""
+    config.validate()
+    own_workdir = config.workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="bulkgraph-bench-")) if own_workdir else config.workdir
+    assert workdir is not None
+    workdir.mkdir(parents=True, exist_ok=True)
+    home = None
+    try:
+        results: dict[str, Any] = {
+            "command": config.command,
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine_info(),
+            "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+            "load_average": {"start": load_average()},
+        }
+        settings = _settings(config)
+        results["machine"]["neo4j"] = settings.bulkgraph_neo4j_version
+
+        # 0. data: M snapshots for the rebuild plus one for the daily append
+        snaps_dir = workdir / "snapshots"
+        spec = EstateSpec(
+            instances=config.instances,
+            snapshots=config.snapshots + 1,
+            churn=config.churn,
+            seed=config.seed,
+        )
+        _say(f"generating {spec.snapshots} snapshots of {spec.instances} instances")
+        t0 = time.monotonic()
+        summaries = generate(snaps_dir, spec, jobs=config.jobs, force=True)
+        folders = [Path(s.folder) for s in summaries]
+        results["estate"] = {
+            "instances": config.instances,
+            "snapshots": config.snapshots,
+            "generated": len(folders),
+            "generate_seconds": time.monotonic() - t0,
+            "input_bytes": sum(s.bytes for s in summaries[: config.snapshots]),
+        }
+
+        # 1. transform series (the last point is the M-snapshot rebuild's transform)
+        series = []
+        csv_dir = workdir / "csv"
+        for k in config.series_points:
+            out = csv_dir if k == config.snapshots else workdir / f"csv-{k}"
+            shutil.rmtree(out, ignore_errors=True)
+            _say(f"transform of {k} snapshot(s)")
+            data = timed_transform(folders[:k], out, config.workers)
+            series.append(
+                {
+                    "snapshots": k,
+                    "seconds": data["transform_seconds"],
+                    "process_seconds": data["process_seconds"],
+                    "records": data["records"],
+                    "records_per_second": _rate(data["records"], data["transform_seconds"]),
+                    "peak_rss_bytes": data["peak_rss_bytes"],
+                    "load_average": load_average(),
+                }
+            )
+            _say(
+                f"  {data['transform_seconds']:.1f}s, {data['records']} records, "
+                f"peak RSS {data['peak_rss_bytes'] / MB:.0f} MB"
+            )
+            if out != csv_dir:
+                shutil.rmtree(out, ignore_errors=True)
+        results["series"] = series
+        main = series[-1]
+        manifest = read_manifest(csv_dir)
+        nodes = sum(manifest.nodes_per_label.values())
+        rels = sum(manifest.relationships_per_type.values())
+        records = nodes + rels
+        results["graph"] = {
+            "snapshots": len(manifest.snapshots),
+            "nodes": nodes,
+            "relationships": rels,
+            "records": records,
+            "nodes_per_label": manifest.nodes_per_label,
+            "relationships_per_type": manifest.relationships_per_type,
+        }
+        results["transform"] = {
+            "seconds": main["seconds"],
+            "records_per_second": main["records_per_second"],
+            "peak_rss_bytes": main["peak_rss_bytes"],
+            "workers": config.workers,
+        }
+
+        # 2. a Neo4j of the benchmark's own
+        home = _fresh_home(workdir / "neo4j", settings)
+        server.start(home)
+        conn = home_connection(home)
+
+        _say(f"transactional baseline on {config.baseline_snapshots} snapshot(s)")
+        results["load_average"]["baseline"] = load_average()
+        with open_driver(conn) as driver:
+            base = load_transactional(
+                csv_dir,
+                driver,
+                conn.database,
+                snapshots=config.baseline_snapshots,
+                on_progress=_say,
+            )
+        exp_nodes, exp_rels = expected_counts(manifest, base.snapshots)
+        results["baseline"] = {
+            **base.to_dict(),
+            "expected_nodes": exp_nodes,
+            "expected_relationships": exp_rels,
+        }
+        _say(f"  {base.total_seconds:.1f}s, {base.records_per_second:.0f} records/s")
+
+        # 3. the bulk rebuild; the live server is stopped so that only one JVM holds memory
+        server.stop(home)
+        _say(f"bulk import of {records} records")
+        results["load_average"]["import"] = load_average()
+        with PeakSampler(interval=0.2) as sampler:
+            summary = bulk_import(csv_dir, home, settings=settings)
+        phases = summary.phases
+        results["import"] = {
+            "seconds": phases["import"],
+            "records_per_second": _rate(records, phases["import"]),
+            "peak_rss_bytes": sampler.peak,
+            "phases": phases,
+            "nodes": summary.nodes,
+            "relationships": summary.relationships,
+            "report_lines": summary.report_lines,
+        }
+        results["post_load"] = {"seconds": phases.get("post_load", 0.0)}
+        rebuild_seconds = main["seconds"] + sum(phases.values())
+        results["rebuild"] = {
+            "seconds": rebuild_seconds,
+            "records_per_second": _rate(records, rebuild_seconds),
+        }
+
+        # 4. the daily increment: one more snapshot transformed (others reused) and appended
+        _say("daily increment: transform + append of one more snapshot")
+        results["load_average"]["append"] = load_average()
+        data = timed_transform(folders, csv_dir, config.workers)
+        t0 = time.monotonic()
+        appended = append(csv_dir, connection=home_connection(home), settings=settings)
+        load_seconds = time.monotonic() - t0
+        results["append"] = {
+            "snapshots": appended.loaded,
+            "skipped": len(appended.skipped),
+            "rows": appended.rows,
+            "transform_seconds": data["transform_seconds"],
+            "transform_peak_rss_bytes": data["peak_rss_bytes"],
+            "load_seconds": load_seconds,
+            "records_per_second": _rate(appended.rows, load_seconds),
+        }
+
+        results["speedup"] = {
+            "import_vs_baseline": _ratio(results["import"]["records_per_second"], base),
+            "rebuild_vs_baseline": _ratio(results["rebuild"]["records_per_second"], base),
+        }
+        results["targets"] = targets(results)
+        results["load_average"]["end"] = load_average()
+        results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+        return results
+    finally:
+        if home is not None:
+            server.stop(home)
+        if own_workdir and not config.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        elif config.keep:
+            _say(f"work folder kept: {workdir}")
+
+
+def _fresh_home(root: Path, settings: Settings) -> server.Neo4jHome:
+    """An empty instance: a kept work folder may hold the graph of an earlier run."""
+    if root.exists():
+        server.stop(server.Neo4jHome(root))
+        shutil.rmtree(root)
+    return server.install(root, settings=settings)
+
+
+def _ratio(rate: float, base: Any) -> float:
+    return rate / base.records_per_second if base.records_per_second else 0.0
+
+
+def targets(r: dict[str, Any]) -> dict[str, Any]:
+    """The benchmark targets of docs/benchmarks.md, as measured (met or not)."""
+    series = {p["snapshots"]: p for p in r["series"]}
+    out: dict[str, Any] = {
+        "rebuild_under_5_min": r["rebuild"]["seconds"] < 300,
+        "rebuild_20x_baseline": r["speedup"]["rebuild_vs_baseline"] >= 20,
+        "transform_faster_than_import": r["transform"]["seconds"] < r["import"]["seconds"],
+        "note": "the 5-minute target is for 90 snapshots of 10,000 instances",
+    }
+    lo, hi = min(series), max(series)
+    if hi > lo:
+        ratio = series[hi]["peak_rss_bytes"] / max(series[lo]["peak_rss_bytes"], 1)
+        if 10 in series:
+            ratio = series[hi]["peak_rss_bytes"] / max(series[10]["peak_rss_bytes"], 1)
+            lo = 10
+        out["transform_memory_ratio"] = {"from": lo, "to": hi, "ratio": ratio}
+        out["transform_memory_flat"] = ratio <= 1.10
+    return out
+
+
+def format_table(r: dict[str, Any]) -> str:
+    g = r["graph"]
+    b = r["baseline"]
+    rows: list[tuple[str, str, str, str]] = [
+        ("stage", "seconds", "records/s", "peak RSS MB"),
+        (
+            f"transform ({g['snapshots']} snapshots, {r['transform']['workers']} workers)",
+            f"{r['transform']['seconds']:.1f}",
+            f"{r['transform']['records_per_second']:,.0f}",
+            f"{r['transform']['peak_rss_bytes'] / MB:,.0f}",
+        ),
+        (
+            "neo4j-admin import",
+            f"{r['import']['seconds']:.1f}",
+            f"{r['import']['records_per_second']:,.0f}",
+            f"{r['import']['peak_rss_bytes'] / MB:,.0f}",
+        ),
+        ("post-load (indexes)", f"{r['post_load']['seconds']:.1f}", "", ""),
+        ("verify counts", f"{r['import']['phases'].get('verify', 0):.1f}", "", ""),
+        ("swap + restart", f"{r['import']['phases'].get('swap', 0):.1f}", "", ""),
+        (
+            "= full rebuild",
+            f"{r['rebuild']['seconds']:.1f}",
+            f"{r['rebuild']['records_per_second']:,.0f}",
+            "",
+        ),
+        (
+            "append: transform of 1 more",
+            f"{r['append']['transform_seconds']:.1f}",
+            "",
+            f"{r['append']['transform_peak_rss_bytes'] / MB:,.0f}",
+        ),
+        (
+            "append: LOAD CSV of 1 more",
+            f"{r['append']['load_seconds']:.1f}",
+            f"{r['append']['records_per_second']:,.0f}",
+            "",
+        ),
+        (
+            f"baseline UNWIND/MERGE ({len(b['snapshots'])} snapshots)",
+            f"{b['total_seconds']:.1f}",
+            f"{b['records_per_second']:,.0f}",
+            "",
+        ),
+    ]
+    lines = [
+        f"graph: {g['nodes']:,} nodes + {g['relationships']:,} relationships = "
+        f"{g['records']:,} records; baseline: {b['records']:,} records",
+        "",
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        lines.append(
+            "  ".join(
+                cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
+                for i, cell in enumerate(row)
+            )
+        )
+    s = r["speedup"]
+    lines += [
+        "",
+        f"per record: import {s['import_vs_baseline']:.1f}x, full rebuild "
+        f"{s['rebuild_vs_baseline']:.1f}x the baseline",
+        "",
+        "scaling (transform): snapshots  seconds  records/s  peak RSS MB",
+    ]
+    for p in r["series"]:
+        lines.append(
+            f"  {p['snapshots']:>5}  {p['seconds']:>8.1f}  {p['records_per_second']:>10,.0f}"
+            f"  {p['peak_rss_bytes'] / MB:>8,.0f}"
+        )
+    la = r["load_average"]
+    lines.append(f"\nload average: start {la['start']}, end {la['end']}")
+    return "\n".join(lines)
+
+
+def write_results(results: dict[str, Any], out: Path) -> tuple[Path, Path]:
+    from bulkgraph.bench.chart import write_chart  # matplotlib only when writing
+
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / "bench.json"
+    json_path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    png_path = write_chart(results, out / "bench.png")
+    return json_path, png_path
+
+
+def _series(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected numbers like 1,10,30,90: {text}") from exc
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bench",
+        description=(
+            "Benchmark the bulk path (transform + neo4j-admin import) against transactional "
+            "UNWIND/MERGE loading, on a generated estate, with a Neo4j of its own in the work "
+            "folder. Prints a table; writes bench.json and bench.png into --out."
+        ),
+    )
+    p.add_argument("--quick", action="store_true", help="small data, the whole run in ~2 min")
+    p.add_argument("--instances", type=int, help="instances of the estate (10000)")
+    p.add_argument("--snapshots", type=int, help="snapshots rebuilt (90)")
+    p.add_argument("--series", type=_series, help="transform scaling points (1,10,30,90)")
+    p.add_argument(
+        "--baseline-snapshots", type=int, help="snapshots loaded by the slow baseline (2)"
+    )
+    p.add_argument("--out", type=Path, default=Path("docs/benchmarks"), help="results folder")
+    p.add_argument("--workdir", type=Path, help="work folder (default: a temporary one)")
+    p.add_argument("--keep", action="store_true", help="keep the work folder")
+    p.add_argument("--workers", type=int, help="transform worker processes (CPU count)")
+    p.add_argument("--heap", help="heap of the bench Neo4j (4g; quick: 1g)")
+    p.add_argument("--pagecache", help="page cache of the bench Neo4j (4g; quick: 512m)")
+    p.add_argument("--import-memory", help="neo4j-admin import memory (4g; quick: 1g)")
+    p.add_argument("--seed", type=int, default=0, help="estate seed (0)")
+    p.add_argument("--json", action="store_true", help="print the results JSON, not the table")
+    return p
+
+
+def config_from_args(args: argparse.Namespace, command: str = "") -> BenchConfig:
+    config = BenchConfig(out=args.out, workdir=args.workdir, keep=args.keep, seed=args.seed)
+    config.command = command
+    if args.quick:
+        config.quick = True
+        for name, number in QUICK_SIZES.items():
+            setattr(config, name, number)
+        config.series = list(QUICK_SERIES)
+        for name, text in QUICK_MEMORY.items():
+            setattr(config, name, text)
+    for name in ("instances", "snapshots", "series", "baseline_snapshots", "workers"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(config, name, value)
+    for name in ("heap", "pagecache", "import_memory"):
+        value = getattr(args, name)
+        if value:
+            setattr(config, name, value)
+    return config
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    # the server's notices on the load queries (e.g. a property not yet in the graph)
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
+    config = config_from_args(args, command=" ".join(["scripts/bench", *argv]))
+    try:
+        results = run_bench(config)
+        json_path, png_path = write_results(results, config.out)
+    except BulkgraphError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    if args.json:
+        print(json.dumps(results, indent=1, sort_keys=True))
+    else:
+        print(format_table(results))
+        print(f"\nwrote {json_path} and {png_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

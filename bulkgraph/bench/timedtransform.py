@@ -1,0 +1,55 @@
+"""One measured transform, run in a fresh process by the benchmark.
+
+A fresh interpreter per measurement keeps the benchmark's own memory (drivers, data frames
+of the baseline, earlier runs) out of the transform's peak RSS, which the parent samples
+over this process and its workers.
+
+    python -m bulkgraph.bench.timedtransform RESULT.json OUT_DIR WORKERS SNAPSHOT_DIR...
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bulkgraph.extract.sources import discover
+from bulkgraph.transform.run import transform
+
+
+def measure(snapshot_dirs: list[str], out_dir: Path, workers: int) -> dict[str, object]:
+    t0 = time.monotonic()
+    found = discover(snapshot_dirs)
+    discovered = time.monotonic() - t0
+    if found.problems:
+        listed = "; ".join(f"{p.location}: {p.message}" for p in found.problems)
+        raise SystemExit(f"timedtransform: unreadable snapshots: {listed}")
+    t0 = time.monotonic()
+    result = transform(found.snapshots, out_dir, workers=workers)
+    seconds = time.monotonic() - t0
+    return {
+        "discover_seconds": discovered,
+        "transform_seconds": seconds,
+        "transformed": len(result.transformed),
+        "reused": len(result.reused),
+        "failed": result.failed,
+        "nodes": sum(result.nodes_per_label.values()),
+        "relationships": sum(result.relationships_per_type.values()),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) < 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    result_path, out_dir, workers, *dirs = args
+    data = measure(dirs, Path(out_dir), int(workers))
+    Path(result_path).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

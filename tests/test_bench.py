@@ -1,0 +1,143 @@
+"""`scripts/bench --quick` end to end: it runs and writes sane numbers (not that it is fast).
+
+The bench installs and runs its own Neo4j in its work folder, so no fixture is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bulkgraph.bench.baseline import parse_field, read_part
+from bulkgraph.bench.memory import PeakSampler, tree_pids
+from bulkgraph.transform.manifest import read_manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_parse_field() -> None:
+    assert parse_field("uid:ID") == ("uid", "string")
+    assert parse_field(":START_ID") == ("start", "string")
+    assert parse_field("launch_time:datetime") == ("launch_time", "datetime")
+    assert parse_field("name") == ("name", "string")
+
+
+def test_read_part_reads_the_csv_dialect(tmp_path: Path) -> None:
+    part = tmp_path / "part.csv"
+    # backslashes doubled, quotes doubled, "" = empty string, unquoted empty = absent
+    part.write_text(
+        '"a","","x\\\\y ""q""",true,5,2026-01-01T02:00:00+00:00\n"b",,"multi\nline",,,\n',
+        encoding="utf-8",
+    )
+    df = read_part(part, ["uid:ID", "s", "t", "flag:boolean", "port:int", "at:datetime"])
+    rows = df.to_dicts()
+    assert rows[0]["uid"] == "a"
+    assert rows[0]["s"] == ""
+    assert rows[0]["t"] == 'x\\y "q"'
+    assert rows[0]["flag"] is True
+    assert rows[0]["port"] == 5
+    assert rows[0]["at"].isoformat() == "2026-01-01T02:00:00+00:00"
+    assert rows[1] == {
+        "uid": "b",
+        "s": None,
+        "t": "multi\nline",
+        "flag": None,
+        "port": None,
+        "at": None,
+    }
+
+
+def test_peak_sampler_sees_child_processes() -> None:
+    code = "import time; b = bytearray(200 * 1024 * 1024); time.sleep(1.5)"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    with PeakSampler(proc.pid, interval=0.05) as sampler:
+        proc.wait()
+    assert sampler.peak > 200 * 1024 * 1024
+    assert sampler.samples > 3
+
+
+def test_tree_pids_finds_children() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])
+    try:
+        import os
+
+        assert proc.pid in tree_pids(os.getpid())
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.neo4j
+@pytest.mark.slow
+def test_bench_quick_writes_sane_results(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    work = tmp_path / "work"
+    proc = subprocess.run(
+        [
+            str(ROOT / "scripts" / "bench"),
+            "--quick",
+            "--out",
+            str(out),
+            "--workdir",
+            str(work),
+            "--keep",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "full rebuild" in proc.stdout
+
+    r = json.loads((out / "bench.json").read_text())
+    assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    manifest = read_manifest(work / "csv")
+    g = r["graph"]
+    assert g["snapshots"] == 4
+    assert g["nodes_per_label"] == {
+        k: v for k, v in manifest.nodes_per_label.items() if k in g["nodes_per_label"]
+    }
+    # the csv folder now also holds the appended 5th snapshot: compare without it
+    fifth = r["append"]["snapshots"]
+    assert len(fifth) == 1 and r["append"]["skipped"] == 4
+    assert [s.snapshot_id for s in manifest.snapshots][-1] == fifth[0]
+    appended_rows = sum(
+        rows
+        for group in manifest.groups
+        for part, rows in group.rows.items()
+        if Path(part).name.startswith(fifth[0])
+    )
+    assert g["records"] + appended_rows == sum(manifest.nodes_per_label.values()) + sum(
+        manifest.relationships_per_type.values()
+    )
+    assert r["import"]["nodes"] == g["nodes"]
+    assert r["import"]["relationships"] == g["relationships"]
+    assert r["append"]["rows"] > 0
+
+    b = r["baseline"]
+    assert len(b["snapshots"]) == 2
+    assert b["transactions"] > 0
+    assert b["found_nodes"] == b["expected_nodes"] == b["nodes"] > 0
+    assert b["found_relationships"] == b["expected_relationships"] == b["relationships"] > 0
+
+    assert [p["snapshots"] for p in r["series"]] == [1, 2, 4]
+    assert r["series"][-1]["records"] == g["records"]
+    for point in r["series"]:
+        assert point["seconds"] > 0
+        assert point["peak_rss_bytes"] > 10 * 1024 * 1024
+    for rate in (
+        r["transform"]["records_per_second"],
+        r["import"]["records_per_second"],
+        r["rebuild"]["records_per_second"],
+        r["append"]["records_per_second"],
+        b["records_per_second"],
+    ):
+        assert rate > 0
+    assert r["rebuild"]["seconds"] > r["import"]["seconds"] > 0
+    assert set(r["targets"]) >= {"rebuild_under_5_min", "rebuild_20x_baseline"}
