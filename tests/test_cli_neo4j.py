@@ -49,10 +49,10 @@ def test_install_start_status_stop(managed_neo4j: ManagedNeo4j) -> None:
     assert _status(managed_neo4j)["pid"] == started["pid"]
 
 
-def test_install_refuses_while_running(managed_neo4j: ManagedNeo4j) -> None:
-    proc = _cli(managed_neo4j, "neo4j", "install", check=False)
-    assert proc.returncode == 1
-    assert "is running" in proc.stderr
+def test_install_while_running_is_a_no_op(managed_neo4j: ManagedNeo4j) -> None:
+    pid = _status(managed_neo4j)["pid"]
+    info = json.loads(_cli(managed_neo4j, "neo4j", "install", "--json").stdout)
+    assert info["running"] is True and info["pid"] == pid
 
 
 def test_cypher_json_with_params(empty_db: ManagedNeo4j) -> None:

@@ -73,9 +73,14 @@ def test_second_install_is_cached_and_keeps_port_and_password(tmp_path: Path) ->
     assert not server.status(home).running
 
 
-def test_install_refuses_a_running_instance(neo4j_server: ManagedNeo4j) -> None:
-    with pytest.raises(BulkgraphError, match="is running"):
-        server.install(neo4j_server.home.root)
+def test_install_leaves_a_running_instance_alone(neo4j_server: ManagedNeo4j) -> None:
+    conf = neo4j_server.home.conf_file.read_text()
+    pid = server.status(neo4j_server.home).pid
+    assert server.install(neo4j_server.home.root) == neo4j_server.home
+    assert neo4j_server.home.conf_file.read_text() == conf
+    assert server.status(neo4j_server.home).pid == pid
+    with pytest.raises(BulkgraphError, match=r"stop it before installing 5\.26\.1"):
+        server.install(neo4j_server.home.root, version="5.26.1")
 
 
 def test_bulk_import_into_the_stopped_database(empty_db: ManagedNeo4j, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Install Neo4j: the jars once per version (Maven), then an instance that links to them.
 
 Both steps are idempotent: a second `install` finds the jars and the instance in place and
-only rewrites the instance's config.
+only rewrites the instance's config (and not even that while its server runs).
 """
 
 from __future__ import annotations
@@ -120,7 +120,8 @@ def install(
     `home` defaults to NEO4J_HOME or the managed instance in the cache; `version` to
     BULKGRAPH_NEO4J_VERSION. Memory comes from BULKGRAPH_HEAP / BULKGRAPH_PAGECACHE. The
     first install generates a random password, sets it before the first start and keeps it
-    in the home (mode 0600). The config is rewritten each time, keeping the Bolt port.
+    in the home (mode 0600). The config is rewritten each time (keeping the Bolt port),
+    unless the server runs: then install changes nothing.
     """
     settings = settings or get_settings()
     version = version or settings.bulkgraph_neo4j_version
@@ -131,7 +132,8 @@ def install(
             f"{target.root} holds a Neo4j that bulkgraph did not install; "
             "choose another --home (bulkgraph only manages homes it created)"
         )
-    _check_not_running(target)
+    if _running_as_installed(target, version):
+        return target  # idempotent: nothing to change under a live server
     inst = ensure_installation(version, settings)
 
     for folder in (
@@ -166,15 +168,24 @@ def install(
     return target
 
 
-def _check_not_running(home: Neo4jHome) -> None:
+def _running_as_installed(home: Neo4jHome, version: str) -> bool:
+    """True if `home` runs, installed with `version`; its config is then left as it is.
+
+    Raises if it runs another version: switching needs the server stopped.
+    """
     from bulkgraph.server.process import server_pid  # process.py imports this module
 
     pid = server_pid(home)
-    if pid is not None:
+    if pid is None:
+        return False
+    installed = home.read_metadata().get("version")
+    if installed != version or not home.password_file.exists():
         raise BulkgraphError(
-            f"Neo4j at {home.root} is running (pid {pid}): stop it before installing "
-            "(`bulkgraph neo4j stop`)"
+            f"Neo4j {installed} at {home.root} is running (pid {pid}): stop it before "
+            f"installing {version} (`bulkgraph neo4j stop`)"
         )
+    log.info("Neo4j %s at %s is running: left as it is", version, home.root)
+    return True
 
 
 def ensure_password(home: Neo4jHome) -> None:
