@@ -218,6 +218,8 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
                     "snapshots": k,
                     "seconds": data["transform_seconds"],
                     "process_seconds": data["process_seconds"],
+                    "per_snapshot_seconds": data["per_snapshot_seconds"],
+                    "link_and_manifest_seconds": data["link_and_manifest_seconds"],
                     "records": data["records"],
                     "records_per_second": _rate(data["records"], data["transform_seconds"]),
                     "peak_rss_bytes": data["peak_rss_bytes"],
@@ -248,6 +250,8 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             "seconds": main["seconds"],
             "records_per_second": main["records_per_second"],
             "peak_rss_bytes": main["peak_rss_bytes"],
+            "per_snapshot_seconds": main["per_snapshot_seconds"],
+            "link_and_manifest_seconds": main["link_and_manifest_seconds"],
             "workers": config.workers,
         }
 
@@ -363,16 +367,28 @@ def targets(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def format_table(r: dict[str, Any]) -> str:
-    g = r["graph"]
+def _table_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     b = r["baseline"]
-    rows: list[tuple[str, str, str, str]] = [
+    g = r["graph"]
+    return [
         ("stage", "seconds", "records/s", "peak RSS MB"),
         (
             f"transform ({g['snapshots']} snapshots, {r['transform']['workers']} workers)",
             f"{r['transform']['seconds']:.1f}",
             f"{r['transform']['records_per_second']:,.0f}",
             f"{r['transform']['peak_rss_bytes'] / MB:,.0f}",
+        ),
+        (
+            "  of which: snapshots in parallel",
+            f"{r['transform']['per_snapshot_seconds']:.1f}",
+            "",
+            "",
+        ),
+        (
+            "  of which: linking + manifest",
+            f"{r['transform']['link_and_manifest_seconds']:.1f}",
+            "",
+            "",
         ),
         (
             "neo4j-admin import",
@@ -408,22 +424,11 @@ def format_table(r: dict[str, Any]) -> str:
             "",
         ),
     ]
-    lines = [
-        f"graph: {g['nodes']:,} nodes + {g['relationships']:,} relationships = "
-        f"{g['records']:,} records; baseline: {b['records']:,} records",
-        "",
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        lines.append(
-            "  ".join(
-                cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
-                for i, cell in enumerate(row)
-            )
-        )
+
+
+def _summary_lines(r: dict[str, Any]) -> list[str]:
     s = r["speedup"]
-    lines += [
-        "",
+    lines = [
         f"per record: import {s['import_vs_baseline']:.1f}x, full rebuild "
         f"{s['rebuild_vs_baseline']:.1f}x the baseline",
         "",
@@ -436,7 +441,41 @@ def format_table(r: dict[str, Any]) -> str:
         )
     la = r["load_average"]
     lines.append(f"\nload average: start {la['start']}, end {la['end']}")
-    return "\n".join(lines)
+    return lines
+
+
+def _headline(r: dict[str, Any]) -> str:
+    g = r["graph"]
+    return (
+        f"graph: {g['nodes']:,} nodes + {g['relationships']:,} relationships = "
+        f"{g['records']:,} records; baseline: {r['baseline']['records']:,} records"
+    )
+
+
+def format_table(r: dict[str, Any]) -> str:
+    rows = _table_rows(r)
+    lines = [_headline(r), ""]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        lines.append(
+            "  ".join(
+                cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
+                for i, cell in enumerate(row)
+            )
+        )
+    return "\n".join([*lines, "", *_summary_lines(r)])
+
+
+def format_markdown(r: dict[str, Any]) -> str:
+    """The table of `format_table` as Markdown (pasted into docs/benchmarks.md)."""
+    out = [_headline(r), ""]
+    for i, (name, *cells) in enumerate(_table_rows(r)):
+        name = name.replace("  ", "&nbsp;&nbsp;")
+        out.append("| " + " | ".join([name, *cells]) + " |")
+        if i == 0:
+            out.append("|---|---:|---:|---:|")
+    out += ["", "```", *_summary_lines(r), "```"]
+    return "\n".join(out) + "\n"
 
 
 def write_results(results: dict[str, Any], out: Path) -> tuple[Path, Path]:
@@ -446,6 +485,7 @@ def write_results(results: dict[str, Any], out: Path) -> tuple[Path, Path]:
     json_path = out / "bench.json"
     json_path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     png_path = write_chart(results, out / "bench.png")
+    (out / "bench.md").write_text(format_markdown(results), encoding="utf-8")
     return json_path, png_path
 
 

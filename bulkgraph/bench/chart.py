@@ -48,6 +48,7 @@ def write_chart(r: dict[str, Any], path: Path) -> Path:
     ax_rate.bar([n for n, _, _ in rates], [v for _, v, _ in rates], color=[c for *_, c in rates])
     for i, (_, v, _) in enumerate(rates):
         ax_rate.text(i, v, f"{v:,.0f}", ha="center", va="bottom")
+    ax_rate.tick_params(axis="x", labelsize=8)
     ax_rate.set_yscale("log")
     ax_rate.set_ylabel("graph records per second (log)")
     ax_rate.set_title(f"per record: rebuild {r['speedup']['rebuild_vs_baseline']:.1f}x baseline")

@@ -26,12 +26,21 @@ def measure(snapshot_dirs: list[str], out_dir: Path, workers: int) -> dict[str, 
     if found.problems:
         listed = "; ".join(f"{p.location}: {p.message}" for p in found.problems)
         raise SystemExit(f"timedtransform: unreadable snapshots: {listed}")
+    marks: dict[str, float] = {}
+
+    def progress(message: str, done: int, total: int) -> None:
+        marks.setdefault(message, time.monotonic())
+
     t0 = time.monotonic()
-    result = transform(found.snapshots, out_dir, workers=workers)
+    result = transform(found.snapshots, out_dir, workers=workers, progress=progress)
     seconds = time.monotonic() - t0
+    # the parallel per-snapshot part ends when the sequential linking pass starts
+    linking = marks.get("linking snapshots", t0 + seconds)
     return {
         "discover_seconds": discovered,
         "transform_seconds": seconds,
+        "per_snapshot_seconds": linking - t0,
+        "link_and_manifest_seconds": t0 + seconds - linking,
         "transformed": len(result.transformed),
         "reused": len(result.reused),
         "failed": result.failed,
