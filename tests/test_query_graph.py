@@ -204,7 +204,8 @@ def test_instance_egress(drv: neo4j.Driver) -> None:
 
 
 def test_instance_load_balancers_direct_and_chained(drv: neo4j.Driver) -> None:
-    common = {"instance": "i-web1", "scheme": "internet-facing", "target_group": "tg-web"}
+    common: dict[str, Any] = {"instance": "i-web1", "scheme": "internet-facing"}
+    common |= {"target_group": "tg-web"}
     common |= {"port": 80, "health": "healthy"}
     assert rows(drv, "instance-load-balancers", params={"instance": "i-web1"}) == [
         common
