@@ -9,9 +9,11 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 #: Messages, progress and warnings go to stderr so that stdout stays clean for results.
-err = Console(stderr=True)
+#: soft_wrap: never break a long line (a path, a message) into pieces for logs and greps.
+err = Console(stderr=True, soft_wrap=True)
 #: Results (tables, JSON) go to stdout.
-out = Console(soft_wrap=True)
+#: Not on a terminal (a pipe, a file) tables get room instead of rich's default 80 columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 log = logging.getLogger("bulkgraph")
 
@@ -27,8 +29,13 @@ def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
     global _quiet
     _quiet = quiet
     level = logging.WARNING if quiet else logging.DEBUG if verbose > 0 else logging.INFO
-    handler = RichHandler(console=err, show_time=False, show_path=False, markup=False)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler: logging.Handler
+    if sys.stderr.isatty():
+        handler = RichHandler(console=err, show_time=False, show_path=False, markup=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:  # cron, CI, pipes: one plain line per message
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("bulkgraph")
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -28,7 +28,14 @@ from bulkgraph.load.postload import apply_post_load
 from bulkgraph.load.temporal_cypher import link_snapshot
 from bulkgraph.settings import Settings, get_settings
 from bulkgraph.transform.manifest import FileGroup, Manifest, ManifestSnapshot, read_manifest
-from bulkgraph.transform.schema import NODE_BY_LABEL, REL_BY_GROUP, load_csv_statement
+from bulkgraph.transform.run import PEERED, peered_schema
+from bulkgraph.transform.schema import (
+    NODE_BY_LABEL,
+    REL_BY_GROUP,
+    NodeSchema,
+    RelSchema,
+    load_csv_statement,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +117,18 @@ def _complete_snapshots(driver: neo4j.Driver, database: str, ids: list[str]) -> 
     return {str(r["id"]) for r in rows}
 
 
+def group_schema(group: FileGroup) -> NodeSchema | RelSchema:
+    """The schema a file group was written with. PEERED_TO's columns depend on the data (one
+    per peering tag key), so its schema is rebuilt from the group's header."""
+    if group.kind == "nodes":
+        return NODE_BY_LABEL[group.group]
+    if group.group == PEERED:
+        fixed = {p.name for p in REL_BY_GROUP[PEERED].props}
+        names = [f.split(":")[0] for f in group.header_fields[2:]]
+        return peered_schema([n for n in names if n not in fixed])
+    return REL_BY_GROUP[group.group]
+
+
 def _parts_of(group: FileGroup, snapshot_id: str) -> list[str]:
     return [p for p in group.parts if Path(p).name.startswith(f"{snapshot_id}.")]
 
@@ -141,9 +160,7 @@ def _load_snapshot(
             if g.kind == "relationships" and g.type not in _TEMPORAL_TYPES
         ]
         for group in [*nodes, *rels]:
-            schema = (
-                NODE_BY_LABEL[group.group] if group.kind == "nodes" else REL_BY_GROUP[group.group]
-            )
+            schema = group_schema(group)
             for part in _parts_of(group, sid):
                 target = staging / group.kind / group.group / Path(part).name
                 target.parent.mkdir(parents=True, exist_ok=True)
