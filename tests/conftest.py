@@ -134,7 +134,8 @@ class ManagedNeo4j:
 
     def admin(self, *args: str) -> server.AdminResult:
         """`neo4j-admin ARGS` of this instance; raises BulkgraphError on failure."""
-        return server.run_admin(list(args), self.home, on_line=None)
+        # cwd: the importer writes import.report into the working directory by default
+        return server.run_admin(list(args), self.home, on_line=None, cwd=self.home.root)
 
     def clear(self) -> None:
         """Delete all data, constraints and indexes (not the built-in lookup indexes)."""

@@ -117,6 +117,7 @@ def test_import_needs_the_database_name_before_the_file_options(
         managed_neo4j.home,
         check=False,
         on_line=None,
+        cwd=tmp_path,
     )
     assert result.returncode != 0
     assert "in use" in result.tail
