@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,14 +13,23 @@ from bulkgraph.cli.common import print_json, progress_bar
 from bulkgraph.console import err, is_quiet, out
 from bulkgraph.errors import ExitCode
 
+#: The importer's lines worth showing by default: its phases, their end, and trouble.
+#: Everything else (estimates, progress dots, type notes) shows with -v.
+_IMPORTER_HEADLINE = re.compile(
+    r"^\(\d+/\d+\)|COMPLETED|IMPORT DONE|IMPORT FAILED|ERROR|Error|Exception|Caused by"
+)
+
 
 def _importer_line(silent: bool) -> Callable[[str], None] | None:
-    """Echo the importer's own progress lines to stderr unless quiet or printing JSON."""
+    """Echo the importer's headlines to stderr (all of its output with -v), unless quiet
+    or printing JSON."""
     if silent or is_quiet():
         return None
+    everything = logging.getLogger("bulkgraph").isEnabledFor(logging.DEBUG)
 
     def echo(line: str) -> None:
-        err.print(f"  [dim]neo4j-admin[/] {line.rstrip()}", markup=True, highlight=False)
+        if everything or _IMPORTER_HEADLINE.search(line):
+            err.print(f"  [dim]neo4j-admin[/] {line.rstrip()}", markup=True, highlight=False)
 
     return echo
 
