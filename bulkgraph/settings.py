@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     and finds that server's address and password in its home.
     """
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     neo4j_uri: str | None = Field(
         default=None, description="Bolt URI of your own Neo4j; unset = the managed one"
