@@ -164,3 +164,14 @@ def check_results(out: Path, work: Path) -> None:
         assert rate > 0
     assert r["rebuild"]["seconds"] > r["import"]["seconds"] > 0
     assert set(r["targets"]) >= {"rebuild_under_5_min", "rebuild_20x_baseline"}
+
+
+def test_bad_arguments_exit_2_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bulkgraph.bench.bench import main
+
+    code = main(["--quick", "--baseline-snapshots", "9", "--workdir", str(tmp_path / "w")])
+    assert code == 2
+    assert "--baseline-snapshots must be between 1 and --snapshots" in capsys.readouterr().err
+    assert not (tmp_path / "w" / "snapshots").exists()

@@ -505,7 +505,11 @@ def _parser() -> argparse.ArgumentParser:
             "folder. Prints a table; writes bench.json and bench.png into --out."
         ),
     )
-    p.add_argument("--quick", action="store_true", help="small data, the whole run in ~2 min")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="small data (4 snapshots x 300 instances): minutes, mostly Neo4j start-ups",
+    )
     p.add_argument("--instances", type=int, help="instances of the estate (10000)")
     p.add_argument("--snapshots", type=int, help="snapshots rebuilt (90)")
     p.add_argument("--series", type=_series, help="transform scaling points (1,10,30,90)")
