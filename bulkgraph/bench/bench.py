@@ -282,8 +282,9 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         server.stop(home)
         _say(f"bulk import of {records} records")
         results["load_average"]["import"] = load_average()
+        importer_lines: list[str] = []
         with PeakSampler(interval=0.2) as sampler:
-            summary = bulk_import(csv_dir, home, settings=settings)
+            summary = bulk_import(csv_dir, home, on_line=importer_lines.append, settings=settings)
         phases = summary.phases
         results["import"] = {
             "seconds": phases["import"],
@@ -293,6 +294,8 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             "nodes": summary.nodes,
             "relationships": summary.relationships,
             "report_lines": summary.report_lines,
+            # the importer's own summary: its stages and peak memory
+            "importer_tail": [ln.rstrip() for ln in importer_lines[-25:] if ln.strip()],
         }
         results["post_load"] = {"seconds": phases.get("post_load", 0.0)}
         rebuild_seconds = main["seconds"] + sum(phases.values())
