@@ -572,11 +572,11 @@ def test_legacy_queries_unchanged(graph: ManagedNeo4j, files: EstateFiles) -> No
         ip = i.get("PrivateIpAddress")
         if not ip:
             continue
-        groups = [raw.group(g["GroupId"]) for g in i.get("SecurityGroups") or []]
+        sgs = [raw.group(g["GroupId"]) for g in i.get("SecurityGroups") or []]
         egress: list[tuple[Any, ...]] = []
         egress_sg: list[tuple[Any, ...]] = []
         ingress: list[tuple[Any, ...]] = []
-        for g in groups:
+        for g in sgs:
             for direction, rules in (
                 ("egress", g.get("IpPermissionsEgress", [])),
                 ("ingress", g.get("IpPermissions", [])),
