@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from bulkgraph.console import err, out, show_progress
+from bulkgraph.cli.common import print_json, progress_bar
+from bulkgraph.console import err, out
 from bulkgraph.errors import BulkgraphError, ExitCode
 
 
@@ -35,28 +35,14 @@ def register(app: typer.Typer) -> None:
             err.print(f"[yellow]skipped[/] {p.location}: {p.message}", markup=True, highlight=False)
         if not found.snapshots:
             raise BulkgraphError("no usable snapshots in " + ", ".join(sources))
-        progress = None
-        if show_progress():
-            from rich.progress import Progress
-
-            bar = Progress(console=err, transient=True)
-            bar.start()
-            task = bar.add_task("transforming", total=len(found.snapshots))
-
-            def progress(message: str, done: int, total: int) -> None:
-                bar.update(task, description=message, completed=done, total=total)
-
-        try:
+        with progress_bar("transforming", as_json) as progress:
             result = transform(
                 found.snapshots, out_dir, force=force, workers=workers, progress=progress
             )
-        finally:
-            if progress is not None:
-                bar.stop()
         for sid, message in result.failed.items():
             err.print(f"[red]failed[/] {sid}: {message}", markup=True, highlight=False)
         if as_json:
-            out.print(json.dumps(result.to_json(), indent=1), highlight=False)
+            print_json(result.to_json())
         else:
             out.print(
                 f"{len(result.transformed)} transformed, {len(result.reused)} reused, "
