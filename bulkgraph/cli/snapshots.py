@@ -201,24 +201,24 @@ def collect_command(
         "errors": [e.__dict__ for e in result.errors],
         "exit_code": int(result.exit_code),
     }
+    # on stderr with --json too: whoever keeps only the log of a partial run learns what failed
+    for e in result.errors:
+        err.print(
+            f"error: {e.account_id}/{e.region} {e.operation}: {e.error_code} {e.message}",
+            highlight=False,
+            markup=False,
+        )
+    if not result.manifest:
+        err.print("nothing collected", highlight=False)
     if as_json:
         out.print_json(json.dumps(summary))
-    else:
-        for e in result.errors:
-            err.print(
-                f"error: {e.account_id}/{e.region} {e.operation}: {e.error_code} {e.message}",
-                highlight=False,
-                markup=False,
-            )
-        if result.manifest:
-            where = result.uploaded or result.archive or result.folder
-            out.print(
-                f"snapshot {result.snapshot_id}: {result.files} files, {len(result.errors)} "
-                f"errors -> {where}",
-                highlight=False,
-            )
-        else:
-            err.print("nothing collected", highlight=False)
+    elif result.manifest:
+        where = result.uploaded or result.archive or result.folder
+        out.print(
+            f"snapshot {result.snapshot_id}: {result.files} files, {len(result.errors)} "
+            f"errors -> {where}",
+            highlight=False,
+        )
     if result.exit_code != ExitCode.OK:
         raise typer.Exit(int(result.exit_code))
 
