@@ -176,7 +176,9 @@ def graph(neo4j_server: ManagedNeo4j, native_csv: Path) -> ManagedNeo4j:
     neo4j_server.start()
     neo4j_server.clear()
     neo4j_server.close_driver()
-    bulk_import(native_csv, neo4j_server.home, settings=settings)
+    summary = bulk_import(native_csv, neo4j_server.home, settings=settings)
+    assert summary.snapshots == [SNAPSHOT_ID]
+    assert summary.report_lines == 0  # nothing skipped by the importer
     neo4j_server.start()  # no-op when the swap left it running
     return neo4j_server
 
