@@ -334,6 +334,7 @@ def test_denied_region_exits_3_and_is_recorded(
         ("elasticloadbalancing", "DescribeTargetGroups"),
     }
     assert {d.region for d in denying_proxy.denied} == {DENIED}
+    assert len(denying_proxy.denied) == len(denied_calls)  # a denial is final: no retries
     assert ("us-east-1", "ec2") in denying_proxy.forwarded
     assert all(region != DENIED for region, _ in denying_proxy.forwarded)
 
