@@ -46,7 +46,9 @@ def test_headers() -> None:
         "uid:ID,snapshot_id,resource_key,fingerprint,stub:boolean,taken_at:datetime,source"
     )
     rel = rel_schema("ALLOWED", "IPRange", "SecurityGroup")
-    assert rel.header == ":START_ID,:END_ID,protocol,fromPort:int,toPort:int,direction"
+    assert rel.header == (
+        ":START_ID,:END_ID,protocol,fromPort:int,toPort:int,direction,description"
+    )
 
 
 def test_load_csv_statements() -> None:

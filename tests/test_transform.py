@@ -83,6 +83,9 @@ def test_security_group_rules(out: Path) -> None:
         ("::/0", "tcp", "443", "443"),
     }
     assert {r["direction"] for r in ingress} == {"ingress"}
+    # the rule entry's description is on the relationship; absent when AWS gives none
+    described = {r[":START_ID"].split("|")[-1]: r["description"] for r in ingress}
+    assert described["0.0.0.0/0"] == "https" and described["10.0.0.0/8"] == ""
     egress = rows(out, "relationships", "ALLOWED__SecurityGroup__IPRange")
     assert len(egress) == 1 and egress[0]["protocol"] == "-1"
     assert egress[0]["fromPort"] == "" and egress[0]["direction"] == "egress"

@@ -298,20 +298,25 @@ def security_groups(g: Graph, responses: list[ApiResponse]) -> None:
     ingress = pl.col("direction") == "ingress"
 
     def emit(end_label: str, peers: pl.DataFrame) -> None:
-        peers = peers.filter(pl.col("peer").is_not_null())
+        # AWS describes each rule entry, not the CIDR/list/group it names: the description
+        # travels on the relationship (one IPRange node is shared by many rules).
+        peers = peers.filter(pl.col("peer").is_not_null()).with_columns(
+            pl.col("raw").str.json_path_match("$.Description").alias("description")
+        )
         inn = peers.filter(ingress)
         out = peers.filter(~ingress)
+        rel_props = [*props, "description"]
         g.rel(
             "ALLOWED",
             end_label,
             "SecurityGroup",
-            inn.select(keys("peer").alias("start_keys"), keys("sg").alias("end_keys"), *props),
+            inn.select(keys("peer").alias("start_keys"), keys("sg").alias("end_keys"), *rel_props),
         )
         g.rel(
             "ALLOWED",
             "SecurityGroup",
             end_label,
-            out.select(keys("sg").alias("start_keys"), keys("peer").alias("end_keys"), *props),
+            out.select(keys("sg").alias("start_keys"), keys("peer").alias("end_keys"), *rel_props),
         )
 
     cols = ["sg", *props]

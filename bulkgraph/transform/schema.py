@@ -167,7 +167,7 @@ NODES: tuple[NodeSchema, ...] = (
     NodeSchema(
         "IPRange",
         keys=(Prop("cidr"),),
-        props=(Prop("description", S, "where the rule gives one"),),
+        props=(Prop("description", S, "the smallest description of the rules naming it (legacy)"),),
         extra_indexes=(("cidr",),),
     ),
     NodeSchema("PrefixList", keys=(Prop("id"),)),
@@ -231,6 +231,7 @@ _ALLOWED_PROPS = (
     Prop("fromPort", "int"),
     Prop("toPort", "int"),
     Prop("direction", S, "`ingress` or `egress`"),
+    Prop("description", S, "the rule entry's description, where AWS gives one"),
 )
 _TARGET_PROPS = (Prop("port", "int"), Prop("health"))
 _PEERING_PROPS = (Prop("id"), Prop("status"))
