@@ -12,8 +12,10 @@ from neo4j import RoutingControl
 from bulkgraph.db import to_jsonable
 from bulkgraph.errors import BulkgraphError, ExitCode
 
+# A snapshot that `bulkgraph load` is still appending (or whose load died) carries
+# `loading: true` until it is complete: questions never see it.
 _LIST = """
-MATCH (s:Snapshot)
+MATCH (s:Snapshot) WHERE s.loading IS NULL
 RETURN s.snapshot_id AS snapshot_id, s.taken_at AS taken_at, s.source AS source
 ORDER BY s.taken_at, s.snapshot_id
 """
