@@ -295,7 +295,11 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             "relationships": summary.relationships,
             "report_lines": summary.report_lines,
             # the importer's own summary: its stages and peak memory
-            "importer_tail": [ln.rstrip() for ln in importer_lines[-25:] if ln.strip()],
+            "importer_summary": [
+                ln.strip()
+                for ln in importer_lines
+                if ln.strip() and not ln.lstrip().startswith(".")  # not a progress line
+            ][-30:],
         }
         results["post_load"] = {"seconds": phases.get("post_load", 0.0)}
         rebuild_seconds = main["seconds"] + sum(phases.values())
