@@ -40,6 +40,11 @@ def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    # The driver logs Cypher notices (e.g. "property `stub` does not exist" in a graph that
+    # has no stubs) as warnings through Python's last-resort handler: debug output only.
+    logging.getLogger("neo4j.notifications").setLevel(
+        logging.DEBUG if verbose > 0 else logging.ERROR
+    )
 
 
 def show_progress(quiet: bool = False) -> bool:

@@ -94,13 +94,23 @@ def bulk_import(
             "--overwrite-destination=true",
             f"--report-file={report}",
             f"--max-off-heap-memory={settings.bulkgraph_import_memory}",
+            # without it a bad row is only "Error in input data": with it, the row and why
+            "--verbose",
         ]
-        result = run_admin(args, staging, check=False, on_line=on_line)
+        causes: list[str] = []
+
+        def collect(line: str) -> None:
+            if line.startswith("Caused by:"):
+                causes.append(line)
+            if on_line is not None:
+                on_line(line)
+
+        result = run_admin(args, staging, check=False, on_line=collect, cwd=csv_dir)
         phases["import"] = time.monotonic() - t0
         if result.returncode != 0:
             raise BulkgraphError(
                 f"neo4j-admin import of {csv_dir} failed (exit {result.returncode}); the live "
-                f"graph is unchanged.\n{_importer_error(result.tail)}"
+                f"graph is unchanged.\n{_importer_error(causes, result.tail)}"
             )
 
         t0 = time.monotonic()
@@ -151,9 +161,15 @@ def _count_lines(path: Path) -> int:
 
 
 _ERROR_LINE = re.compile(r"(error|exception|invalid|missing|duplicate)", re.IGNORECASE)
+#: "Caused by: a.b.CsvImportException: a.b.InputException: <the message>" -> the message
+_CAUSE_PREFIX = re.compile(r"^Caused by:\s*(?:[\w.$]+(?:Exception|Error):\s*)*")
 
 
-def _importer_error(tail: str) -> str:
-    """The importer's own explanation: its error lines, else the end of its output."""
+def _importer_error(causes: list[str], tail: str) -> str:
+    """The importer's own explanation: the innermost causes of its Java exception (the bad
+    row and why, e.g. "... referring to missing node x"), else its error lines."""
+    if causes:
+        reasons = [_CAUSE_PREFIX.sub("", c).strip() for c in causes]
+        return "\n".join(dict.fromkeys(reasons))
     lines = [ln for ln in tail.splitlines() if _ERROR_LINE.search(ln)]
     return "\n".join(lines[-10:] or tail.splitlines()[-10:])
