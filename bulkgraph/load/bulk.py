@@ -1,6 +1,7 @@
 """`bulkgraph import`: rebuild the whole graph from a transform's CSV folder, atomically.
 
-1. `neo4j-admin database import full` into a staging instance beside the live one;
+1. `neo4j-admin database import full` into a staging instance beside the live one, each file
+   group's per-snapshot parts joined into one input file;
 2. start the staging server, run the post-load Cypher, compare its counts with the manifest;
 3. swap the verified store into the live instance (`swap.py`).
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,7 +27,7 @@ from bulkgraph.load.swap import recover, swap_in
 from bulkgraph.server import DEFAULT_DATABASE, Neo4jHome, resolve_home, run_admin, start, stop
 from bulkgraph.server.config import bolt_port, bolt_uri
 from bulkgraph.settings import Settings, get_settings
-from bulkgraph.transform.manifest import read_manifest
+from bulkgraph.transform.manifest import Manifest, read_manifest, regex_escape
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +91,13 @@ def bulk_import(
     staging = prepare_staging(live, settings)
     try:
         t0 = time.monotonic()
+        input_args = _merged_input(manifest, csv_dir, staging.root / "import-input")
         args = [
-            *manifest.import_command(csv_dir, DEFAULT_DATABASE),
+            "database",
+            "import",
+            "full",
+            DEFAULT_DATABASE,
+            *input_args,
             "--overwrite-destination=true",
             f"--report-file={report}",
             f"--max-off-heap-memory={settings.bulkgraph_import_memory}",
@@ -150,6 +157,38 @@ def bulk_import(
         report=str(report) if report_lines else None,
         report_lines=report_lines,
     )
+
+
+def _merged_input(manifest: Manifest, csv_dir: Path, into: Path) -> list[str]:
+    """The importer's input arguments, with each group's part files joined into one file.
+
+    The importer spends about 50 ms on every input file before it imports anything
+    (measured on 5.26: 789 part files of 10 snapshots, 57 s before "Import starting"; the
+    same data as one file per group, 17 s). With one part per snapshot and group, 90 snapshots
+    would be minutes of that, so the parts are concatenated into a scratch folder first (a
+    sequential copy, seconds). The per-snapshot parts stay as they are for re-use and LOAD CSV.
+    """
+    if "," in str(into):
+        raise BulkgraphError(f"{into}: neo4j-admin cannot read file lists under a path with ','")
+    args: list[str] = []
+    for group in manifest.groups:
+        folder = into / group.kind / group.group
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(csv_dir / group.header, folder / "header.csv")
+        with (folder / "data.csv").open("wb") as out:
+            for part in group.parts:
+                with (csv_dir / part).open("rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+        # file names in a group are regular expressions to the importer (the folder is not)
+        files = f"{folder}/{regex_escape('header.csv')},{folder}/{regex_escape('data.csv')}"
+        if group.kind == "nodes":
+            args.append(f"--nodes={group.label}={files}")
+        else:
+            args.append(f"--relationships={group.type}={files}")
+    options = [
+        a for a in manifest.import_args if not a.startswith(("--nodes=", "--relationships="))
+    ]
+    return [*args, *options]
 
 
 def _count_lines(path: Path) -> int:
