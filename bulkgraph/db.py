@@ -70,17 +70,26 @@ def resolve_connection(settings: Settings | None = None) -> Connection:
             database=settings.neo4j_database,
         )
     home = resolve_home(None, settings)
-    port = bolt_port(home.conf_file)
-    if port is None:
+    if bolt_port(home.conf_file) is None:
         raise BulkgraphError(
             f"no Neo4j configured: no managed instance at {home.root} "
             "(run `bulkgraph neo4j install` and `bulkgraph neo4j start`) and NEO4J_URI is unset"
         )
+    return home_connection(home, settings.neo4j_database, fallback_password=secret)
+
+
+def home_connection(
+    home: Neo4jHome, database: str = "neo4j", *, fallback_password: str | None = None
+) -> Connection:
+    """The connection to a managed instance: its Bolt port and stored password."""
+    port = bolt_port(home.conf_file)
+    if port is None:
+        raise BulkgraphError(f"{home.conf_file}: no Bolt port configured")
     return Connection(
         uri=bolt_uri(port),
         username="neo4j",
-        password=home.read_password() or secret,
-        database=settings.neo4j_database,
+        password=home.read_password() or fallback_password,
+        database=database,
         home=home,
     )
 

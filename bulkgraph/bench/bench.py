@@ -35,10 +35,10 @@ from bulkgraph import server
 from bulkgraph.bench.baseline import expected_counts, load_transactional
 from bulkgraph.bench.genestate import EstateSpec, generate
 from bulkgraph.bench.memory import PeakSampler, load_average
-from bulkgraph.db import open_driver
+from bulkgraph.db import home_connection, open_driver
 from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.load.append import append
-from bulkgraph.load.bulk import bulk_import, home_connection
+from bulkgraph.load.bulk import bulk_import
 from bulkgraph.settings import Settings
 from bulkgraph.transform.manifest import read_manifest
 

@@ -18,14 +18,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bulkgraph.db import Connection, open_driver
+from bulkgraph.db import home_connection, open_driver
 from bulkgraph.errors import BulkgraphError
 from bulkgraph.load.counts import compare, graph_counts
 from bulkgraph.load.postload import apply_post_load
 from bulkgraph.load.staging import discard_staging, prepare_staging
 from bulkgraph.load.swap import recover, swap_in
 from bulkgraph.server import DEFAULT_DATABASE, Neo4jHome, resolve_home, run_admin, start, stop
-from bulkgraph.server.config import bolt_port, bolt_uri
 from bulkgraph.settings import Settings, get_settings
 from bulkgraph.transform.manifest import Manifest, read_manifest, regex_escape
 
@@ -50,19 +49,6 @@ class ImportSummary:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-def home_connection(home: Neo4jHome) -> Connection:
-    port = bolt_port(home.conf_file)
-    if port is None:
-        raise BulkgraphError(f"{home.conf_file}: no Bolt port configured")
-    return Connection(
-        uri=bolt_uri(port),
-        username="neo4j",
-        password=home.read_password(),
-        database=DEFAULT_DATABASE,
-        home=home,
-    )
 
 
 def bulk_import(

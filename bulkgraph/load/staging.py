@@ -32,15 +32,7 @@ def prepare_staging(live: Neo4jHome, settings: Settings | None = None) -> Neo4jH
         raise BulkgraphError(f"{live.lib}: no Neo4j jars; run `bulkgraph neo4j install`")
     staging = staging_home(live)
     discard_staging(live)
-    for folder in (
-        staging.conf_dir,
-        staging.data,
-        staging.logs,
-        staging.import_dir,
-        staging.run_dir,
-        staging.plugins,
-    ):
-        folder.mkdir(parents=True, exist_ok=True)
+    staging.make_dirs()
     staging.lib.symlink_to(live.lib.resolve(), target_is_directory=True)
     staging.conf_file.write_text(
         render_conf(

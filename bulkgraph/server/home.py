@@ -121,6 +121,18 @@ class Neo4jHome:
     def transactions_dir(self, database: str = DEFAULT_DATABASE) -> Path:
         return self.data / "transactions" / database
 
+    def make_dirs(self) -> None:
+        """Create the folders an instance writes to (not `lib`, a link to an installation)."""
+        for folder in (
+            self.conf_dir,
+            self.data,
+            self.logs,
+            self.import_dir,
+            self.run_dir,
+            self.plugins,
+        ):
+            folder.mkdir(parents=True, exist_ok=True)
+
     @property
     def is_managed(self) -> bool:
         """True for homes bulkgraph created (it may rewrite their config)."""

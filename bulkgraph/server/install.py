@@ -136,15 +136,7 @@ def install(
         return target  # idempotent: nothing to change under a live server
     inst = ensure_installation(version, settings)
 
-    for folder in (
-        target.conf_dir,
-        target.data,
-        target.logs,
-        target.import_dir,
-        target.run_dir,
-        target.plugins,
-    ):
-        folder.mkdir(parents=True, exist_ok=True)
+    target.make_dirs()
     if target.lib.is_symlink() and target.lib.resolve() != inst.lib.resolve():
         target.lib.unlink()  # another version, or a cache that moved
     if not target.lib.is_symlink():
