@@ -253,6 +253,78 @@ def test_temporal_links_over_three_snapshots(tmp_path: Path) -> None:
     assert not any(g.group.startswith("NEXT_VERSION__Tag") for g in m.groups)
 
 
+def test_malformed_rules_are_rejected_against_their_group(tmp_path: Path) -> None:
+    def spoil_rules(responses: list[dict[str, Any]]) -> None:
+        sgs = responses[1]["calls"][0]["pages"][0]["SecurityGroups"]
+        sgs[1]["IpPermissions"] = [
+            7,  # not an object
+            {"IpProtocol": "tcp", "FromPort": "eighty", "ToPort": 80, "IpRanges": []},
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": {"CidrIp": "x"}},
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 5432,
+                "ToPort": 5432,
+                "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": 5}],
+            },
+        ]
+
+    result = transform([_variant(SID, "2026-01-01T00:00:00+00:00", spoil_rules)], tmp_path)
+    assert result.transformed == [SID]
+    rejects = [json.loads(x) for x in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+    sg_rejects = [(r["record"], r["reason"]) for r in rejects if "SecurityGroups" in r["file"]]
+    assert sorted(sg_rejects) == [
+        (1, "$.FromPort: expected int, got eighty"),
+        (1, "IpPermissions[0]: expected an object, got int"),
+        (1, "IpPermissions[2]: IpRanges: expected a list, got dict"),
+    ]
+    # the good rule of the same group is kept; a number where text belongs reads as its text
+    ingress = rows(tmp_path, "relationships", "ALLOWED__IPRange__SecurityGroup")
+    kept = [r for r in ingress if r[":START_ID"].endswith("10.9.0.0/16")]
+    assert [(r[":END_ID"], r["fromPort"], r["description"]) for r in kept] == [
+        (f"{SID}|SecurityGroup|sg-2", "5432", "5")
+    ]
+
+
+def test_field_text_matches_polars_json_path_match() -> None:
+    """The transform reads fields in Python with the contract of `str.json_path_match`."""
+    import polars as pl
+
+    from bulkgraph.transform.records import getter
+
+    values: list[Any] = [
+        "a",
+        "",
+        'ünï \\ "q"',
+        0,
+        -7,
+        2**53,
+        1.5,
+        1e-7,
+        True,
+        False,
+        None,
+        {"b": 1},
+        [1, "x"],
+        [],
+        {},
+    ]
+    docs = [{"v": v, "w": {"x": v}} for v in values] + [{}, {"w": 3}, {"w": None}]
+    texts = pl.Series([json.dumps(d) for d in docs])
+    for path in ("$.v", "$.w.x"):
+        expected = texts.str.json_path_match(path).to_list()
+        got = [getter(path)(d) for d in docs]
+        for doc, want, have in zip(docs, expected, got, strict=True):
+            if want is not None and want.startswith(("{", "[")):
+                # objects and arrays: same JSON value (polars prints them compactly)
+                assert have is not None and json.loads(have) == json.loads(want), doc
+            elif isinstance(doc.get("v"), float):
+                # a float's digits may be spelled differently (1e-07 / 1e-7): same number
+                assert have is not None and want is not None and float(have) == float(want)
+            else:
+                assert have == want, (path, doc)
+    assert getter("$")("sg-1") == "sg-1" and getter("$")(5) == "5"
+
+
 def test_rel_schema_lookup() -> None:
     assert rel_schema("PEERED_TO", "VPC", "VPC").props[0].name == "id"
     assert node_schema("Tag").versioned is False

@@ -7,7 +7,6 @@ node frames hold key and property columns named as in the schema, relationship f
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from bulkgraph.extract.model import ApiResponse
-from bulkgraph.transform.records import Rejects, Table, nonempty, table, typed
+from bulkgraph.transform.records import Paths, Rejects, Table, nonempty, table, typed
 
 S = "string"
 
@@ -77,7 +76,8 @@ def _read(
     get: Callable[[dict[str, Any]], Iterable[Any]],
     fields: dict[str, tuple[str, str]],
     required: tuple[str, ...],
-    list_fields: tuple[str, ...] = (),
+    lists: dict[str, Paths] | None = None,
+    keep: tuple[str, ...] = (),
 ) -> tuple[pl.DataFrame, Table]:
     """Records of one operation, typed; bad ones recorded as rejects and counted."""
     # account and region of the file each record came from
@@ -86,7 +86,8 @@ def _read(
         schema={"file": pl.String, "account_id": pl.String, "region": pl.String},
         orient="row",
     ).unique("file", keep="first")
-    tab = table(_items(responses, get), list_fields)
+    paths = {name: path for name, (path, _) in fields.items()}
+    tab = table(_items(responses, get), paths, lists, keep)
     good, bad = typed(tab.main, fields, required)
     good = good.join(origin, on="file", how="left")
     g.rejects.add(g.snapshot_id, tab.bad)
@@ -96,6 +97,10 @@ def _read(
     count.rejected += bad.height + len(tab.bad)
     count.written += good.height
     return good, tab
+
+
+#: the fields of a Tags / TagList element
+TAGS: Paths = {"Key": "$.Key", "Value": "$.Value"}
 
 
 def _children(tab: Table, name: str, parent: pl.DataFrame, parent_cols: list[str]) -> pl.DataFrame:
@@ -108,8 +113,8 @@ def _tagged(
 ) -> None:
     tags = _children(tab, name, owner, [key]).select(
         pl.col(key).alias("_owner"),
-        pl.col("raw").str.json_path_match("$.Key").alias("name"),
-        pl.col("raw").str.json_path_match("$.Value").fill_null("").alias("value"),
+        pl.col("Key").alias("name"),
+        pl.col("Value").fill_null("").alias("value"),
     )
     tags = tags.filter(pl.col("name").is_not_null())
     g.node("Tag", tags.select("name", "value"))
@@ -169,18 +174,16 @@ def instances(g: Graph, responses: list[ApiResponse]) -> None:
             "subnet_id": ("$.SubnetId", S),
         },
         ("$.InstanceId",),
-        ("Tags", "SecurityGroups"),
+        {"Tags": TAGS, "SecurityGroups": {"sg": "$.GroupId"}},
     )
     good = good.with_columns(
         nonempty(pl.col(c)) for c in ("aws_hostname", "public_dns", "vpc_id", "subnet_id")
     )
-    g.node("Instance", good.drop("file", "pos", "raw"))
+    g.node("Instance", good.drop("file", "pos"))
     _region_contains(g, "Instance", good)
     _belongs(g, "Instance", good, "vpc_id", "VPC")
     _belongs(g, "Instance", good, "subnet_id", "Subnet")
-    sgs = _children(tab, "SecurityGroups", good, ["id"]).with_columns(
-        pl.col("raw").str.json_path_match("$.GroupId").alias("sg")
-    )
+    sgs = _children(tab, "SecurityGroups", good, ["id"])
     _belongs(g, "Instance", sgs, "sg", "SecurityGroup")
     _tagged(g, tab, "Tags", good, "Instance")
 
@@ -198,9 +201,9 @@ def vpcs(g: Graph, responses: list[ApiResponse]) -> None:
             "state": ("$.State", S),
         },
         ("$.VpcId",),
-        ("Tags",),
+        {"Tags": TAGS},
     )
-    g.node("VPC", good.drop("file", "pos", "raw"))
+    g.node("VPC", good.drop("file", "pos"))
     _tagged(g, tab, "Tags", good, "VPC")
 
 
@@ -217,9 +220,9 @@ def subnets(g: Graph, responses: list[ApiResponse]) -> None:
             "vpc_id": ("$.VpcId", S),
         },
         ("$.SubnetId",),
-        ("Tags",),
+        {"Tags": TAGS},
     )
-    g.node("Subnet", good.drop("file", "pos", "raw"))
+    g.node("Subnet", good.drop("file", "pos"))
     _belongs(g, "Subnet", good, "vpc_id", "VPC")
     _tagged(g, tab, "Tags", good, "Subnet")
 
@@ -229,7 +232,12 @@ _RULE_FIELDS: dict[str, tuple[str, str]] = {
     "fromPort": ("$.FromPort", "int"),
     "toPort": ("$.ToPort", "int"),
 }
-_RULE_LISTS = ("IpRanges", "Ipv6Ranges", "PrefixListIds", "UserIdGroupPairs")
+_RULE_LISTS: dict[str, Paths] = {
+    "IpRanges": {"peer": "$.CidrIp", "description": "$.Description"},
+    "Ipv6Ranges": {"peer": "$.CidrIpv6", "description": "$.Description"},
+    "PrefixListIds": {"peer": "$.PrefixListId", "description": "$.Description"},
+    "UserIdGroupPairs": {"peer": "$.GroupId", "description": "$.Description"},
+}
 
 
 def security_groups(g: Graph, responses: list[ApiResponse]) -> None:
@@ -245,64 +253,53 @@ def security_groups(g: Graph, responses: list[ApiResponse]) -> None:
             "vpc_id": ("$.VpcId", S),
         },
         ("$.GroupId",),
-        ("Tags", "IpPermissions", "IpPermissionsEgress"),
+        {"Tags": TAGS},
+        ("IpPermissions", "IpPermissionsEgress"),
     )
-    g.node("SecurityGroup", good.drop("file", "pos", "raw"))
+    g.node("SecurityGroup", good.drop("file", "pos"))
     _region_contains(g, "SecurityGroup", good, "HAS_SECURITYGROUP")
     _belongs(g, "SecurityGroup", good, "vpc_id", "VPC")
     _tagged(g, tab, "Tags", good, "SecurityGroup")
 
     # Rules: one row per rule, then one relationship per CIDR / prefix list / group pair.
-    rule_rows: list[pl.DataFrame] = []
-    for name, direction in (("IpPermissions", "ingress"), ("IpPermissionsEgress", "egress")):
-        rule_rows.append(
-            _children(tab, name, good, ["id"]).with_columns(pl.lit(direction).alias("direction"))
-        )
-    rules_in = pl.concat(rule_rows)
-    items = [
-        (f, i, {"_rule": r, "_sg": sg, "_dir": d, "_pos": p})
-        for i, (f, p, sg, d, r) in enumerate(
-            zip(
-                rules_in["file"],
-                rules_in["pos"],
-                rules_in["id"],
-                rules_in["direction"],
-                rules_in["raw"],
-                strict=True,
-            )
-        )
-    ]
-    rtab = table(
-        ((f, i, {**json.loads(rec.pop("_rule")), **rec}) for f, i, rec in items), _RULE_LISTS
-    )
-    rules, bad = typed(
-        rtab.main,
-        {
-            **_RULE_FIELDS,
-            "sg": ("$._sg", S),
-            "direction": ("$._dir", S),
-            "sgpos": ("$._pos", "int"),
-        },
-        (),
-    )
+    owner = dict(zip(zip(good["file"], good["pos"], strict=True), good["id"], strict=True))
+    sg_pos: list[tuple[int, str]] = []  # per rule: its group's position, where it sits
+
+    def rule_items() -> Iterator[tuple[str, int, Any]]:
+        for name, direction in (("IpPermissions", "ingress"), ("IpPermissionsEgress", "egress")):
+            for file, pos, idx, rule in tab.objects[name]:
+                sg = owner.get((file, pos))
+                if sg is None:  # the group itself was rejected
+                    continue
+                if isinstance(rule, dict):
+                    rule = {**rule, "_sg": sg, "_dir": direction, "_pos": pos}
+                yield file, len(sg_pos), rule
+                sg_pos.append((pos, f"{name}[{idx}]"))
+
+    rule_fields = {
+        **_RULE_FIELDS,
+        "sg": ("$._sg", S),
+        "direction": ("$._dir", S),
+        "sgpos": ("$._pos", "int"),
+    }
+    rtab = table(rule_items(), {n: p for n, (p, _) in rule_fields.items()}, _RULE_LISTS)
+    rules, bad = typed(rtab.main, rule_fields, ())
     # a bad rule is reported against its security group's record
     bad = bad.join(
-        rtab.main.select(
-            "file", "pos", pl.col("raw").str.json_path_match("$._pos").cast(pl.Int64).alias("sgpos")
-        ),
-        on=["file", "pos"],
+        rtab.main.select("file", "pos", pl.col("sgpos").cast(pl.Int64)), on=["file", "pos"]
     ).select("file", pl.col("sgpos").alias("pos"), "reason")
     g.rejects.add_frame(g.snapshot_id, bad)
-    g.rejects.add(g.snapshot_id, rtab.bad)
+    g.rejects.add(
+        g.snapshot_id,
+        [(f, sg_pos[i][0], f"{sg_pos[i][1]}: {reason}") for f, i, reason in rtab.bad],
+    )
     props = ["protocol", "fromPort", "toPort", "direction"]
     ingress = pl.col("direction") == "ingress"
 
     def emit(end_label: str, peers: pl.DataFrame) -> None:
         # AWS describes each rule entry, not the CIDR/list/group it names: the description
         # travels on the relationship (one IPRange node is shared by many rules).
-        peers = peers.filter(pl.col("peer").is_not_null()).with_columns(
-            pl.col("raw").str.json_path_match("$.Description").alias("description")
-        )
+        peers = peers.filter(pl.col("peer").is_not_null())
         inn = peers.filter(ingress)
         out = peers.filter(~ingress)
         rel_props = [*props, "description"]
@@ -322,14 +319,10 @@ def security_groups(g: Graph, responses: list[ApiResponse]) -> None:
     cols = ["sg", *props]
     ranges = pl.concat(
         [
-            _children(rtab, "IpRanges", rules, cols).with_columns(
-                pl.col("raw").str.json_path_match("$.CidrIp").alias("peer")
-            ),
-            _children(rtab, "Ipv6Ranges", rules, cols).with_columns(
-                pl.col("raw").str.json_path_match("$.CidrIpv6").alias("peer")
-            ),
+            _children(rtab, "IpRanges", rules, cols),
+            _children(rtab, "Ipv6Ranges", rules, cols),
         ]
-    ).with_columns(pl.col("raw").str.json_path_match("$.Description").alias("description"))
+    )
     ranges = ranges.filter(pl.col("peer").is_not_null())
     # one IPRange per CIDR: several rules may describe it differently; keep the smallest
     g.node(
@@ -339,18 +332,13 @@ def security_groups(g: Graph, responses: list[ApiResponse]) -> None:
         .select(pl.col("peer").alias("cidr"), "description"),
     )
     emit("IPRange", ranges)
-    prefixes = _children(rtab, "PrefixListIds", rules, cols).with_columns(
-        pl.col("raw").str.json_path_match("$.PrefixListId").alias("peer")
-    )
+    prefixes = _children(rtab, "PrefixListIds", rules, cols)
     g.node(
         "PrefixList",
         prefixes.filter(pl.col("peer").is_not_null()).select(pl.col("peer").alias("id")),
     )
     emit("PrefixList", prefixes)
-    pairs = _children(rtab, "UserIdGroupPairs", rules, cols).with_columns(
-        pl.col("raw").str.json_path_match("$.GroupId").alias("peer")
-    )
-    emit("SecurityGroup", pairs)
+    emit("SecurityGroup", _children(rtab, "UserIdGroupPairs", rules, cols))
 
 
 def peerings(g: Graph, responses: list[ApiResponse]) -> None:
@@ -366,14 +354,14 @@ def peerings(g: Graph, responses: list[ApiResponse]) -> None:
             "accepter": ("$.AccepterVpcInfo.VpcId", S),
         },
         ("$.VpcPeeringConnectionId", "$.RequesterVpcInfo.VpcId", "$.AccepterVpcInfo.VpcId"),
-        ("Tags",),
+        {"Tags": TAGS},
     )
     tags = (
         _children(tab, "Tags", good, ["id"])
         .select(
             "id",
-            pl.col("raw").str.json_path_match("$.Key").alias("key"),
-            pl.col("raw").str.json_path_match("$.Value").fill_null("").alias("value"),
+            pl.col("Key").alias("key"),
+            pl.col("Value").fill_null("").alias("value"),
         )
         .filter(pl.col("key").is_not_null())
     )
@@ -425,9 +413,9 @@ def rds(g: Graph, responses: list[ApiResponse]) -> None:
         lambda p: _list(p, "DBInstances"),
         fields,
         ("$.DBInstanceIdentifier",),
-        ("TagList", "VpcSecurityGroups"),
+        {"TagList": TAGS, "VpcSecurityGroups": {"sg": "$.VpcSecurityGroupId"}},
     )
-    g.node("RDSInstance", good.drop("file", "pos", "raw"))
+    g.node("RDSInstance", good.drop("file", "pos"))
     rk = keys("account_id", "region", "DBInstanceIdentifier").alias("start_keys")
     vpc = good.filter(pl.col("VPCId").is_not_null())
     g.rel("BELONGS_TO", "RDSInstance", "VPC", vpc.select(rk, keys("VPCId").alias("end_keys")))
@@ -437,19 +425,17 @@ def rds(g: Graph, responses: list[ApiResponse]) -> None:
         "Region",
         good.select(rk, keys("account_id", "region").alias("end_keys")),
     )
-    sgs = (
-        _children(tab, "VpcSecurityGroups", good, ["account_id", "region", "DBInstanceIdentifier"])
-        .with_columns(pl.col("raw").str.json_path_match("$.VpcSecurityGroupId").alias("sg"))
-        .filter(pl.col("sg").is_not_null())
-    )
+    sgs = _children(
+        tab, "VpcSecurityGroups", good, ["account_id", "region", "DBInstanceIdentifier"]
+    ).filter(pl.col("sg").is_not_null())
     g.rel(
         "BELONGS_TO", "RDSInstance", "SecurityGroup", sgs.select(rk, keys("sg").alias("end_keys"))
     )
     tags = _children(tab, "TagList", good, ["account_id", "region", "DBInstanceIdentifier"])
     tags = tags.select(
         rk,
-        pl.col("raw").str.json_path_match("$.Key").alias("name"),
-        pl.col("raw").str.json_path_match("$.Value").fill_null("").alias("value"),
+        pl.col("Key").alias("name"),
+        pl.col("Value").fill_null("").alias("value"),
     ).filter(pl.col("name").is_not_null())
     g.node("Tag", tags.select("name", "value"))
     g.rel(
@@ -477,9 +463,9 @@ def load_balancers(g: Graph, responses: list[ApiResponse]) -> None:
             "vpc_id": ("$.VpcId", S),
         },
         ("$.LoadBalancerArn",),
-        ("SecurityGroups", "Tags"),
+        {"SecurityGroups": {"sg": "$"}, "Tags": TAGS},
     )
-    g.node("LoadBalancer", good.drop("file", "pos", "raw"))
+    g.node("LoadBalancer", good.drop("file", "pos"))
     g.rel(
         "CONTAINS",
         "Region",
@@ -489,9 +475,7 @@ def load_balancers(g: Graph, responses: list[ApiResponse]) -> None:
         ),
     )
     _belongs(g, "LoadBalancer", good, "vpc_id", "VPC", key="arn")
-    sgs = _children(tab, "SecurityGroups", good, ["arn"]).with_columns(
-        pl.col("raw").str.json_decode(pl.String).alias("sg")
-    )
+    sgs = _children(tab, "SecurityGroups", good, ["arn"])
     _belongs(g, "LoadBalancer", sgs, "sg", "SecurityGroup", key="arn")
     _tagged(g, tab, "Tags", good, "LoadBalancer", key="arn")
 
@@ -511,12 +495,10 @@ def target_groups(g: Graph, responses: list[ApiResponse]) -> None:
             "vpc_id": ("$.VpcId", S),
         },
         ("$.TargetGroupArn",),
-        ("LoadBalancerArns",),
+        {"LoadBalancerArns": {"lb": "$"}},
     )
-    g.node("TargetGroup", good.drop("file", "pos", "raw"))
-    lbs = _children(tab, "LoadBalancerArns", good, ["arn"]).with_columns(
-        pl.col("raw").str.json_decode(pl.String).alias("lb")
-    )
+    g.node("TargetGroup", good.drop("file", "pos"))
+    lbs = _children(tab, "LoadBalancerArns", good, ["arn"])
     g.rel(
         "CONTAINS",
         "LoadBalancer",
@@ -537,17 +519,14 @@ def target_health(g: Graph, responses: list[ApiResponse]) -> None:
                         yield resp.path, pos, rec
                         pos += 1
 
-    tab = table(items())
-    good, bad = typed(
-        tab.main,
-        {
-            "tg": ("$._tg", S),
-            "target": ("$.Target.Id", S),
-            "port": ("$.Target.Port", "int"),
-            "health": ("$.TargetHealth.State", S),
-        },
-        ("$._tg", "$.Target.Id"),
-    )
+    fields = {
+        "tg": ("$._tg", S),
+        "target": ("$.Target.Id", S),
+        "port": ("$.Target.Port", "int"),
+        "health": ("$.TargetHealth.State", S),
+    }
+    tab = table(items(), {name: path for name, (path, _) in fields.items()})
+    good, bad = typed(tab.main, fields, ("$._tg", "$.Target.Id"))
     g.rejects.add(g.snapshot_id, tab.bad)
     g.rejects.add_frame(g.snapshot_id, bad)
     count = g.counts.setdefault("elbv2:DescribeTargetHealth", FamilyCount())
