@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bulkgraph.bench.baseline import parse_field, read_part
-from bulkgraph.bench.memory import PeakSampler, tree_pids
+from bulkgraph.bench.memory import PeakSampler, cpu_ticks, steal_percent, tree_pids
 from bulkgraph.transform.manifest import Manifest, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +58,13 @@ def test_peak_sampler_sees_child_processes() -> None:
         proc.wait()
     assert sampler.peak > 200 * 1024 * 1024
     assert sampler.samples > 3
+
+
+def test_cpu_steal_share() -> None:
+    steal, total = cpu_ticks()
+    assert total > 0 and 0 <= steal <= total  # this machine has a /proc/stat
+    assert steal_percent((10, 1000), (35, 1500)) == 5.0
+    assert steal_percent((10, 1000), (10, 1000)) == 0.0
 
 
 def test_tree_pids_finds_children() -> None:
@@ -164,6 +171,18 @@ def check_results(out: Path, work: Path) -> None:
         assert rate > 0
     assert r["rebuild"]["seconds"] > r["import"]["seconds"] > 0
     assert set(r["targets"]) >= {"rebuild_under_5_min", "rebuild_20x_baseline"}
+    steal = r["cpu_steal_percent"]
+    assert set(steal) == {
+        "generate",
+        "transform_1",
+        "transform_2",
+        "transform_4",
+        "baseline",
+        "import",
+        "append",
+        "whole_run",
+    }
+    assert all(0.0 <= v <= 100.0 for v in steal.values())
 
 
 def test_bad_arguments_exit_2_before_any_work(

@@ -34,7 +34,7 @@ from typing import Any
 from bulkgraph import server
 from bulkgraph.bench.baseline import expected_counts, load_transactional
 from bulkgraph.bench.genestate import EstateSpec, generate
-from bulkgraph.bench.memory import PeakSampler, load_average
+from bulkgraph.bench.memory import PeakSampler, cpu_ticks, load_average, steal_percent
 from bulkgraph.db import home_connection, open_driver
 from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.load.append import append
@@ -181,7 +181,11 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             "machine": machine_info(),
             "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
             "load_average": {"start": load_average()},
+            # per stage: % of CPU time the hypervisor gave to other tenants (noise)
+            "cpu_steal_percent": {},
         }
+        steal = results["cpu_steal_percent"]
+        run_ticks = cpu_ticks()
         settings = _settings(config)
         results["machine"]["neo4j"] = settings.bulkgraph_neo4j_version
 
@@ -195,7 +199,9 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         )
         _say(f"generating {spec.snapshots} snapshots of {spec.instances} instances")
         t0 = time.monotonic()
+        ticks = cpu_ticks()
         summaries = generate(snaps_dir, spec, jobs=config.jobs, force=True)
+        steal["generate"] = steal_percent(ticks, cpu_ticks())
         folders = [Path(s.folder) for s in summaries]
         results["estate"] = {
             "instances": config.instances,
@@ -212,7 +218,9 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             out = csv_dir if k == config.snapshots else workdir / f"csv-{k}"
             shutil.rmtree(out, ignore_errors=True)
             _say(f"transform of {k} snapshot(s)")
+            ticks = cpu_ticks()
             data = timed_transform(folders[:k], out, config.workers)
+            steal[f"transform_{k}"] = steal_percent(ticks, cpu_ticks())
             series.append(
                 {
                     "snapshots": k,
@@ -262,6 +270,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
 
         _say(f"transactional baseline on {config.baseline_snapshots} snapshot(s)")
         results["load_average"]["baseline"] = load_average()
+        ticks = cpu_ticks()
         with open_driver(conn) as driver:
             base = load_transactional(
                 csv_dir,
@@ -270,6 +279,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
                 snapshots=config.baseline_snapshots,
                 on_progress=_say,
             )
+        steal["baseline"] = steal_percent(ticks, cpu_ticks())
         exp_nodes, exp_rels = expected_counts(manifest, base.snapshots)
         results["baseline"] = {
             **base.to_dict(),
@@ -283,8 +293,10 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         _say(f"bulk import of {records} records")
         results["load_average"]["import"] = load_average()
         importer_lines: list[str] = []
+        ticks = cpu_ticks()
         with PeakSampler(interval=0.2) as sampler:
             summary = bulk_import(csv_dir, home, on_line=importer_lines.append, settings=settings)
+        steal["import"] = steal_percent(ticks, cpu_ticks())
         phases = summary.phases
         results["import"] = {
             "seconds": phases["import"],
@@ -311,10 +323,12 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         # 4. the daily increment: one more snapshot transformed (others reused) and appended
         _say("daily increment: transform + append of one more snapshot")
         results["load_average"]["append"] = load_average()
+        ticks = cpu_ticks()
         data = timed_transform(folders, csv_dir, config.workers)
         t0 = time.monotonic()
         appended = append(csv_dir, connection=home_connection(home), settings=settings)
         load_seconds = time.monotonic() - t0
+        steal["append"] = steal_percent(ticks, cpu_ticks())
         results["append"] = {
             "snapshots": appended.loaded,
             "skipped": len(appended.skipped),
@@ -331,6 +345,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         }
         results["targets"] = targets(results)
         results["load_average"]["end"] = load_average()
+        steal["whole_run"] = steal_percent(run_ticks, cpu_ticks())
         results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         return results
     finally:
@@ -452,6 +467,14 @@ def _summary_lines(r: dict[str, Any]) -> list[str]:
         )
     la = r["load_average"]
     lines.append(f"\nload average: start {la['start']}, end {la['end']}")
+    stolen = r.get("cpu_steal_percent") or {}
+    if stolen:
+        worst = max(stolen, key=lambda k: stolen[k])
+        lines.append(
+            f"CPU steal (time the VM's host gave to others): {stolen.get('whole_run', 0.0)}% "
+            f"over the run, worst stage {worst} {stolen[worst]}%"
+        )
+    return lines
     return lines
 
 

@@ -55,6 +55,27 @@ def tree_rss(root: int) -> int:
     return sum(rss_bytes(pid) for pid in tree_pids(root))
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, total) CPU ticks of the machine since boot, from the first line of /proc/stat.
+
+    Steal is time the hypervisor gave our virtual CPUs to someone else: on a shared VM the
+    same run can be half again as slow from one hour to the next, and load average alone
+    does not show it. (0, 0) where /proc/stat is unreadable.
+    """
+    try:
+        fields = [int(x) for x in (_PROC / "stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return (0, 0)
+    # user nice system idle iowait irq softirq steal (guest time is already in user)
+    return (fields[7] if len(fields) > 7 else 0, sum(fields))
+
+
+def steal_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of CPU time stolen between two `cpu_ticks()` readings, in percent."""
+    total = after[1] - before[1]
+    return round(100.0 * (after[0] - before[0]) / total, 1) if total > 0 else 0.0
+
+
 def load_average() -> tuple[float, float, float]:
     one, five, fifteen = os.getloadavg()
     return (round(one, 2), round(five, 2), round(fifteen, 2))
