@@ -8,6 +8,8 @@ union of peering tag keys, the header files, `rejects.jsonl` and `import-manifes
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import json
 import multiprocessing
 import os
@@ -81,7 +83,35 @@ def _done(out_dir: Path, snapshot: Snapshot) -> SnapshotResult | None:
 
 
 def _worker(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
-    return transform_snapshot(snapshot, out_dir)
+    try:
+        return transform_snapshot(snapshot, out_dir)
+    finally:
+        _release_memory()
+
+
+def _release_memory() -> None:
+    """Give the memory freed by the last snapshot back to the system.
+
+    A worker process transforms snapshot after snapshot; without this its resident memory
+    creeps up with each one (glibc keeps freed blocks in its heaps: measured on 10k-instance
+    snapshots, two workers peaked at 679 MB over 10 snapshots and 839 MB over 90), and the
+    transform's peak would grow with the number of snapshots. Not glibc: nothing to do.
+    """
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 (present in glibc only)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _load_libc()
 
 
 def tag_column(key: str) -> str:
@@ -171,7 +201,7 @@ def transform(
     if n <= 1 or len(todo) <= 1:
         for s in todo:
             try:
-                results[s.info.snapshot_id] = transform_snapshot(s, out_dir)
+                results[s.info.snapshot_id] = _worker(s, out_dir)
                 result.transformed.append(s.info.snapshot_id)
             except Exception as exc:  # one bad snapshot must not stop the others
                 result.failed[s.info.snapshot_id] = f"{type(exc).__name__}: {exc}"
