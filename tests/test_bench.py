@@ -170,6 +170,11 @@ def check_results(out: Path, work: Path) -> None:
     ):
         assert rate > 0
     assert r["rebuild"]["seconds"] > r["import"]["seconds"] > 0
+    # the next night: all 5 snapshots imported, the transform of only the new one counted
+    nightly = r["nightly_rebuild"]
+    assert nightly["snapshots"] == 5 and nightly["records"] > g["records"]
+    assert nightly["transform_seconds"] == r["append"]["transform_seconds"]
+    assert nightly["seconds"] > nightly["phases"]["import"] > 0
     assert set(r["targets"]) >= {"rebuild_under_5_min", "rebuild_20x_baseline"}
     steal = r["cpu_steal_percent"]
     assert set(steal) == {
@@ -180,6 +185,7 @@ def check_results(out: Path, work: Path) -> None:
         "baseline",
         "import",
         "append",
+        "nightly_rebuild",
         "whole_run",
     }
     assert all(0.0 <= v <= 100.0 for v in steal.values())

@@ -23,9 +23,7 @@ def test_environment_and_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert not settings.uses_managed_neo4j
 
 
-def test_an_empty_variable_counts_as_unset(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_empty_variable_counts_as_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NEO4J_HOME", "")
     monkeypatch.setenv("NEO4J_URI", "")

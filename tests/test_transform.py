@@ -184,6 +184,7 @@ def test_manifest(out: Path) -> None:
         f"--nodes=Instance=nodes/Instance/header\\.csv,nodes/Instance/{SID}\\.csv" in m.import_args
     )
     assert "--legacy-style-quoting=true" in m.import_args
+    assert "--multiline-fields=true" in m.import_args  # a tag value of s1 spans two lines
     cmd = m.import_command(out)
     assert cmd[:4] == ["database", "import", "full", "neo4j"]
     assert any(a.startswith(f"--nodes=Instance={out.resolve()}/nodes/Instance/") for a in cmd)
@@ -323,6 +324,29 @@ def test_field_text_matches_polars_json_path_match() -> None:
             else:
                 assert have == want, (path, doc)
     assert getter("$")("sg-1") == "sg-1" and getter("$")(5) == "5"
+
+
+def test_multiline_option_only_when_a_field_spans_lines(tmp_path: Path) -> None:
+    def one_line_tags(responses: list[dict[str, Any]]) -> None:
+        instances = responses[0]["calls"][0]["pages"][0]["Reservations"][0]["Instances"]
+        for inst in instances:
+            for tag in inst.get("Tags") or []:
+                tag["Value"] = str(tag.get("Value", "")).replace("\n", " ")
+
+    flat = _variant("s1", "2026-01-01T00:00:00+00:00", one_line_tags)
+    transform([flat], tmp_path, workers=1)
+    assert "--multiline-fields=true" not in read_manifest(tmp_path).import_args
+    # a line break in one snapshot of many turns it on for the whole import
+    transform([flat, _variant("s2", "2026-01-02T00:00:00+00:00")], tmp_path, workers=1)
+    assert "--multiline-fields=true" in read_manifest(tmp_path).import_args
+    # a snapshot transformed by a version that did not record it counts as multiline
+    result = tmp_path / "state" / "s1" / "result.json"
+    data = json.loads(result.read_text())
+    del data["multiline"]
+    result.write_text(json.dumps(data))
+    again = transform([flat], tmp_path, workers=1)
+    assert again.reused == ["s1"]
+    assert "--multiline-fields=true" in read_manifest(tmp_path).import_args
 
 
 def test_rel_schema_lookup() -> None:

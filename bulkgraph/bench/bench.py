@@ -7,7 +7,9 @@ One run: generate a synthetic estate (gen-estate) of M+1 snapshots, then measure
   3. the bulk import of the M-snapshot CSVs (`bulk_import`: neo4j-admin import, post-load
      Cypher, verification, swap), per phase;
   4. the daily increment: transform of snapshot M+1 into the same folder (the M others are
-     reused), then `append` of it into the live graph.
+     reused), then `append` of it into the live graph;
+  5. the next night's rebuild: `bulk_import` of all M+1 snapshots, whose transform was the
+     one new snapshot of step 4 (what `bulkgraph rebuild --workdir` does every night).
 It prints a table and writes `bench.json` and `bench.png` into the out folder.
 
 Everything runs on a Neo4j instance of its own, in the work folder, never the user's.
@@ -339,9 +341,30 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             "records_per_second": _rate(appended.rows, load_seconds),
         }
 
+        # 5. the next night's rebuild: the CSV folder of the night before is kept (as with
+        # `bulkgraph rebuild --workdir`), so only the new snapshot was transformed (step 4);
+        # the whole history, M+1 snapshots, is imported again
+        _say(f"nightly rebuild: {len(folders)} snapshots, {len(folders) - 1} reused")
+        ticks = cpu_ticks()
+        nightly = bulk_import(csv_dir, home, settings=settings)
+        steal["nightly_rebuild"] = steal_percent(ticks, cpu_ticks())
+        nightly_records = nightly.nodes + nightly.relationships
+        nightly_seconds = data["transform_seconds"] + sum(nightly.phases.values())
+        results["nightly_rebuild"] = {
+            "snapshots": len(nightly.snapshots),
+            "records": nightly_records,
+            "transform_seconds": data["transform_seconds"],
+            "phases": nightly.phases,
+            "seconds": nightly_seconds,
+            "records_per_second": _rate(nightly_records, nightly_seconds),
+        }
+
         results["speedup"] = {
             "import_vs_baseline": _ratio(results["import"]["records_per_second"], base),
             "rebuild_vs_baseline": _ratio(results["rebuild"]["records_per_second"], base),
+            "nightly_rebuild_vs_baseline": _ratio(
+                results["nightly_rebuild"]["records_per_second"], base
+            ),
         }
         results["targets"] = targets(results)
         results["load_average"]["end"] = load_average()
@@ -373,7 +396,10 @@ def targets(r: dict[str, Any]) -> dict[str, Any]:
     """The benchmark targets of docs/benchmarks.md, as measured (met or not)."""
     series = {p["snapshots"]: p for p in r["series"]}
     out: dict[str, Any] = {
+        # from nothing: every snapshot transformed
         "rebuild_under_5_min": r["rebuild"]["seconds"] < 300,
+        # the nightly job: yesterday's CSV folder reused, one new snapshot
+        "nightly_rebuild_under_5_min": r["nightly_rebuild"]["seconds"] < 300,
         "rebuild_20x_baseline": r["speedup"]["rebuild_vs_baseline"] >= 20,
         "transform_faster_than_import": r["transform"]["seconds"] < r["import"]["seconds"],
         "note": "the 5-minute target is for 90 snapshots of 10,000 instances",
@@ -444,6 +470,12 @@ def _table_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "",
         ),
         (
+            f"nightly rebuild ({r['nightly_rebuild']['snapshots']} snapshots, 1 new)",
+            f"{r['nightly_rebuild']['seconds']:.1f}",
+            f"{r['nightly_rebuild']['records_per_second']:,.0f}",
+            "",
+        ),
+        (
             f"baseline UNWIND/MERGE ({len(b['snapshots'])} snapshots)",
             f"{b['total_seconds']:.1f}",
             f"{b['records_per_second']:,.0f}",
@@ -456,7 +488,8 @@ def _summary_lines(r: dict[str, Any]) -> list[str]:
     s = r["speedup"]
     lines = [
         f"per record: import {s['import_vs_baseline']:.1f}x, full rebuild "
-        f"{s['rebuild_vs_baseline']:.1f}x the baseline",
+        f"{s['rebuild_vs_baseline']:.1f}x, nightly rebuild "
+        f"{s['nightly_rebuild_vs_baseline']:.1f}x the baseline",
         "",
         "scaling (transform): snapshots  seconds  records/s  peak RSS MB",
     ]

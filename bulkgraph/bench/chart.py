@@ -43,6 +43,11 @@ def write_chart(r: dict[str, Any], path: Path) -> Path:
         ("baseline\nUNWIND/MERGE", r["baseline"]["records_per_second"], "tab:red"),
         ("append\nLOAD CSV", r["append"]["records_per_second"], "tab:orange"),
         ("full rebuild\n(end to end)", r["rebuild"]["records_per_second"], "tab:green"),
+        (
+            "nightly rebuild\n(1 new snapshot)",
+            r["nightly_rebuild"]["records_per_second"],
+            "tab:olive",
+        ),
         ("neo4j-admin\nimport only", r["import"]["records_per_second"], "tab:blue"),
     ]
     ax_rate.bar([n for n, _, _ in rates], [v for _, v, _ in rates], color=[c for *_, c in rates])

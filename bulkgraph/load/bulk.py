@@ -160,13 +160,14 @@ def _merged_input(manifest: Manifest, csv_dir: Path, into: Path) -> list[str]:
     for group in manifest.groups:
         folder = into / group.kind / group.group
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(csv_dir / group.header, folder / "header.csv")
+        # the header is the first line of the group's one file: a separate header file would
+        # be one more input file to pay for
         with (folder / "data.csv").open("wb") as out:
-            for part in group.parts:
+            for part in (group.header, *group.parts):
                 with (csv_dir / part).open("rb") as src:
                     shutil.copyfileobj(src, out, 1 << 20)
         # file names in a group are regular expressions to the importer (the folder is not)
-        files = f"{folder}/{regex_escape('header.csv')},{folder}/{regex_escape('data.csv')}"
+        files = f"{folder}/{regex_escape('data.csv')}"
         if group.kind == "nodes":
             args.append(f"--nodes={group.label}={files}")
         else:

@@ -140,12 +140,16 @@ def peered_schema(tag_columns: list[str]) -> RelSchema:
     )
 
 
-def _write_peerings(out_dir: Path, ids: list[str]) -> tuple[RelSchema, dict[str, int]]:
+def _write_peerings(out_dir: Path, ids: list[str]) -> tuple[RelSchema, dict[str, int], bool]:
+    """PEERED_TO parts with a `tag_<key>` column per peering tag key of all snapshots.
+
+    Returns the schema, rows per snapshot, and whether a field holds a line break."""
     tags = {sid: pl.read_parquet(state_dir(out_dir, sid) / "peering_tags.parquet") for sid in ids}
     all_keys = sorted({k for df in tags.values() for k in df["key"].to_list()})
     columns = _peering_columns(all_keys)
     schema = peered_schema(list(columns.values()))
     rows: dict[str, int] = {}
+    multiline = False
     for sid in ids:
         path = out_dir / "relationships" / PEERED / f"{sid}{PART_SUFFIX}"
         df = pl.read_parquet(state_dir(out_dir, sid) / "peerings.parquet")
@@ -158,9 +162,9 @@ def _write_peerings(out_dir: Path, ids: list[str]) -> tuple[RelSchema, dict[str,
             df = df.join(values, on="id", how="left")
         df = df.sort(["start", "end", "id"])
         cols = [("start", "string"), ("end", "string"), *((p.name, p.type) for p in schema.props)]
-        csvfmt.write_lines(path, csvfmt.lines(df, cols))
+        multiline |= csvfmt.write_lines(path, csvfmt.lines(df, cols))
         rows[sid] = df.height
-    return schema, rows
+    return schema, rows, multiline
 
 
 def transform(
@@ -230,7 +234,9 @@ def transform(
     if progress:
         progress("linking snapshots", total, total)
     temporal = link(out_dir, ids)
-    peered, peered_rows = _write_peerings(out_dir, ids)
+    # NEXT / NEXT_VERSION hold only ids already written in the node files
+    peered, peered_rows, multiline = _write_peerings(out_dir, ids)
+    multiline |= any(results[sid].multiline for sid in ids)
 
     groups: list[FileGroup] = []
     for node in NODES:
@@ -303,7 +309,7 @@ def transform(
         groups=groups,
         nodes_per_label=result.nodes_per_label,
         relationships_per_type=dict(sorted(result.relationships_per_type.items())),
-        import_args=[*(group_arg(g) for g in groups), *csvfmt.IMPORT_CSV_OPTIONS],
+        import_args=[*(group_arg(g) for g in groups), *csvfmt.import_options(multiline)],
     )
     write_manifest(out_dir, manifest)
     return result

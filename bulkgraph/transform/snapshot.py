@@ -45,6 +45,9 @@ class SnapshotResult:
     families: dict[str, dict[str, int]] = field(default_factory=dict)
     rejected: int = 0
     skipped_operations: list[str] = field(default_factory=list)
+    #: a written field holds a line break (the importer then needs --multiline-fields);
+    #: True for results written before this was recorded, the safe assumption
+    multiline: bool = True
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SnapshotResult:
@@ -275,7 +278,7 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
     )
     fps = _fingerprints(nodes, rels, peer_tag_text)
 
-    result = SnapshotResult(sid, info.checksum)
+    result = SnapshotResult(sid, info.checksum, multiline=False)
     keys_frames: list[pl.DataFrame] = []
     for schema in NODES:
         df = nodes[schema.label].join(fps, on="resource_key", how="left", suffix="_new")
@@ -290,7 +293,8 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
         ).sort("uid")
         path = out_dir / "nodes" / schema.group / f"{sid}{PART_SUFFIX}"
         if df.height:
-            csvfmt.write_lines(path, csvfmt.lines(df, [(p.name, p.type) for p in schema.columns]))
+            cols: list[tuple[str, str]] = [(p.name, p.type) for p in schema.columns]
+            result.multiline |= csvfmt.write_lines(path, csvfmt.lines(df, cols))
             result.node_rows[schema.label] = df.height
         else:
             path.unlink(missing_ok=True)
@@ -310,7 +314,7 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
         ).sort(["start", "end", *(p.name for p in rs.props)], nulls_last=False)
         cols = [("start", "string"), ("end", "string"), *((p.name, p.type) for p in rs.props)]
         # ids are written like any other string: quoted and escaped
-        csvfmt.write_lines(
+        result.multiline |= csvfmt.write_lines(
             out_dir / "relationships" / group / f"{sid}{PART_SUFFIX}", csvfmt.lines(out, cols)
         )
         result.rel_rows[group] = out.height
