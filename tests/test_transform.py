@@ -290,40 +290,34 @@ def test_field_text_matches_polars_json_path_match() -> None:
     """The transform reads fields in Python with the contract of `str.json_path_match`."""
     import polars as pl
 
-    from bulkgraph.transform.records import getter
+    from bulkgraph.transform.records import table
 
     values: list[Any] = [
-        "a",
-        "",
-        'ünï \\ "q"',
-        0,
-        -7,
-        2**53,
-        1.5,
-        1e-7,
-        True,
-        False,
-        None,
-        {"b": 1},
-        [1, "x"],
-        [],
-        {},
-    ]
+        "a", "", "ünï \\ \"q\"", 0, -7, 2**53, 1.5, 1e-7, True, False, None,
+        {"b": 1}, [1, "x"], [], {},
+    ]  # fmt: skip
     docs = [{"v": v, "w": {"x": v}} for v in values] + [{}, {"w": 3}, {"w": None}]
     texts = pl.Series([json.dumps(d) for d in docs])
-    for path in ("$.v", "$.w.x"):
-        expected = texts.str.json_path_match(path).to_list()
-        got = [getter(path)(d) for d in docs]
-        for doc, want, have in zip(docs, expected, got, strict=True):
-            if want is not None and want.startswith(("{", "[")):
-                # objects and arrays: same JSON value (polars prints them compactly)
-                assert have is not None and json.loads(have) == json.loads(want), doc
-            elif isinstance(doc.get("v"), float):
-                # a float's digits may be spelled differently (1e-07 / 1e-7): same number
-                assert have is not None and want is not None and float(have) == float(want)
-            else:
-                assert have == want, (path, doc)
-    assert getter("$")("sg-1") == "sg-1" and getter("$")(5) == "5"
+    # all strings (the fast path), and mixed (the per-value path)
+    for subset in (docs[:3], docs):
+        got = table((("f", i, d) for i, d in enumerate(subset)), {"v": "$.v", "x": "$.w.x"}).main
+        for path, column in (("$.v", "v"), ("$.w.x", "x")):
+            expected = texts[: len(subset)].str.json_path_match(path).to_list()
+            rows = zip(subset, expected, got[column].to_list(), strict=True)
+            for doc, want, have in rows:
+                if want is not None and want.startswith(("{", "[")):
+                    # objects and arrays: same JSON value (polars prints them compactly)
+                    assert have is not None and json.loads(have) == json.loads(want), doc
+                elif isinstance(doc.get("v"), float):
+                    # a float's digits may be spelled differently (1e-07 / 1e-7): same number
+                    assert have is not None and want is not None and float(have) == float(want)
+                else:
+                    assert have == want, (path, doc)
+    # list elements, themselves ("$") or a field of each; a non-object element has no field
+    tab = table([("f", 0, {"L": ["sg-1", 5, {"k": "v"}]})], {}, {"L": {"self": "$", "k": "$.k"}})
+    assert tab.child("L")["self"].to_list() == ["sg-1", "5", '{"k": "v"}']
+    assert tab.child("L")["k"].to_list() == [None, None, "v"]
+    assert tab.child("L")["idx"].to_list() == [0, 1, 2]
 
 
 def test_multiline_option_only_when_a_field_spans_lines(tmp_path: Path) -> None:

@@ -67,9 +67,10 @@ def write_lines(path: Path, rows: pl.Series) -> bool:
     """Write `rows` (from `lines`) to `path`; True when a field holds a line break."""
     path.parent.mkdir(parents=True, exist_ok=True)
     multiline = bool(rows.str.contains(r"[\r\n]").any())
-    text = "".join(line + "\n" for line in rows.to_list())
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(text.encode("utf-8"))
+    # the lines are finished CSV: written as they are, one per line, by polars (no Python
+    # string per line)
+    rows.to_frame("line").write_csv(tmp, include_header=False, quote_style="never")
     tmp.replace(path)
     return multiline
 

@@ -12,8 +12,9 @@ polars.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import methodcaller
 from typing import Any, cast
 
 import polars as pl
@@ -38,32 +39,40 @@ def as_text(value: Any) -> str | None:
     return _dumps(value)
 
 
-def getter(path: str) -> Callable[[Any], str | None]:
-    """A function from a parsed JSON value to the text at `path` (null when absent)."""
+def values_at(path: str, items: list[Any]) -> list[Any]:
+    """The parsed value at `path` of each item (None where an item has none)."""
     if path == "$":
-        return as_text
+        return items
     if not path.startswith("$."):
         raise ValueError(f"unsupported JSON path {path!r}")
     steps = path[2:].split(".")
     if len(steps) == 1:
-        (name,) = steps
-
-        def one(value: Any) -> str | None:
-            if not isinstance(value, dict):
-                return None
-            found = value.get(name)
-            return found if type(found) is str else as_text(found)
-
-        return one
-
-    def walk(value: Any) -> str | None:
+        name = steps[0]
+        try:
+            # parsed JSON: only objects have .get; map + methodcaller loop in C
+            return list(map(methodcaller("get", name), items))
+        except AttributeError:  # an element that is not an object
+            return [v.get(name) if isinstance(v, dict) else None for v in items]
+    out: list[Any] = []
+    for value in items:
         for step in steps:
-            if not isinstance(value, dict):
-                return None
-            value = value.get(step)
-        return as_text(value)
+            value = value.get(step) if isinstance(value, dict) else None
+        out.append(value)
+    return out
 
-    return walk
+
+def text_series(name: str, values: list[Any]) -> pl.Series:
+    """`values` as a String column of their `as_text`."""
+    try:
+        # the usual case, every value a string or absent: no Python work per value
+        return pl.Series(name, values, dtype=pl.String, strict=True)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+        return pl.Series(name, [as_text(v) for v in values], dtype=pl.String)
+
+
+def texts_at(path: str, items: list[Any], name: str = "value") -> pl.Series:
+    """The text at `path` of each item, as `str.json_path_match` would give it."""
+    return text_series(name, values_at(path, items))
 
 
 @dataclass
@@ -86,12 +95,11 @@ class Table:
         return self.children[name]
 
 
-_KINDS: dict[str, pl.DataType] = {"file": pl.String(), "pos": pl.Int64(), "idx": pl.Int64()}
-
-
-def _frame(prefix: dict[str, list[Any]], cols: dict[str, list[str | None]]) -> pl.DataFrame:
-    data = [pl.Series(n, v, dtype=_KINDS[n]) for n, v in prefix.items()]
-    data += [pl.Series(n, v, dtype=pl.String) for n, v in cols.items()]
+def _frame(
+    keys: dict[str, tuple[pl.DataType, list[Any]]], items: list[Any], paths: Paths
+) -> pl.DataFrame:
+    data = [pl.Series(n, v, dtype=t) for n, (t, v) in keys.items()]
+    data += [texts_at(path, items, n) for n, path in paths.items()]
     return pl.DataFrame(data)
 
 
@@ -108,7 +116,9 @@ def table(
     """
     lists = lists or {}
     names = tuple(dict.fromkeys([*lists, *keep]))
-    good: list[tuple[str, int, dict[str, Any]]] = []
+    files: list[str] = []
+    poss: list[int] = []
+    recs: list[dict[str, Any]] = []
     bad: list[tuple[str, int, str]] = []
     for file, pos, rec in items:
         if not isinstance(rec, dict):
@@ -119,30 +129,37 @@ def table(
             got = type(rec[wrong[0]]).__name__
             bad.append((file, pos, f"{wrong[0]}: expected a list, got {got}"))
             continue
-        good.append((file, pos, rec))
-    # column at a time: one comprehension per field is the cheapest loop Python has
-    recs = [r for _, _, r in good]
-    main = _frame(
-        {"file": [f for f, _, _ in good], "pos": [p for _, p, _ in good]},
-        {n: [get(r) for r in recs] for n, get in ((n, getter(p)) for n, p in fields.items())},
-    )
-    elements = {
-        name: [(f, p, i, e) for f, p, r in good for i, e in enumerate(r.get(name) or ())]
-        for name in names
-    }
-    children = {}
-    for name, paths in lists.items():
-        rows = elements[name]
-        values = [e for _, _, _, e in rows]
-        children[name] = _frame(
-            {
-                "file": [f for f, _, _, _ in rows],
-                "pos": [p for _, p, _, _ in rows],
-                "idx": [i for _, _, i, _ in rows],
-            },
-            {n: [get(v) for v in values] for n, get in ((n, getter(p)) for n, p in paths.items())},
-        )
-    return Table(main, children, bad, {name: elements[name] for name in keep})
+        files.append(file)
+        poss.append(pos)
+        recs.append(rec)
+    string, int64 = pl.String(), pl.Int64()
+    # column at a time: a comprehension per field, or none at all (see text_series)
+    main = _frame({"file": (string, files), "pos": (int64, poss)}, recs, fields)
+    children: dict[str, pl.DataFrame] = {}
+    objects: dict[str, list[tuple[str, int, int, Any]]] = {}
+    for name in names:
+        c_file: list[str] = []
+        c_pos: list[int] = []
+        c_idx: list[int] = []
+        elements: list[Any] = []
+        for file, pos, rec in zip(files, poss, recs, strict=True):
+            found = rec.get(name)
+            if found:
+                n = len(found)
+                c_file += [file] * n
+                c_pos += [pos] * n
+                c_idx += range(n)
+                elements += found
+        if name in lists:
+            keys: dict[str, tuple[pl.DataType, list[Any]]] = {
+                "file": (string, c_file),
+                "pos": (int64, c_pos),
+                "idx": (int64, c_idx),
+            }
+            children[name] = _frame(keys, elements, lists[name])
+        if name in keep:
+            objects[name] = list(zip(c_file, c_pos, c_idx, elements, strict=True))
+    return Table(main, children, bad, objects)
 
 
 def nonempty(expr: pl.Expr) -> pl.Expr:
