@@ -508,7 +508,6 @@ def _summary_lines(r: dict[str, Any]) -> list[str]:
             f"over the run, worst stage {worst} {stolen[worst]}%"
         )
     return lines
-    return lines
 
 
 def _headline(r: dict[str, Any]) -> str:

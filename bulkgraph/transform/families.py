@@ -15,7 +15,16 @@ from typing import Any
 import polars as pl
 
 from bulkgraph.extract.model import ApiResponse
-from bulkgraph.transform.records import Paths, Rejects, Table, nonempty, table, typed
+from bulkgraph.transform.records import (
+    Paths,
+    Rejects,
+    Table,
+    TypedFields,
+    nonempty,
+    paths_of,
+    table,
+    typed,
+)
 
 S = "string"
 
@@ -74,7 +83,7 @@ def _read(
     operation: str,
     responses: list[ApiResponse],
     get: Callable[[dict[str, Any]], Iterable[Any]],
-    fields: dict[str, tuple[str, str]],
+    fields: TypedFields,
     required: tuple[str, ...],
     lists: dict[str, Paths] | None = None,
     keep: tuple[str, ...] = (),
@@ -86,8 +95,7 @@ def _read(
         schema={"file": pl.String, "account_id": pl.String, "region": pl.String},
         orient="row",
     ).unique("file", keep="first")
-    paths = {name: path for name, (path, _) in fields.items()}
-    tab = table(_items(responses, get), paths, lists, keep)
+    tab = table(_items(responses, get), paths_of(fields), lists, keep)
     good, bad = typed(tab.main, fields, required)
     good = good.join(origin, on="file", how="left")
     g.rejects.add(g.snapshot_id, tab.bad)
@@ -227,7 +235,7 @@ def subnets(g: Graph, responses: list[ApiResponse]) -> None:
     _tagged(g, tab, "Tags", good, "Subnet")
 
 
-_RULE_FIELDS: dict[str, tuple[str, str]] = {
+_RULE_FIELDS: TypedFields = {
     "protocol": ("$.IpProtocol", S),
     "fromPort": ("$.FromPort", "int"),
     "toPort": ("$.ToPort", "int"),
@@ -282,7 +290,7 @@ def security_groups(g: Graph, responses: list[ApiResponse]) -> None:
         "direction": ("$._dir", S),
         "sgpos": ("$._pos", "int"),
     }
-    rtab = table(rule_items(), {n: p for n, (p, _) in rule_fields.items()}, _RULE_LISTS)
+    rtab = table(rule_items(), paths_of(rule_fields), _RULE_LISTS)
     rules, bad = typed(rtab.main, rule_fields, ())
     # a bad rule is reported against its security group's record
     bad = bad.join(
@@ -525,7 +533,7 @@ def target_health(g: Graph, responses: list[ApiResponse]) -> None:
         "port": ("$.Target.Port", "int"),
         "health": ("$.TargetHealth.State", S),
     }
-    tab = table(items(), {name: path for name, (path, _) in fields.items()})
+    tab = table(items(), paths_of(fields))
     good, bad = typed(tab.main, fields, ("$._tg", "$.Target.Id"))
     g.rejects.add(g.snapshot_id, tab.bad)
     g.rejects.add_frame(g.snapshot_id, bad)

@@ -21,6 +21,13 @@ import polars as pl
 
 #: column -> JSON path: "$.State.Name", or "$" for a list element itself
 Paths = dict[str, str]
+#: column -> (JSON path, type), the fields `typed` checks and converts
+TypedFields = dict[str, tuple[str, str]]
+
+
+def paths_of(fields: TypedFields) -> Paths:
+    """The JSON path of each of `fields`: what `table` reads for `typed` to check."""
+    return {name: path for name, (path, _) in fields.items()}
 
 
 def _dumps(value: Any) -> str:
@@ -190,7 +197,7 @@ def _is_scalar_text(expr: pl.Expr) -> pl.Expr:
 
 def typed(
     df: pl.DataFrame,
-    fields: dict[str, tuple[str, str]],
+    fields: TypedFields,
     required: tuple[str, ...],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Type the text columns `fields` {column: (json path, type)} of `df`; split off bad rows.

@@ -161,7 +161,7 @@ def _write_peerings(out_dir: Path, ids: list[str]) -> tuple[RelSchema, dict[str,
             values = t.filter(pl.col("key") == key).select("id", pl.col("value").alias(col))
             df = df.join(values, on="id", how="left")
         df = df.sort(["start", "end", "id"])
-        cols = [("start", "string"), ("end", "string"), *((p.name, p.type) for p in schema.props)]
+        cols = [("start", "string"), ("end", "string"), *csvfmt.prop_cols(schema.props)]
         multiline |= csvfmt.write_lines(path, csvfmt.lines(df, cols))
         rows[sid] = df.height
     return schema, rows, multiline

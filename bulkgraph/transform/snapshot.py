@@ -293,7 +293,7 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
         ).sort("uid")
         path = out_dir / "nodes" / schema.group / f"{sid}{PART_SUFFIX}"
         if df.height:
-            cols: list[tuple[str, str]] = [(p.name, p.type) for p in schema.columns]
+            cols = csvfmt.prop_cols(schema.columns)
             result.multiline |= csvfmt.write_lines(path, csvfmt.lines(df, cols))
             result.node_rows[schema.label] = df.height
         else:
@@ -312,7 +312,7 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
         out = df.with_columns(
             uid(sid, pl.col("start_rk")).alias("start"), uid(sid, pl.col("end_rk")).alias("end")
         ).sort(["start", "end", *(p.name for p in rs.props)], nulls_last=False)
-        cols = [("start", "string"), ("end", "string"), *((p.name, p.type) for p in rs.props)]
+        cols = [("start", "string"), ("end", "string"), *csvfmt.prop_cols(rs.props)]
         # ids are written like any other string: quoted and escaped
         result.multiline |= csvfmt.write_lines(
             out_dir / "relationships" / group / f"{sid}{PART_SUFFIX}", csvfmt.lines(out, cols)
