@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from bulkgraph.errors import BulkgraphError
 from bulkgraph.extract.sources import discover
 from bulkgraph.load.append import append
 from bulkgraph.load.bulk import bulk_import
-from bulkgraph.load.staging import staging_home
+from bulkgraph.load.staging import discard_staging, prepare_staging, staging_home
 from bulkgraph.load.swap import JOURNAL, PREVIOUS_DIR, recover
 from bulkgraph.query.snapshots import list_snapshots
 from bulkgraph.server import Neo4jHome
@@ -248,3 +249,27 @@ def test_an_interrupted_swap_is_undone(tmp_path: Path) -> None:
     assert live.transactions_dir().is_dir()
     assert not (live.root / JOURNAL).exists() and not parked.root.exists()
     assert recover(live) is False
+
+
+def test_staging_shares_the_live_password(neo4j_server: ManagedNeo4j, tmp_path: Path) -> None:
+    live = neo4j_server.home
+    staging = prepare_staging(live)
+    try:
+        assert staging.read_password() == live.read_password()
+        assert staging.auth_file.read_bytes() == live.auth_file.read_bytes()
+        assert stat.S_IMODE(staging.password_file.stat().st_mode) == 0o600
+    finally:
+        discard_staging(live)
+
+    # a home without our password file (e.g. a NEO4J_HOME set up by hand): staging gets its
+    # own password from neo4j-admin
+    bare = Neo4jHome(tmp_path / "bare")
+    bare.root.mkdir()
+    bare.lib.symlink_to(live.lib.resolve(), target_is_directory=True)
+    staging = prepare_staging(bare)
+    try:
+        password = staging.read_password()
+        assert password and password != live.read_password()
+        assert staging.auth_file.is_file()
+    finally:
+        discard_staging(bare)
