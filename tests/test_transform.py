@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from transform_fixtures import NATIVE, from_dict, load
 
+import bulkgraph.transform.snapshot as snapshot_module
 from bulkgraph.transform.manifest import read_manifest
 from bulkgraph.transform.run import transform
 from bulkgraph.transform.schema import node_schema, rel_schema
@@ -207,6 +208,26 @@ def test_determinism_and_reuse(tmp_path: Path) -> None:
     assert forced.transformed == [SID]
     changed = transform([load("s1.json", checksum="other")], a, workers=1)
     assert changed.transformed == [SID]
+
+
+def test_parts_of_another_transform_version_are_redone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transform([load("s1.json")], tmp_path, workers=1)
+    assert transform([load("s1.json")], tmp_path, workers=1).reused == [SID]
+    # a new revision (or any change of a group's columns) changes the layout: not reused
+    monkeypatch.setattr(
+        snapshot_module, "TRANSFORM_REVISION", snapshot_module.TRANSFORM_REVISION + 1
+    )
+    assert transform([load("s1.json")], tmp_path, workers=1).transformed == [SID]
+    assert transform([load("s1.json")], tmp_path, workers=1).reused == [SID]
+    # a result written before the layout was recorded is not trusted either
+    result = tmp_path / "state" / SID / "result.json"
+    data = json.loads(result.read_text())
+    assert data["layout"] == snapshot_module.output_layout()
+    del data["layout"]
+    result.write_text(json.dumps(data))
+    assert transform([load("s1.json")], tmp_path, workers=1).transformed == [SID]
 
 
 def _variant(sid: str, taken_at: str, edit: Any = None) -> Any:

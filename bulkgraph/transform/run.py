@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import json
+import logging
 import multiprocessing
 import os
 import re
@@ -35,10 +36,13 @@ from bulkgraph.transform.schema import NODES, RELS, Prop, RelSchema
 from bulkgraph.transform.snapshot import (
     PART_SUFFIX,
     SnapshotResult,
+    output_layout,
     state_dir,
     transform_snapshot,
 )
 from bulkgraph.transform.temporal import link
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
 
@@ -79,7 +83,12 @@ def _done(out_dir: Path, snapshot: Snapshot) -> SnapshotResult | None:
         result = SnapshotResult.from_json(json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
         return None
-    return result if result.checksum == snapshot.info.checksum and result.checksum else None
+    if not result.checksum or result.checksum != snapshot.info.checksum:
+        return None
+    if result.layout != output_layout():
+        log.info("%s: written by another transform version, redone", snapshot.info.snapshot_id)
+        return None
+    return result
 
 
 def _worker(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:

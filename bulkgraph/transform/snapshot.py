@@ -34,6 +34,24 @@ from bulkgraph.transform.schema import (
 )
 
 PART_SUFFIX = ".csv"
+#: Bump when the same snapshot would give different part files (values, order, escaping)
+#: without any column changing: the columns themselves are covered by `output_layout()`.
+TRANSFORM_REVISION = 1
+
+
+def output_layout() -> str:
+    """A digest of what the part files mean: the transform revision and every group's
+    columns. A snapshot's parts are reused only under the same layout, so that an upgrade
+    that adds, drops or reorders a property never pairs old parts with a new header."""
+    text = json.dumps(
+        {
+            "revision": TRANSFORM_REVISION,
+            "nodes": {n.group: n.header for n in NODES},
+            "relationships": {r.group: r.header for r in SNAPSHOT_RELS},
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
@@ -48,6 +66,9 @@ class SnapshotResult:
     #: a written field holds a line break (the importer then needs --multiline-fields);
     #: True for results written before this was recorded, the safe assumption
     multiline: bool = True
+    #: `output_layout()` of the code that wrote the parts; "" for results written before
+    #: this was recorded (never reused: their layout is unknown)
+    layout: str = ""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SnapshotResult:
@@ -278,7 +299,7 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
     )
     fps = _fingerprints(nodes, rels, peer_tag_text)
 
-    result = SnapshotResult(sid, info.checksum, multiline=False)
+    result = SnapshotResult(sid, info.checksum, multiline=False, layout=output_layout())
     keys_frames: list[pl.DataFrame] = []
     for schema in NODES:
         df = nodes[schema.label].join(fps, on="resource_key", how="left", suffix="_new")
