@@ -26,7 +26,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """Normalize snapshots into CSV_DIR: node/relationship CSVs, import-manifest.json,
-        rejects.jsonl. Snapshots already transformed from the same input are reused."""
+        rejects.jsonl. Snapshots already transformed from the same input (by a bulkgraph
+        writing the same columns) are reused."""
         from bulkgraph.extract.sources import discover
         from bulkgraph.transform.run import transform
 
