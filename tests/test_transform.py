@@ -307,6 +307,35 @@ def test_malformed_rules_are_rejected_against_their_group(tmp_path: Path) -> Non
     ]
 
 
+def test_bad_target_health_records_are_rejected_and_counted(tmp_path: Path) -> None:
+    def spoil_targets(responses: list[dict[str, Any]]) -> None:
+        call = responses[8]["calls"][0]
+        call["pages"][0]["TargetHealthDescriptions"] += [
+            {"Target": {"Port": 80}, "TargetHealth": {"State": "healthy"}},  # no target id
+            "not an object",
+            {"Target": {"Id": "i-1", "Port": "eighty"}},
+        ]
+        # a second call without the request's target group: every record of it is bad
+        pages = [{"TargetHealthDescriptions": [{"Target": {"Id": "i-1", "Port": 80}}]}]
+        responses[8]["calls"].append({"request": {}, "pages": pages})
+
+    result = transform([_variant(SID, "2026-01-01T00:00:00+00:00", spoil_targets)], tmp_path)
+    assert result.transformed == [SID]
+    rejects = [json.loads(x) for x in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+    th = [(r["record"], r["reason"]) for r in rejects if "TargetHealth" in r["file"]]
+    assert sorted(th) == [
+        (3, "missing $.Target.Id"),
+        (4, "expected an object, got str"),
+        (5, "$.Target.Port: expected int, got eighty"),
+        (6, "missing $._tg"),
+    ]
+    count = result.families["elbv2:DescribeTargetHealth"]
+    assert (count["read"], count["rejected"], count["written"]) == (7, 4, 3)
+    # the three good targets are still behind their target group
+    members = rows(tmp_path, "relationships", "CONTAINS__TargetGroup__Instance")
+    assert [r[":END_ID"] for r in members] == [f"{SID}|Instance|i-1", f"{SID}|Instance|i-gone"]
+
+
 def test_field_text_matches_polars_json_path_match() -> None:
     """The transform reads fields in Python with the contract of `str.json_path_match`."""
     import polars as pl

@@ -88,14 +88,30 @@ def _read(
     lists: dict[str, Paths] | None = None,
     keep: tuple[str, ...] = (),
 ) -> tuple[pl.DataFrame, Table]:
-    """Records of one operation, typed; bad ones recorded as rejects and counted."""
+    """Records of one operation (`get` picks them from each page), typed; bad ones recorded
+    as rejects and counted."""
+    items = _items(responses, get)
+    return _read_items(g, operation, responses, items, fields, required, lists, keep)
+
+
+def _read_items(
+    g: Graph,
+    operation: str,
+    responses: list[ApiResponse],
+    items: Iterable[tuple[str, int, Any]],
+    fields: TypedFields,
+    required: tuple[str, ...],
+    lists: dict[str, Paths] | None = None,
+    keep: tuple[str, ...] = (),
+) -> tuple[pl.DataFrame, Table]:
+    """`_read` for records picked by the caller: (file, position, record) of `responses`."""
     # account and region of the file each record came from
     origin = pl.DataFrame(
         [(r.path, r.account_id, r.region) for r in responses],
         schema={"file": pl.String, "account_id": pl.String, "region": pl.String},
         orient="row",
     ).unique("file", keep="first")
-    tab = table(_items(responses, get), paths_of(fields), lists, keep)
+    tab = table(items, paths_of(fields), lists, keep)
     good, bad = typed(tab.main, fields, required)
     good = good.join(origin, on="file", how="left")
     g.rejects.add(g.snapshot_id, tab.bad)
@@ -533,14 +549,10 @@ def target_health(g: Graph, responses: list[ApiResponse]) -> None:
         "port": ("$.Target.Port", "int"),
         "health": ("$.TargetHealth.State", S),
     }
-    tab = table(items(), paths_of(fields))
-    good, bad = typed(tab.main, fields, ("$._tg", "$.Target.Id"))
-    g.rejects.add(g.snapshot_id, tab.bad)
-    g.rejects.add_frame(g.snapshot_id, bad)
-    count = g.counts.setdefault("elbv2:DescribeTargetHealth", FamilyCount())
-    count.read += tab.main.height + len(tab.bad)
-    count.rejected += bad.height + len(tab.bad)
-    count.written += good.height
+    # the target group is in each call's request, not in its records: put it in as `_tg`
+    good, _ = _read_items(
+        g, "elbv2:DescribeTargetHealth", responses, items(), fields, ("$._tg", "$.Target.Id")
+    )
     # the target's kind follows from its id: i-..., a Lambda ARN, a load balancer ARN, an IP
     target = pl.col("target")
     kind = (
