@@ -9,14 +9,13 @@ inside the live home (same file system, so the swap is a rename) and shares its 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 from bulkgraph.errors import BulkgraphError
 from bulkgraph.server import Neo4jHome, server_pid, stop
 from bulkgraph.server.config import free_port, render_conf
-from bulkgraph.server.install import ensure_password
+from bulkgraph.server.install import ensure_password, write_private_file
 from bulkgraph.settings import Settings, get_settings
 
 STAGING_DIR = "bulkgraph-staging"
@@ -63,9 +62,7 @@ def _share_credentials(live: Neo4jHome, staging: Neo4jHome) -> bool:
         return False
     staging.auth_file.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(live.auth_file, staging.auth_file)
-    fd = os.open(staging.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(live.password_file.read_bytes())
+    write_private_file(staging.password_file, live.password_file.read_bytes())
     return True
 
 

@@ -180,6 +180,14 @@ def _running_as_installed(home: Neo4jHome, version: str) -> bool:
     return True
 
 
+def write_private_file(path: Path, data: bytes) -> None:
+    """Create `path` (it must not exist) with mode 0600 from the start: a password file is
+    never world-readable, even for a moment."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
 def ensure_password(home: Neo4jHome) -> None:
     """Give a new instance a random password (mode 0600 file), set before its first start."""
     if home.password_file.exists():
@@ -190,10 +198,7 @@ def ensure_password(home: Neo4jHome) -> None:
             f"cannot be recovered. Remove {home.root} and install again"
         )
     password = secrets.token_urlsafe(24)
-    # created 0600 from the start, never world-readable even for a moment
-    fd = os.open(home.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(password + "\n")
+    write_private_file(home.password_file, (password + "\n").encode("utf-8"))
     try:
         set_initial_password(home, password)
     except BaseException:
