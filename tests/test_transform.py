@@ -275,6 +275,12 @@ def test_temporal_links_over_three_snapshots(tmp_path: Path) -> None:
     assert not any(g.group.startswith("NEXT_VERSION__Tag") for g in m.groups)
 
 
+def _rejects(out: Path, file_part: str) -> list[tuple[int, str]]:
+    """(record, reason) of the rejects of the files whose path holds `file_part`."""
+    rejects = [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
+    return [(r["record"], r["reason"]) for r in rejects if file_part in r["file"]]
+
+
 def test_malformed_rules_are_rejected_against_their_group(tmp_path: Path) -> None:
     def spoil_rules(responses: list[dict[str, Any]]) -> None:
         sgs = responses[1]["calls"][0]["pages"][0]["SecurityGroups"]
@@ -292,9 +298,7 @@ def test_malformed_rules_are_rejected_against_their_group(tmp_path: Path) -> Non
 
     result = transform([_variant(SID, "2026-01-01T00:00:00+00:00", spoil_rules)], tmp_path)
     assert result.transformed == [SID]
-    rejects = [json.loads(x) for x in (tmp_path / "rejects.jsonl").read_text().splitlines()]
-    sg_rejects = [(r["record"], r["reason"]) for r in rejects if "SecurityGroups" in r["file"]]
-    assert sorted(sg_rejects) == [
+    assert sorted(_rejects(tmp_path, "SecurityGroups")) == [
         (1, "$.FromPort: expected int, got eighty"),
         (1, "IpPermissions[0]: expected an object, got int"),
         (1, "IpPermissions[2]: IpRanges: expected a list, got dict"),
@@ -321,9 +325,7 @@ def test_bad_target_health_records_are_rejected_and_counted(tmp_path: Path) -> N
 
     result = transform([_variant(SID, "2026-01-01T00:00:00+00:00", spoil_targets)], tmp_path)
     assert result.transformed == [SID]
-    rejects = [json.loads(x) for x in (tmp_path / "rejects.jsonl").read_text().splitlines()]
-    th = [(r["record"], r["reason"]) for r in rejects if "TargetHealth" in r["file"]]
-    assert sorted(th) == [
+    assert sorted(_rejects(tmp_path, "TargetHealth")) == [
         (3, "missing $.Target.Id"),
         (4, "expected an object, got str"),
         (5, "$.Target.Port: expected int, got eighty"),

@@ -77,7 +77,7 @@ def text_series(name: str, values: list[Any]) -> pl.Series:
         return pl.Series(name, [as_text(v) for v in values], dtype=pl.String)
 
 
-def texts_at(path: str, items: list[Any], name: str = "value") -> pl.Series:
+def texts_at(path: str, items: list[Any], name: str) -> pl.Series:
     """The text at `path` of each item, as `str.json_path_match` would give it."""
     return text_series(name, values_at(path, items))
 
