@@ -6,6 +6,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from enum import StrEnum
+from typing import Any
 
 import typer
 
@@ -40,13 +41,27 @@ def run_main(app: typer.Typer) -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # click's usage errors come through here in non-standalone mode
+    except _CLICK_ERRORS as exc:  # usage errors come through here in non-standalone mode
+        exc.show()
+        sys.exit(exc.exit_code)
+
+
+def _click_errors() -> tuple[type[Exception], ...]:
+    """The ClickException classes a parse error may be raised as. typer 0.2x parses with a
+    copy of click of its own (`typer._click`), older typer with click itself: catching only
+    `click.ClickException` let a missing option end in a traceback and exit 1 instead of
+    the usage message and exit 2."""
+    found = [c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"]
+    try:
         import click
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+        found.append(click.ClickException)
+    except ImportError:
+        pass
+    return tuple(dict.fromkeys(found))
+
+
+_CLICK_ERRORS: tuple[type[Any], ...] = _click_errors()
 
 
 def parse_params(pairs: list[str]) -> dict[str, object]:
