@@ -6,6 +6,7 @@ The bench installs and runs its own Neo4j in its work folder, so no fixture is n
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -161,6 +162,15 @@ def check_results(out: Path, work: Path) -> None:
     for point in r["series"]:
         assert point["seconds"] > 0
         assert point["peak_rss_bytes"] > 10 * 1024 * 1024
+        # CPU is of the coordinator and its workers, never more than the cores could give
+        assert 0 < point["cpu_seconds"] <= point["seconds"] * (os.cpu_count() or 1) + 0.5
+    # with workers (2+ snapshots) their CPU counts: each one starts an interpreter and
+    # imports polars (~0.7 CPU s here), where the coordinator alone spends ~0.2 s
+    assert r["transform"]["cpu_seconds"] == r["series"][-1]["cpu_seconds"] > 1.0
+    # the importer's CPU, measured on its process: a JVM that imports thousands of records
+    assert r["import"]["cpu_seconds"] > 2.0
+    assert r["nightly_rebuild"]["import_cpu_seconds"] > 2.0
+    assert r["targets"]["transform_cpu_over_import_cpu"] > 0
     for rate in (
         r["transform"]["records_per_second"],
         r["import"]["records_per_second"],

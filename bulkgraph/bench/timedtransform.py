@@ -10,6 +10,7 @@ over this process and its workers.
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
 from collections.abc import Sequence
@@ -17,6 +18,14 @@ from pathlib import Path
 
 from bulkgraph.extract.sources import discover
 from bulkgraph.transform.run import transform
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and of its children that have ended: the transform's
+    worker processes are joined before `transform()` returns, so they are counted."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + ended.ru_utime + ended.ru_stime
 
 
 def measure(snapshot_dirs: list[str], out_dir: Path, workers: int) -> dict[str, object]:
@@ -31,14 +40,17 @@ def measure(snapshot_dirs: list[str], out_dir: Path, workers: int) -> dict[str, 
     def progress(message: str, done: int, total: int) -> None:
         marks.setdefault(message, time.monotonic())
 
+    cpu0 = _cpu_seconds()
     t0 = time.monotonic()
     result = transform(found.snapshots, out_dir, workers=workers, progress=progress)
     seconds = time.monotonic() - t0
+    cpu = _cpu_seconds() - cpu0
     # the parallel per-snapshot part ends when the sequential linking pass starts
     linking = marks.get("linking snapshots", t0 + seconds)
     return {
         "discover_seconds": discovered,
         "transform_seconds": seconds,
+        "cpu_seconds": cpu,
         "per_snapshot_seconds": linking - t0,
         "link_and_manifest_seconds": t0 + seconds - linking,
         "transformed": len(result.transformed),

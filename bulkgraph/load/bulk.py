@@ -44,6 +44,8 @@ class ImportSummary:
     relationships_per_type: dict[str, int]
     #: seconds per phase: import, post_load, verify, swap
     phases: dict[str, float] = field(default_factory=dict)
+    #: CPU seconds of neo4j-admin's import (user + system; see AdminResult.cpu_seconds)
+    import_cpu_seconds: float = 0.0
     report: str | None = None  # path of import.report when it lists anything
     report_lines: int = 0
 
@@ -100,6 +102,7 @@ def bulk_import(
 
         result = run_admin(args, staging, check=False, on_line=collect, cwd=csv_dir)
         phases["import"] = time.monotonic() - t0
+        import_cpu = result.cpu_seconds
         if result.returncode != 0:
             raise BulkgraphError(
                 f"neo4j-admin import of {csv_dir} failed (exit {result.returncode}); the live "
@@ -140,6 +143,7 @@ def bulk_import(
         nodes_per_label=found.labels,
         relationships_per_type=found.types,
         phases=phases,
+        import_cpu_seconds=import_cpu,
         report=str(report) if report_lines else None,
         report_lines=report_lines,
     )

@@ -45,6 +45,7 @@ class RebuildSummary:
             data["nodes_per_label"] = self.import_summary.nodes_per_label
             data["relationships_per_type"] = self.import_summary.relationships_per_type
             data["import_report"] = self.import_summary.report
+            data["import_cpu_seconds"] = self.import_summary.import_cpu_seconds
         return data
 
 
