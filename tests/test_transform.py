@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from transform_fixtures import NATIVE, from_dict, load
 
+import bulkgraph.transform.run as run_module
 import bulkgraph.transform.snapshot as snapshot_module
 from bulkgraph.transform.manifest import read_manifest
 from bulkgraph.transform.run import transform
@@ -228,6 +230,38 @@ def test_parts_of_another_transform_version_are_redone(
     del data["layout"]
     result.write_text(json.dumps(data))
     assert transform([load("s1.json")], tmp_path, workers=1).transformed == [SID]
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_cyclic_gc_is_paused_for_each_snapshot_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, enabled_before: bool
+) -> None:
+    # the transform's CPU lever (run._cyclic_gc_paused): off while a snapshot is transformed,
+    # as it was before once it is done, also when the snapshot fails
+    seen: list[bool] = []
+    real = run_module.transform_snapshot
+
+    def spy(snapshot: Any, out_dir: Path) -> Any:
+        seen.append(gc.isenabled())
+        if snapshot.info.snapshot_id != SID:
+            raise RuntimeError("spoilt")
+        return real(snapshot, out_dir)
+
+    monkeypatch.setattr(run_module, "transform_snapshot", spy)
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled_before else gc.disable()
+        result = transform(
+            [load("s1.json"), _variant("20260102T000000Z", "2026-01-02T00:00:00+00:00")],
+            tmp_path,
+            workers=1,
+        )
+        assert gc.isenabled() is enabled_before
+    finally:
+        gc.enable() if was else gc.disable()
+    assert seen == [False, False]
+    assert result.transformed == [SID]
+    assert "spoilt" in result.failed["20260102T000000Z"]
 
 
 def _variant(sid: str, taken_at: str, edit: Any = None) -> Any:

