@@ -40,15 +40,15 @@ def write_chart(r: dict[str, Any], path: Path) -> Path:
     ax_time.margins(x=0.25)
 
     rates = [
-        ("baseline\nUNWIND/MERGE", r["baseline"]["records_per_second"], "tab:red"),
+        ("baseline\nUNWIND/\nMERGE", r["baseline"]["records_per_second"], "tab:red"),
         ("append\nLOAD CSV", r["append"]["records_per_second"], "tab:orange"),
-        ("full rebuild\n(end to end)", r["rebuild"]["records_per_second"], "tab:green"),
+        ("full\nrebuild\n(end to end)", r["rebuild"]["records_per_second"], "tab:green"),
         (
-            "nightly rebuild\n(1 new snapshot)",
+            "nightly\nrebuild\n(1 new)",
             r["nightly_rebuild"]["records_per_second"],
             "tab:olive",
         ),
-        ("neo4j-admin\nimport only", r["import"]["records_per_second"], "tab:blue"),
+        ("neo4j-admin\nimport\nonly", r["import"]["records_per_second"], "tab:blue"),
     ]
     ax_rate.bar([n for n, _, _ in rates], [v for _, v, _ in rates], color=[c for *_, c in rates])
     for i, (_, v, _) in enumerate(rates):
