@@ -102,7 +102,6 @@ def bulk_import(
 
         result = run_admin(args, staging, check=False, on_line=collect, cwd=csv_dir)
         phases["import"] = time.monotonic() - t0
-        import_cpu = result.cpu_seconds
         if result.returncode != 0:
             raise BulkgraphError(
                 f"neo4j-admin import of {csv_dir} failed (exit {result.returncode}); the live "
@@ -143,7 +142,7 @@ def bulk_import(
         nodes_per_label=found.labels,
         relationships_per_type=found.types,
         phases=phases,
-        import_cpu_seconds=import_cpu,
+        import_cpu_seconds=result.cpu_seconds,
         report=str(report) if report_lines else None,
         report_lines=report_lines,
     )
