@@ -23,7 +23,7 @@ from bulkgraph.load.bulk import bulk_import
 from bulkgraph.load.staging import discard_staging, prepare_staging, staging_home
 from bulkgraph.load.swap import JOURNAL, PREVIOUS_DIR, recover
 from bulkgraph.query.snapshots import list_snapshots
-from bulkgraph.server import Neo4jHome
+from bulkgraph.server import Neo4jHome, server_pid
 from bulkgraph.transform.manifest import read_manifest
 from bulkgraph.transform.run import transform
 
@@ -136,6 +136,7 @@ def test_rebuild_then_failed_rebuilds_leave_the_graph_serving(
     assert list(summary["skipped"]) == [str(broken)]
     assert str(broken) in proc.stderr
     assert set(summary["phases"]) >= {"transform", "import", "post_load", "verify", "swap"}
+    assert summary["swap_mode"] == "staged"  # the server was running: checked on staging
     # the importer's CPU, from its own process: at least the JVM's start
     assert summary["import_cpu_seconds"] > 0.3
 
@@ -187,6 +188,49 @@ def test_rebuild_then_failed_rebuilds_leave_the_graph_serving(
     assert _counts(empty_db) == before
     assert not staging_home(empty_db.home).root.exists()
     assert not (empty_db.home.root / PREVIOUS_DIR).exists()
+
+
+def test_a_rebuild_with_the_server_stopped_is_checked_in_place(
+    empty_db: ManagedNeo4j, all_csv: Path, tmp_path: Path
+) -> None:
+    home = empty_db.home
+    empty_db.run("CREATE (:Marker {name: 'the previous graph'})")
+    empty_db.stop()
+
+    # counts the new store cannot match: refused after the move, the previous store back
+    # and the server left stopped, as it was
+    wrong = tmp_path / "wrong"
+    shutil.copytree(all_csv, wrong)
+    data = json.loads((wrong / "import-manifest.json").read_text())
+    data["nodes_per_label"]["Instance"] += 1
+    (wrong / "import-manifest.json").write_text(json.dumps(data))
+    with pytest.raises(BulkgraphError, match="label Instance: expected"):
+        bulk_import(wrong, home)
+    assert server_pid(home) is None
+    assert not (home.root / JOURNAL).exists()
+    assert not (home.root / PREVIOUS_DIR).exists()
+    assert not staging_home(home).root.exists()
+    empty_db.start()
+    assert empty_db.run("MATCH (n) RETURN labels(n) AS labels, n.name AS name") == [
+        {"labels": ["Marker"], "name": "the previous graph"}
+    ]
+    empty_db.stop()
+
+    summary = bulk_import(all_csv, home)
+    assert summary.swap_mode == "in_place"
+    assert server_pid(home) is not None  # started on the new store, and serving
+    manifest = read_manifest(all_csv)
+    assert _counts(empty_db) == (manifest.nodes_per_label, manifest.relationships_per_type)
+    assert summary.nodes == sum(manifest.nodes_per_label.values())
+    assert _snapshot_chain(empty_db) == [[S1, S2], [S2, S3]]
+    online = empty_db.run("SHOW INDEXES YIELD state WHERE state <> 'ONLINE' RETURN count(*) AS n")
+    assert online == [{"n": 0}]
+    assert len(empty_db.run("SHOW CONSTRAINTS YIELD name RETURN name")) >= len(
+        manifest.nodes_per_label
+    )
+    assert not (home.root / JOURNAL).exists()
+    assert not (home.root / PREVIOUS_DIR).exists()
+    assert not staging_home(home).root.exists()
 
 
 def test_load_appends_idempotently_and_backfills_in_time_order(

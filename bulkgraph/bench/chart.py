@@ -11,6 +11,8 @@ matplotlib.use("Agg")  # files only: no display on servers and in tests
 
 import matplotlib.pyplot as plt
 
+from bulkgraph.bench.bench import import_overhead
+
 MB = 1024 * 1024
 
 
@@ -30,6 +32,7 @@ def write_chart(r: dict[str, Any], path: Path) -> Path:
         ("post-load", phases.get("post_load", 0.0)),
         ("verify", phases.get("verify", 0.0)),
         ("swap", phases.get("swap", 0.0)),
+        ("staging set-up\n+ clean-up", import_overhead(r["import"])),
     ]
     names = [s for s, _ in stages][::-1]
     ax_time.barh(names, [v for _, v in stages][::-1], color="tab:blue")

@@ -53,7 +53,9 @@ def register(app: typer.Typer) -> None:
 
         Imports into a staging store, runs the post-load Cypher there, checks the counts
         against import-manifest.json, and only then swaps it in: if anything fails the
-        previous graph keeps serving.
+        previous graph keeps serving. When the server is stopped, the checks run on it
+        after the swap instead (one server start saved); a failure puts the previous store
+        back and leaves the server stopped.
         """
         from bulkgraph.load.bulk import bulk_import
 

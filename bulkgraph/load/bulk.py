@@ -5,7 +5,11 @@
 2. start the staging server, run the post-load Cypher, compare its counts with the manifest;
 3. swap the verified store into the live instance (`swap.py`).
 
-The live graph serves queries until step 3 and is untouched if any step fails.
+The live graph serves queries until step 3 and is untouched if any step fails. When the live
+server is not running (nothing is being served), steps 2 and 3 trade places: the new store is
+moved into the live instance with the previous one parked, and the post-load and the count
+check run on the live server itself; a failure puts the previous store back. That saves one
+server start and stop (~13 s on the benchmark's machine) with the same outcome either way.
 """
 
 from __future__ import annotations
@@ -20,11 +24,19 @@ from pathlib import Path
 
 from bulkgraph.db import home_connection, open_driver
 from bulkgraph.errors import BulkgraphError
-from bulkgraph.load.counts import compare, graph_counts
+from bulkgraph.load.counts import GraphCounts, compare, graph_counts
 from bulkgraph.load.postload import apply_post_load
 from bulkgraph.load.staging import discard_staging, prepare_staging
-from bulkgraph.load.swap import recover, swap_in
-from bulkgraph.server import DEFAULT_DATABASE, Neo4jHome, resolve_home, run_admin, start, stop
+from bulkgraph.load.swap import recover, swap_in, swap_in_then_check
+from bulkgraph.server import (
+    DEFAULT_DATABASE,
+    Neo4jHome,
+    resolve_home,
+    run_admin,
+    server_pid,
+    start,
+    stop,
+)
 from bulkgraph.settings import Settings, get_settings
 from bulkgraph.transform.manifest import Manifest, read_manifest, regex_escape
 
@@ -44,6 +56,11 @@ class ImportSummary:
     relationships_per_type: dict[str, int]
     #: seconds per phase: import, post_load, verify, swap
     phases: dict[str, float] = field(default_factory=dict)
+    #: wall seconds of the whole call: the phases plus setting up and removing staging
+    seconds: float = 0.0
+    #: "staged": checked on a staging server, then swapped in while the live one served;
+    #: "in_place": the live server was not running, so checked on it after the move
+    swap_mode: str = "staged"
     #: CPU seconds of neo4j-admin's import (user + system; see AdminResult.cpu_seconds)
     import_cpu_seconds: float = 0.0
     report: str | None = None  # path of import.report when it lists anything
@@ -65,6 +82,7 @@ def bulk_import(
     `on_line` receives the importer's output lines (its progress). Raises BulkgraphError
     when anything fails, with the live graph left as it was.
     """
+    began = time.monotonic()
     settings = settings or get_settings()
     csv_dir = Path(csv_dir).resolve()
     manifest = read_manifest(csv_dir)
@@ -108,27 +126,25 @@ def bulk_import(
                 f"graph is unchanged.\n{_importer_error(causes, result.tail)}"
             )
 
-        t0 = time.monotonic()
-        start(staging)
-        conn = home_connection(staging)
-        with open_driver(conn) as driver:
-            apply_post_load(driver, conn.database)
-            phases["post_load"] = time.monotonic() - t0
+        if server_pid(live) is not None:
+            swap_mode = "staged"
+            found = _post_load_and_verify(staging, manifest, csv_dir, phases)
             t0 = time.monotonic()
-            found = graph_counts(driver, conn.database)
-        mismatches = compare(found, manifest.nodes_per_label, manifest.relationships_per_type)
-        phases["verify"] = time.monotonic() - t0
-        if mismatches:
-            listed = "\n  ".join(str(m) for m in mismatches)
-            raise BulkgraphError(
-                f"the imported graph does not match {csv_dir}/import-manifest.json; the live "
-                f"graph is unchanged:\n  {listed}"
+            stop(staging)
+            swap_in(staging, live)
+            phases["swap"] = time.monotonic() - t0
+        else:
+            swap_mode = "in_place"
+            checked: list[GraphCounts] = []
+            t0 = time.monotonic()
+            swap_in_then_check(
+                staging,
+                live,
+                lambda: checked.append(_post_load_and_verify(live, manifest, csv_dir, phases)),
             )
-        stop(staging)
-
-        t0 = time.monotonic()
-        swap_in(staging, live)
-        phases["swap"] = time.monotonic() - t0
+            found = checked[0]
+            # the renames and the clean-up around the checks
+            phases["swap"] = time.monotonic() - t0 - phases["post_load"] - phases["verify"]
     finally:
         discard_staging(live)
 
@@ -142,10 +158,35 @@ def bulk_import(
         nodes_per_label=found.labels,
         relationships_per_type=found.types,
         phases=phases,
+        seconds=time.monotonic() - began,
+        swap_mode=swap_mode,
         import_cpu_seconds=result.cpu_seconds,
         report=str(report) if report_lines else None,
         report_lines=report_lines,
     )
+
+
+def _post_load_and_verify(
+    home: Neo4jHome, manifest: Manifest, csv_dir: Path, phases: dict[str, float]
+) -> GraphCounts:
+    """Start `home`'s server on the new store, run the post-load Cypher, check the counts."""
+    t0 = time.monotonic()
+    start(home)
+    conn = home_connection(home)
+    with open_driver(conn) as driver:
+        apply_post_load(driver, conn.database)
+        phases["post_load"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        found = graph_counts(driver, conn.database)
+    mismatches = compare(found, manifest.nodes_per_label, manifest.relationships_per_type)
+    phases["verify"] = time.monotonic() - t0
+    if mismatches:
+        listed = "\n  ".join(str(m) for m in mismatches)
+        raise BulkgraphError(
+            f"the imported graph does not match {csv_dir}/import-manifest.json; the live "
+            f"graph is unchanged:\n  {listed}"
+        )
+    return found
 
 
 def _merged_input(manifest: Manifest, csv_dir: Path, into: Path) -> list[str]:

@@ -46,6 +46,7 @@ class RebuildSummary:
             data["relationships_per_type"] = self.import_summary.relationships_per_type
             data["import_report"] = self.import_summary.report
             data["import_cpu_seconds"] = self.import_summary.import_cpu_seconds
+            data["swap_mode"] = self.import_summary.swap_mode
         return data
 
 

@@ -6,6 +6,12 @@ in (renames on one file system), and the live server started and checked. If it 
 come up with the new store, the old folders are moved back and it is started again. A
 journal file marks the window in which the live store is not in place, so that a swap
 killed half-way is undone by the next `recover()` (every bulk import calls it first).
+
+When the live server is not running there is nobody to keep serving, so `swap_in_then_check`
+moves the new store in first and runs the checks (post-load, counts) on the live instance
+itself: one server start instead of two (staging, then live), with the same guarantee: until
+the checks pass the previous store stays parked and the journal open, and a failure puts it
+back.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from bulkgraph.errors import BulkgraphError
@@ -59,38 +66,82 @@ def recover(live: Neo4jHome, database: str = DEFAULT_DATABASE) -> bool:
     return restored
 
 
-def swap_in(staging: Neo4jHome, live: Neo4jHome, database: str = DEFAULT_DATABASE) -> None:
-    """Replace the live store with the staging one, and (re)start the live server.
-
-    The live server is stopped only for the renames and the restart. On failure the old
-    store is back in place and serving, and BulkgraphError says what happened.
-    """
-    new_store, new_tx = _stores(staging, database)
+def _require_store(staging: Neo4jHome, database: str) -> None:
+    new_store = staging.store_dir(database)
     if not new_store.is_dir():
         raise BulkgraphError(f"{new_store}: the staging store is missing; nothing was swapped")
+
+
+def _park_and_move_in(staging: Neo4jHome, live: Neo4jHome, database: str) -> None:
+    """Open the journal, park the live store, move the staging one in (server stopped)."""
+    new_store, new_tx = _stores(staging, database)
     previous = _previous(live)
     shutil.rmtree(previous.root, ignore_errors=True)
-    if server_pid(live) is not None:
-        stop(live)
     journal = live.root / JOURNAL
     journal.write_text(json.dumps({"database": database}) + "\n", encoding="utf-8")
     for live_dir, old_dir in zip(_stores(live, database), _stores(previous, database), strict=True):
         _move(live_dir, old_dir)
     _move(new_store, live.store_dir(database))
     _move(new_tx, live.transactions_dir(database))
+
+
+def _put_back(live: Neo4jHome, database: str) -> None:
+    """Drop the new store and restore the parked one; the server is left stopped."""
+    if server_pid(live) is not None:
+        stop(live)
+    for new_dir in _stores(live, database):
+        shutil.rmtree(new_dir, ignore_errors=True)
+    recover(live, database)
+
+
+def _commit(live: Neo4jHome) -> None:
+    (live.root / JOURNAL).unlink()
+    shutil.rmtree(_previous(live).root, ignore_errors=True)
+
+
+def swap_in(staging: Neo4jHome, live: Neo4jHome, database: str = DEFAULT_DATABASE) -> None:
+    """Replace the live store with the staging one, and (re)start the live server.
+
+    The live server is stopped only for the renames and the restart. On failure the old
+    store is back in place and serving, and BulkgraphError says what happened.
+    """
+    _require_store(staging, database)
+    if server_pid(live) is not None:
+        stop(live)
+    _park_and_move_in(staging, live, database)
     try:
         start(live)
     except BulkgraphError as exc:
         log.error("the live server did not start on the new store: putting the old one back")
-        if server_pid(live) is not None:
-            stop(live)
-        for new_dir in _stores(live, database):
-            shutil.rmtree(new_dir, ignore_errors=True)
-        recover(live, database)
+        _put_back(live, database)
         start(live)
         raise BulkgraphError(
             f"the new store did not start in {live.root}; the previous graph is back "
             f"and serving. Cause: {exc}"
         ) from exc
-    journal.unlink()
-    shutil.rmtree(previous.root, ignore_errors=True)
+    _commit(live)
+
+
+def swap_in_then_check(
+    staging: Neo4jHome,
+    live: Neo4jHome,
+    check: Callable[[], None],
+    database: str = DEFAULT_DATABASE,
+) -> None:
+    """Move the staging store into a live instance whose server is not running, then run
+    `check` (which starts the live server, runs the post-load and verifies the counts).
+
+    If `check` raises (or the process is interrupted), the new store is dropped, the previous
+    one put back and the server left stopped, as it was; then the exception propagates.
+    """
+    if server_pid(live) is not None:
+        raise BulkgraphError(f"the server of {live.root} is running: use swap_in")
+    _require_store(staging, database)
+    _park_and_move_in(staging, live, database)
+    try:
+        check()
+    except BaseException:
+        log.error("the new store failed its checks in %s: putting the old one back", live.root)
+        _put_back(live, database)
+        raise
+    _commit(live)
