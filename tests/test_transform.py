@@ -9,11 +9,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from transform_fixtures import NATIVE, from_dict, load
 
 import bulkgraph.transform.run as run_module
 import bulkgraph.transform.snapshot as snapshot_module
+import bulkgraph.transform.temporal as temporal_module
+from bulkgraph.transform import csvfmt
 from bulkgraph.transform.manifest import read_manifest
 from bulkgraph.transform.run import transform
 from bulkgraph.transform.schema import node_schema, rel_schema
@@ -307,6 +310,85 @@ def test_temporal_links_over_three_snapshots(tmp_path: Path) -> None:
     assert m.relationships_per_type["NEXT"] == 2
     assert m.relationships_per_type["NEXT_VERSION"] > 0
     assert not any(g.group.startswith("NEXT_VERSION__Tag") for g in m.groups)
+
+
+@pytest.mark.parametrize("chunk", [3, temporal_module.CHUNK])
+def test_version_links_match_a_last_seen_walk_across_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """`link` on hand-made key files of 20 snapshots: resources that stay, change, vanish for
+    a while (also across a chunk boundary) and come back, against a plain dict walk."""
+    monkeypatch.setattr(temporal_module, "CHUNK", chunk)
+    ids = [f"2026{m:02d}01T000000Z" for m in range(1, 13)] + [
+        f"202701{d:02d}T000000Z" for d in range(1, 9)
+    ]
+
+    def present(i: int, res: int) -> bool:
+        return {0: True, 1: i < 2 or i > 17, 2: i % 4 != 1, 3: 4 <= i <= 6}.get(res % 4, True)
+
+    expected: dict[str, set[tuple[str, str, str]]] = {}
+    last: dict[tuple[str, str], tuple[str, str]] = {}
+    for i, sid in enumerate(ids):
+        rows = []
+        for label in ("Instance", "SecurityGroup", "Tag"):
+            for res in range(8):
+                if not present(i, res):
+                    continue
+                key = f"{label}|r{res}"
+                uid = f"{sid}|{key}"
+                fingerprint = f"f{res}-{i // (res + 1)}"  # changes every res+1 snapshots
+                rows.append((label, key, uid, fingerprint))
+                if label != "Tag" and (label, key) in last:
+                    before_uid, before_fp = last[(label, key)]
+                    changed = "true" if before_fp != fingerprint else "false"
+                    expected.setdefault(f"{label}/{sid}", set()).add((before_uid, uid, changed))
+                last[(label, key)] = (uid, fingerprint)
+        state = tmp_path / "state" / sid
+        state.mkdir(parents=True)
+        pl.DataFrame(rows, schema=list(temporal_module._KEYS), orient="row").write_parquet(
+            state / "keys.parquet"
+        )
+    # a part left by an earlier run where this run has no links: removed
+    stale = tmp_path / "relationships" / "NEXT_VERSION__Instance__Instance" / f"{ids[0]}.csv"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("old\n")
+
+    written = temporal_module.link(tmp_path, ids)
+
+    found: dict[str, set[tuple[str, str, str]]] = {}
+    for label in ("Instance", "SecurityGroup"):
+        group = f"NEXT_VERSION__{label}__{label}"
+        for path in sorted((tmp_path / "relationships" / group).glob("*.csv")):
+            lines = list(csv.reader(path.open(encoding="utf-8")))
+            assert [ln[0] for ln in lines] == sorted(ln[0] for ln in lines)  # by start
+            found[f"{label}/{path.stem}"] = {(a, b, c) for a, b, c in lines}
+            assert written[group][path.stem] == len(lines)
+    assert found == expected
+    assert not stale.exists()
+    assert not (tmp_path / "relationships" / "NEXT_VERSION__Tag__Tag").exists()
+    # the gap of r1 spans chunks; its return links to its version before the gap
+    assert (f"{ids[1]}|Instance|r1", f"{ids[18]}|Instance|r1", "true") in found[
+        f"Instance/{ids[18]}"
+    ]
+
+
+@pytest.mark.parametrize("small_part", [0, 10_000])  # every part by polars / from Python
+def test_part_files_are_the_same_bytes_whichever_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_part: int
+) -> None:
+    monkeypatch.setattr(csvfmt, "_SMALL_PART", small_part)
+    plain = pl.DataFrame({"a": ["x", 'q"uote', "back\\slash", None, ""], "n": [1, 2, 3, 4, None]})
+    cols = [("a", "string"), ("n", "long")]
+    assert not csvfmt.write_lines(tmp_path / "plain.csv", csvfmt.lines(plain, cols))
+    assert (tmp_path / "plain.csv").read_bytes() == (
+        b'"x",1\n"q""uote",2\n"back\\\\slash",3\n,4\n"",\n'
+    )
+    for text in ("two\nlines", "carriage\rreturn"):
+        broken = pl.DataFrame({"a": ["x", text], "n": [1, 2]})
+        assert csvfmt.write_lines(tmp_path / "broken.csv", csvfmt.lines(broken, cols))
+    empty = plain.clear()
+    assert not csvfmt.write_lines(tmp_path / "empty.csv", csvfmt.lines(empty, cols))
+    assert (tmp_path / "empty.csv").read_bytes() == b""
 
 
 def _rejects(out: Path, file_part: str) -> list[tuple[int, str]]:

@@ -57,20 +57,37 @@ def encode(expr: pl.Expr, prop_type: str) -> pl.Expr:
     return cell.fill_null("")
 
 
+def line_expr(cells: list[tuple[pl.Expr, str]]) -> pl.Expr:
+    """The CSV line (column "line") of the cells (expression, type), in that order."""
+    return pl.concat_str([encode(e, t) for e, t in cells], separator=",").alias("line")
+
+
 def lines(df: pl.DataFrame, cols: list[tuple[str, str]]) -> pl.Series:
     """Each row of `df` as one CSV line over `cols` (name, type)."""
-    exprs = [encode(pl.col(name), t) for name, t in cols]
-    return df.select(pl.concat_str(exprs, separator=",").alias("line")).to_series()
+    return df.select(line_expr([(pl.col(name), t) for name, t in cols])).to_series()
+
+
+#: Below this many lines a part is written from Python: polars' CSV writer costs ~1.5 ms a
+#: call whatever the size (measured: 2,000 lines 0.7 ms from Python, 1.6 ms by polars; 200,000
+#: lines 84 ms and 27 ms). The linking pass writes ~1,300 parts of ~2,000 lines.
+_SMALL_PART = 5000
 
 
 def write_lines(path: Path, rows: pl.Series) -> bool:
     """Write `rows` (from `lines`) to `path`; True when a field holds a line break."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    multiline = bool(rows.str.contains(r"[\r\n]").any())
     tmp = path.with_name(path.name + ".tmp")
-    # the lines are finished CSV: written as they are, one per line, by polars (no Python
-    # string per line)
-    rows.to_frame("line").write_csv(tmp, include_header=False, quote_style="never")
+    if len(rows) < _SMALL_PART:
+        text = "\n".join(rows.to_list())
+        # a break inside a field shows as more breaks than between the lines
+        multiline = "\r" in text or text.count("\n") != max(len(rows) - 1, 0)
+        with tmp.open("w", encoding="utf-8", newline="") as fh:
+            fh.write(text + "\n" if len(rows) else "")
+    else:
+        multiline = bool(rows.str.contains(r"[\r\n]").any())
+        # finished CSV lines, written as they are, one per line, by polars (no Python
+        # string per line)
+        rows.to_frame("line").write_csv(tmp, include_header=False, quote_style="never")
     tmp.replace(path)
     return multiline
 

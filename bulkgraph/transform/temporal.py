@@ -2,7 +2,9 @@
 
 A sequential pass over the small per-snapshot key files in time order, keeping one "last
 seen" frame (label, resource_key, uid, fingerprint): memory grows with distinct resources,
-not with snapshots, and each snapshot's transform stays independent of the others.
+not with snapshots, and each snapshot's transform stays independent of the others. The pass
+takes the snapshots a chunk at a time: the carried frame and the chunk's keys sorted by
+resource and time, so that each row's predecessor in its resource is its previous version.
 """
 
 from __future__ import annotations
@@ -17,44 +19,86 @@ from bulkgraph.transform.schema import NODES
 from bulkgraph.transform.snapshot import PART_SUFFIX, state_dir
 
 _KEYS = {"label": pl.String, "resource_key": pl.String, "uid": pl.String, "fingerprint": pl.String}
+#: snapshots linked per step: one sort over a chunk instead of a join per snapshot, while
+#: memory stays bounded by the distinct resources plus one chunk's keys
+CHUNK = 16
 
 
 def link(out_dir: Path, ordered_ids: list[str]) -> dict[str, dict[str, int]]:
     """Write NEXT and NEXT_VERSION parts (named after the later snapshot); group -> part rows."""
     written: dict[str, dict[str, int]] = {}
 
-    def put(group: str, sid: str, df: pl.DataFrame, cols: list[tuple[str, str]]) -> None:
+    def put_lines(group: str, sid: str, part: pl.DataFrame | None) -> None:
+        """Write the part's lines, or remove the part file of an earlier run if none."""
         path = out_dir / "relationships" / group / f"{sid}{PART_SUFFIX}"
-        if df.height == 0:
+        if part is None or part.height == 0:
             path.unlink(missing_ok=True)
             return
-        csvfmt.write_lines(path, csvfmt.lines(df.sort("start"), cols))
-        written.setdefault(group, {})[sid] = df.height
+        csvfmt.write_lines(path, part.get_column("line"))
+        written.setdefault(group, {})[sid] = part.height
 
     for prev, nxt in itertools.pairwise(ordered_ids):
         link_df = pl.DataFrame(
             {"start": [f"{prev}|Snapshot|{prev}"], "end": [f"{nxt}|Snapshot|{nxt}"]}
         )
-        put("NEXT__Snapshot__Snapshot", nxt, link_df, [("start", "string"), ("end", "string")])
+        put_lines(
+            "NEXT__Snapshot__Snapshot",
+            nxt,
+            csvfmt.lines(link_df, [("start", "string"), ("end", "string")]).to_frame(),
+        )
 
-    last = pl.DataFrame(schema=_KEYS)
     versioned = [n.label for n in NODES if n.versioned]
-    for sid in ordered_ids:
-        cur = pl.read_parquet(state_dir(out_dir, sid) / "keys.parquet")
-        pairs = last.join(cur, on=["label", "resource_key"], suffix="_cur").select(
-            "label",
-            pl.col("uid").alias("start"),
-            pl.col("uid_cur").alias("end"),
-            (pl.col("fingerprint") != pl.col("fingerprint_cur")).alias("changed"),
+    # last seen version of every resource so far; "order" -1 marks it as carried over
+    last = pl.DataFrame(schema={**_KEYS, "order": pl.Int32})
+    for first in range(0, len(ordered_ids), CHUNK):
+        chunk = ordered_ids[first : first + CHUNK]
+        ordered = _in_time_order(last, out_dir, chunk)
+        parts = _version_lines(ordered, versioned).partition_by(
+            "order", "label", as_dict=True, include_key=False
         )
-        for label in versioned:
-            put(
-                f"NEXT_VERSION__{label}__{label}",
-                sid,
-                pairs.filter(pl.col("label") == label),
-                [("start", "string"), ("end", "string"), ("changed", "boolean")],
-            )
-        last = pl.concat(
-            [last.join(cur, on=["label", "resource_key"], how="anti"), cur.select(_KEYS.keys())]
-        )
+        for order, sid in enumerate(chunk):
+            for label in versioned:
+                put_lines(f"NEXT_VERSION__{label}__{label}", sid, parts.get((order, label)))
+        last = ordered.unique(["label", "resource_key"], keep="last", maintain_order=True)
+        last = last.with_columns(pl.lit(-1, pl.Int32).alias("order"))
     return written
+
+
+def _in_time_order(last: pl.DataFrame, out_dir: Path, chunk: list[str]) -> pl.DataFrame:
+    """The carried last-seen rows and the chunk's keys, sorted by resource, then time."""
+    scans = [
+        pl.scan_parquet(state_dir(out_dir, sid) / "keys.parquet").with_columns(
+            pl.lit(order, pl.Int32).alias("order")
+        )
+        for order, sid in enumerate(chunk)
+    ]
+    return pl.concat([last.lazy(), *scans]).sort("label", "resource_key", "order").collect()
+
+
+def _version_lines(ordered: pl.DataFrame, versioned: list[str]) -> pl.DataFrame:
+    """NEXT_VERSION lines: each row after another of the same resource links from it."""
+    same = (pl.col("label") == pl.col("label").shift(1)) & (
+        pl.col("resource_key") == pl.col("resource_key").shift(1)
+    )
+    return (
+        ordered.lazy()
+        .with_columns(
+            pl.when(same).then(pl.col("uid").shift(1)).alias("start"),
+            pl.when(same).then(pl.col("fingerprint").shift(1)).alias("fingerprint_before"),
+        )
+        .filter(pl.col("start").is_not_null() & pl.col("label").is_in(versioned))
+        .select(
+            "order",
+            "label",
+            "start",
+            csvfmt.line_expr(
+                [
+                    (pl.col("start"), "string"),
+                    (pl.col("uid"), "string"),
+                    (pl.col("fingerprint_before") != pl.col("fingerprint"), "boolean"),
+                ]
+            ),
+        )
+        .sort("order", "label", "start")
+        .collect()
+    )
