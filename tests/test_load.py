@@ -107,6 +107,15 @@ def _next_versions(csv_dir: Path) -> set[tuple[str, str, bool]]:
     return out
 
 
+def _with_one_instance_too_many(csv_dir: Path, into: Path) -> Path:
+    """A copy of `csv_dir` whose manifest expects one Instance node more than its files hold."""
+    shutil.copytree(csv_dir, into)
+    data = json.loads((into / "import-manifest.json").read_text())
+    data["nodes_per_label"]["Instance"] += 1
+    (into / "import-manifest.json").write_text(json.dumps(data))
+    return into
+
+
 def test_rebuild_then_failed_rebuilds_leave_the_graph_serving(
     empty_db: ManagedNeo4j, tmp_path: Path
 ) -> None:
@@ -178,11 +187,7 @@ def test_rebuild_then_failed_rebuilds_leave_the_graph_serving(
     assert _counts(empty_db) == before
 
     # a manifest whose counts the imported graph does not match: refused after verification
-    wrong = tmp_path / "wrong"
-    shutil.copytree(all_csv, wrong)
-    data = json.loads((wrong / "import-manifest.json").read_text())
-    data["nodes_per_label"]["Instance"] += 1
-    (wrong / "import-manifest.json").write_text(json.dumps(data))
+    wrong = _with_one_instance_too_many(all_csv, tmp_path / "wrong")
     with pytest.raises(BulkgraphError, match="label Instance: expected"):
         bulk_import(wrong, empty_db.home)
     assert _counts(empty_db) == before
@@ -199,11 +204,7 @@ def test_a_rebuild_with_the_server_stopped_is_checked_in_place(
 
     # counts the new store cannot match: refused after the move, the previous store back
     # and the server left stopped, as it was
-    wrong = tmp_path / "wrong"
-    shutil.copytree(all_csv, wrong)
-    data = json.loads((wrong / "import-manifest.json").read_text())
-    data["nodes_per_label"]["Instance"] += 1
-    (wrong / "import-manifest.json").write_text(json.dumps(data))
+    wrong = _with_one_instance_too_many(all_csv, tmp_path / "wrong")
     with pytest.raises(BulkgraphError, match="label Instance: expected"):
         bulk_import(wrong, home)
     assert server_pid(home) is None
