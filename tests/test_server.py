@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import stat
 import subprocess
 from pathlib import Path
@@ -71,6 +72,25 @@ def test_second_install_is_cached_and_keeps_port_and_password(tmp_path: Path) ->
     assert again.auth_file.read_bytes() == auth_ini
     assert home.lib.resolve().stat().st_ino == lib_stat.st_ino  # the cached jars, not new ones
     assert not server.status(home).running
+
+
+def test_a_password_starting_with_a_dash_is_set_and_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # secrets.token_urlsafe starts with "-" once in 64: neo4j-admin must not take it for an
+    # option (it failed the install with "Missing required parameter: '<password>'")
+    password = "-dash-first-" + "x" * 20
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: password)
+    settings = Settings(_env_file=None, bulkgraph_heap="256m", bulkgraph_pagecache="64m")  # type: ignore[call-arg]
+    home = server.install(tmp_path / "dash", settings=settings)
+    assert home.read_password() == password
+    server.start(home)
+    try:
+        uri = f"bolt://127.0.0.1:{bolt_port(home.conf_file)}"
+        with neo4j.GraphDatabase.driver(uri, auth=("neo4j", password)) as driver:
+            assert driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1
+    finally:
+        server.stop(home)
 
 
 def test_install_leaves_a_running_instance_alone(neo4j_server: ManagedNeo4j) -> None:

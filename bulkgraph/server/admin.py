@@ -98,7 +98,9 @@ def set_initial_password(home: Neo4jHome, password: str) -> None:
     fd, path = tempfile.mkstemp(prefix=".args-", dir=home.root)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:  # mkstemp creates it 0600
-            fh.write(f"dbms\nset-initial-password\n{password}\n")
+            # "--" ends the options: a password starting with "-" (token_urlsafe gives one in
+            # 64) would otherwise be read as an unknown option
+            fh.write(f"dbms\nset-initial-password\n--\n{password}\n")
         result = run_admin([f"@{path}"], home, check=False, on_line=None)
     finally:
         os.unlink(path)
