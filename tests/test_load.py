@@ -205,8 +205,9 @@ def test_a_rebuild_with_the_server_stopped_is_checked_in_place(
     # counts the new store cannot match: refused after the move, the previous store back
     # and the server left stopped, as it was
     wrong = _with_one_instance_too_many(all_csv, tmp_path / "wrong")
-    with pytest.raises(BulkgraphError, match="label Instance: expected"):
+    with pytest.raises(BulkgraphError, match="label Instance: expected") as refused:
         bulk_import(wrong, home)
+    assert "previous store is back" in str(refused.value)
     assert server_pid(home) is None
     assert not (home.root / JOURNAL).exists()
     assert not (home.root / PREVIOUS_DIR).exists()

@@ -140,8 +140,14 @@ def swap_in_then_check(
     _park_and_move_in(staging, live, database)
     try:
         check()
-    except BaseException:
+    except BulkgraphError as exc:
         log.error("the new store failed its checks in %s: putting the old one back", live.root)
+        _put_back(live, database)
+        raise BulkgraphError(
+            f"{exc}\nThe previous store is back in {live.root}; its server stays stopped, "
+            "as it was before the rebuild."
+        ) from exc
+    except BaseException:  # e.g. Ctrl-C: the same clean-up, then let it through
         _put_back(live, database)
         raise
     _commit(live)
