@@ -135,14 +135,10 @@ def bulk_import(
             phases["swap"] = time.monotonic() - t0
         else:
             swap_mode = "in_place"
-            checked: list[GraphCounts] = []
             t0 = time.monotonic()
-            swap_in_then_check(
-                staging,
-                live,
-                lambda: checked.append(_post_load_and_verify(live, manifest, csv_dir, phases)),
+            found = swap_in_then_check(
+                staging, live, lambda: _post_load_and_verify(live, manifest, csv_dir, phases)
             )
-            found = checked[0]
             # the renames and the clean-up around the checks
             phases["swap"] = time.monotonic() - t0 - phases["post_load"] - phases["verify"]
     finally:

@@ -21,6 +21,7 @@ import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from bulkgraph.errors import BulkgraphError
 from bulkgraph.server import DEFAULT_DATABASE, Neo4jHome, server_pid, start, stop
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 PREVIOUS_DIR = "bulkgraph-previous"
 JOURNAL = "bulkgraph-swap.json"
+
+T = TypeVar("T")
 
 
 def _stores(home: Neo4jHome, database: str) -> tuple[Path, Path]:
@@ -125,11 +128,12 @@ def swap_in(staging: Neo4jHome, live: Neo4jHome, database: str = DEFAULT_DATABAS
 def swap_in_then_check(
     staging: Neo4jHome,
     live: Neo4jHome,
-    check: Callable[[], None],
+    check: Callable[[], T],
     database: str = DEFAULT_DATABASE,
-) -> None:
+) -> T:
     """Move the staging store into a live instance whose server is not running, then run
-    `check` (which starts the live server, runs the post-load and verifies the counts).
+    `check` (which starts the live server, runs the post-load and verifies the counts) and
+    return what it returns.
 
     If `check` raises (or the process is interrupted), the new store is dropped, the previous
     one put back and the server left stopped, as it was; then the exception propagates.
@@ -139,7 +143,7 @@ def swap_in_then_check(
     _require_store(staging, database)
     _park_and_move_in(staging, live, database)
     try:
-        check()
+        checked = check()
     except BulkgraphError as exc:
         log.error("the new store failed its checks in %s: putting the old one back", live.root)
         _put_back(live, database)
@@ -151,3 +155,4 @@ def swap_in_then_check(
         _put_back(live, database)
         raise
     _commit(live)
+    return checked
