@@ -34,6 +34,11 @@ class Installation:
         return self.root / "lib"
 
     @property
+    def class_archives(self) -> Path:
+        """Class-data-sharing archives of the server JVM, one per JVM build (see launch.py)."""
+        return self.root / "class-archives"
+
+    @property
     def pom(self) -> Path:
         return self.root / "pom.xml"
 
@@ -88,8 +93,18 @@ class Neo4jHome:
 
     @property
     def pid_file(self) -> Path:
-        """Written by Neo4j's launcher; holds the pid of the server JVM itself."""
+        """Holds the pid of the server JVM itself (written by bulkgraph and by the server)."""
         return self.run_dir / "neo4j.pid"
+
+    @property
+    def server_command_file(self) -> Path:
+        """The server's command line as Neo4j's launcher builds it, cached (see launch.py)."""
+        return self.run_dir / "bulkgraph-server-command.json"
+
+    @property
+    def archive_dump_file(self) -> Path:
+        """Present while the running server dumps a class archive at exit (see launch.py)."""
+        return self.run_dir / "bulkgraph-class-archive-dump.json"
 
     @property
     def password_file(self) -> Path:
@@ -113,6 +128,11 @@ class Neo4jHome:
     @property
     def debug_log(self) -> Path:
         return self.logs / "debug.log"
+
+    @property
+    def server_out(self) -> Path:
+        """The server JVM's own stdout and stderr (JVM warnings, a crash before logging)."""
+        return self.logs / "server.out"
 
     def store_dir(self, database: str = DEFAULT_DATABASE) -> Path:
         """The store files of a database (removed/replaced by a full bulk import)."""

@@ -1,9 +1,9 @@
 """Start, stop and inspect the server of an instance.
 
-`Neo4jCommand start` forks the server JVM (CommunityEntryPoint), detaches it and writes its
-pid to `run/neo4j.pid`; the launcher JVM then exits. So "is it running" and "stop it" are
-about that server JVM, which we recognise by its main class and `--home-dir=` argument,
-so a recycled pid is never mistaken for (or killed as) our server.
+The server JVM (CommunityEntryPoint) is started detached, with the command line Neo4j's own
+launcher builds (see `launch.py`), and its pid goes to `run/neo4j.pid`. "Is it running" and
+"stop it" are about that JVM, which we recognise by its main class and `--home-dir=`
+argument, so a recycled pid is never mistaken for (or killed as) our server.
 """
 
 from __future__ import annotations
@@ -12,21 +12,23 @@ import contextlib
 import logging
 import os
 import signal
-import subprocess
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bulkgraph.errors import BulkgraphError
+from bulkgraph.server import launch
 from bulkgraph.server.config import bolt_port, bolt_uri, free_port, port_is_free, set_bolt_port
 from bulkgraph.server.home import DEFAULT_DATABASE, Neo4jHome, resolve_home
-from bulkgraph.server.java import SERVER_LAUNCHER, SERVER_MAIN, launcher_command, launcher_env
+from bulkgraph.server.java import SERVER_MAIN
 
 log = logging.getLogger(__name__)
 
 _PROC = Path("/proc")
 _LOG_TAIL_LINES = 30
+_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -133,14 +135,27 @@ def _version_from_lib(home: Neo4jHome) -> str | None:
 
 
 def log_tail(home: Neo4jHome, lines: int = _LOG_TAIL_LINES) -> str:
+    """The end of the server's log, and of its JVM output when that has something."""
+    tails = []
     for path in (home.user_log, home.debug_log):
-        try:
-            text = path.read_text(errors="replace")
-        except OSError:
-            continue
-        if text.strip():
-            return f"--- last lines of {path} ---\n" + "\n".join(text.splitlines()[-lines:])
-    return f"(no log in {home.logs})"
+        tail = _tail(path, lines)
+        if tail:
+            tails.append(tail)
+            break
+    out = _tail(home.server_out, lines)
+    if out:
+        tails.append(out)
+    return "\n".join(tails) if tails else f"(no log in {home.logs})"
+
+
+def _tail(path: Path, lines: int) -> str | None:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return None
+    if not text.strip():
+        return None
+    return f"--- last lines of {path} ---\n" + "\n".join(text.splitlines()[-lines:])
 
 
 def start(home: Neo4jHome | Path | str | None = None, *, timeout: float = 180.0) -> ServerStatus:
@@ -169,31 +184,20 @@ def start(home: Neo4jHome | Path | str | None = None, *, timeout: float = 180.0)
     home.pid_file.unlink(missing_ok=True)
 
     deadline = time.monotonic() + timeout
+    spawned = launch.spawn(home)
     try:
-        proc = subprocess.run(
-            launcher_command(home, SERVER_LAUNCHER, ["start"]),
-            env=launcher_env(home),
-            cwd=home.root,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        _kill_server(home)
-        raise BulkgraphError(
-            f"Neo4j at {home.root} did not start within {timeout:.0f}s\n{log_tail(home)}"
-        ) from exc
-    if proc.returncode != 0:
-        _kill_server(home)
-        output = (proc.stdout + proc.stderr).strip()
-        raise BulkgraphError(
-            f"Neo4j at {home.root} failed to start (launcher exit {proc.returncode}):\n"
-            f"{output}\n{log_tail(home)}"
-        )
-    _wait_for_bolt(home, bolt_uri(port), deadline)
+        _wait_for_bolt(home, bolt_uri(port), deadline)
+    except _ExitedWhileStarting as exc:
+        if spawned.archive is None:
+            raise BulkgraphError(str(exc)) from None
+        # a class archive the JVM cannot map kills it before it logs anything: retry without
+        launch.drop_archive(spawned.archive)
+        launch.after_stop(home, clean=False)
+        launch.spawn(home)
+        try:
+            _wait_for_bolt(home, bolt_uri(port), deadline)
+        except _ExitedWhileStarting as again:
+            raise BulkgraphError(str(again)) from None
     return status(home)
 
 
@@ -210,7 +214,12 @@ def _ensure_lib(home: Neo4jHome) -> None:
         raise BulkgraphError(f"{home.lib} points to missing jars: run `bulkgraph neo4j install`")
 
 
+class _ExitedWhileStarting(Exception):
+    pass
+
+
 def _wait_for_bolt(home: Neo4jHome, uri: str, deadline: float) -> None:
+    """Poll until the server answers a query; the server must stay alive meanwhile."""
     import neo4j
     from neo4j.exceptions import AuthError, DriverError, Neo4jError
 
@@ -219,9 +228,18 @@ def _wait_for_bolt(home: Neo4jHome, uri: str, deadline: float) -> None:
     last_error = "no answer"
     while time.monotonic() < deadline:
         if server_pid(home) is None:
-            raise BulkgraphError(f"Neo4j at {home.root} exited while starting\n{log_tail(home)}")
+            raise _ExitedWhileStarting(
+                f"Neo4j at {home.root} exited while starting\n{log_tail(home)}"
+            )
+        if not _port_open(uri):
+            time.sleep(_POLL_SECONDS)
+            continue
         try:
-            with neo4j.GraphDatabase.driver(uri, auth=auth, connection_timeout=5) as driver:
+            # no retries inside the driver: its back-off (1, 2, 4, 8 s...) would overshoot
+            # the moment the server is up by seconds; this loop polls instead
+            with neo4j.GraphDatabase.driver(
+                uri, auth=auth, connection_timeout=5, max_transaction_retry_time=0
+            ) as driver:
                 if auth is None:
                     driver.verify_connectivity()
                 else:
@@ -235,12 +253,21 @@ def _wait_for_bolt(home: Neo4jHome, uri: str, deadline: float) -> None:
             ) from exc
         except (DriverError, Neo4jError, OSError) as exc:
             last_error = f"{type(exc).__name__}: {exc}"
-        time.sleep(0.5)
+        time.sleep(_POLL_SECONDS)
     _kill_server(home)
     raise BulkgraphError(
         f"Neo4j at {home.root} did not answer on {uri} in time ({last_error}); stopped it\n"
         f"{log_tail(home)}"
     )
+
+
+def _port_open(uri: str) -> bool:
+    host, _, port = uri.rpartition("//")[2].rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def stop(home: Neo4jHome | Path | str | None = None, *, timeout: float = 90.0) -> ServerStatus:
@@ -252,14 +279,17 @@ def stop(home: Neo4jHome | Path | str | None = None, *, timeout: float = 90.0) -
 
 def _kill_server(home: Neo4jHome, timeout: float = 90.0) -> None:
     pid = server_pid(home)
+    clean = False
     if pid is not None:
         _signal(pid, signal.SIGTERM)
-        if not _wait_gone(pid, timeout):
+        clean = _wait_gone(pid, timeout)
+        if not clean:
             log.warning("Neo4j (pid %d) ignored SIGTERM for %.0fs: killing it", pid, timeout)
             _signal(pid, signal.SIGKILL)
             if not _wait_gone(pid, 30.0):
                 raise BulkgraphError(f"Neo4j (pid {pid}) at {home.root} survives SIGKILL")
     home.pid_file.unlink(missing_ok=True)
+    launch.after_stop(home, clean=clean)
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

@@ -1,0 +1,221 @@
+"""Start the server JVM directly, with a class-data-sharing archive when one can be used.
+
+Neo4j's launcher (`neo4j start`) is a JVM of its own: it reads the config, builds the server's
+command line, forks the server and waits a while before it exits, ~10 s in all before Bolt
+can be polled. Measured on this project's 90-snapshot store, to the first answered query:
+launcher ~12 s, the same command run directly ~9 s, directly with a class archive ~6 s.
+
+So the launcher is asked once for the command line (`console --dry-run`), which is cached in
+the home and asked again whenever something it depends on changes (the config, the JVM, the
+jars). And the server's classes are mapped from an archive (AppCDS) instead of being loaded
+from 200 jars at every start. Java 17 can only write that archive when a JVM exits
+(`-XX:ArchiveClassesAtExit`), so the first server started on an installation writes it when
+it stops (a stop then takes ~8 s longer, once per installation and JVM build); every later
+start of any home of that installation (the live one, staging, a test's) maps it.
+
+A truncated archive crashes the JVM (SIGBUS, checked on 17.0.15), so an archive is written
+under a temporary name, published by a rename only after a clean stop and a `-Xshare:on`
+check, and dropped if a server started with it dies during start-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from bulkgraph.errors import BulkgraphError
+from bulkgraph.server.home import Installation, Neo4jHome
+from bulkgraph.server.java import (
+    SERVER_LAUNCHER,
+    SERVER_MAIN,
+    java_executable,
+    launcher_command,
+    launcher_env,
+)
+
+log = logging.getLogger(__name__)
+
+_DRY_RUN_TIMEOUT = 120.0
+_CHECK_TIMEOUT = 60.0
+
+
+# -- the command line ---------------------------------------------------------------------
+
+
+def _command_key(home: Neo4jHome) -> str:
+    """What the launcher's answer depends on: the config, the JVM, the jars, the paths."""
+    parts = [
+        str(home.root.resolve()),
+        home.conf_file.read_text(encoding="utf-8", errors="replace"),
+        java_executable(),
+        str(home.lib.resolve()),
+        os.environ.get("JAVA_HOME", ""),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def server_command(home: Neo4jHome) -> list[str]:
+    """The command line `neo4j start` would run for `home` (cached; see the module doc)."""
+    key = _command_key(home)
+    try:
+        cached = json.loads(home.server_command_file.read_text(encoding="utf-8"))
+        if cached.get("key") == key and isinstance(cached.get("command"), list):
+            return [str(arg) for arg in cached["command"]]
+    except (OSError, ValueError, AttributeError):
+        pass
+    command = _ask_launcher(home)
+    home.run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = home.server_command_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"key": key, "command": command}) + "\n", encoding="utf-8")
+    os.replace(tmp, home.server_command_file)
+    return command
+
+
+def _ask_launcher(home: Neo4jHome) -> list[str]:
+    proc = subprocess.run(
+        launcher_command(home, SERVER_LAUNCHER, ["console", "--dry-run"]),
+        env=launcher_env(home),
+        cwd=home.root,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=_DRY_RUN_TIMEOUT,
+        check=False,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    if proc.returncode != 0 or not lines:
+        raise BulkgraphError(
+            f"Neo4j's launcher could not build the server command for {home.root} "
+            f"(exit {proc.returncode}):\n{(proc.stdout + proc.stderr).strip()}"
+        )
+    args = shlex.split(lines[-1])
+    # The printed line is not quoted for a shell: a path with a space would split wrongly.
+    # Accept it only if it names exactly this home and the server's main class.
+    home_arg = f"--home-dir={home.root.resolve()}"
+    if SERVER_MAIN not in args or home_arg not in args:
+        raise BulkgraphError(
+            f"unexpected server command from Neo4j's launcher for {home.root} "
+            f"(is there a space in the path?): {lines[-1]}"
+        )
+    return [arg for arg in args if arg != "--console-mode"]
+
+
+# -- the class archive --------------------------------------------------------------------
+
+
+def class_archive(home: Neo4jHome) -> Path | None:
+    """Where the server class archive of `home`'s installation and this JVM lives, or None.
+
+    None for a home whose jars are not a bulkgraph installation (its `lib` is not a link to
+    one: never write into a Neo4j set up by hand) and for a JVM without the base CDS archive
+    that a dynamic archive extends.
+    """
+    if not home.lib.is_symlink():
+        return None
+    jvm_dir = Path(java_executable()).resolve().parent.parent / "lib" / "server"
+    libjvm = jvm_dir / "libjvm.so"
+    if not libjvm.is_file() or not (jvm_dir / "classes.jsa").is_file():
+        return None
+    stat = libjvm.stat()
+    build = hashlib.sha256(f"{libjvm}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+    lib = home.lib.resolve()
+    installation = Installation(root=lib.parent, version=lib.parent.name)
+    return installation.class_archives / f"server-{build[:16]}.jsa"
+
+
+def _archive_options(home: Neo4jHome) -> list[str]:
+    """Map the archive if there is one, else have this server write it when it exits."""
+    home.archive_dump_file.unlink(missing_ok=True)
+    archive = class_archive(home)
+    if archive is None:
+        return []
+    if archive.is_file():
+        return [f"-XX:SharedArchiveFile={archive}"]
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    pending = archive.with_name(f"{archive.stem}.{secrets.token_hex(4)}.tmp")
+    home.run_dir.mkdir(parents=True, exist_ok=True)
+    home.archive_dump_file.write_text(
+        json.dumps({"pending": str(pending), "archive": str(archive)}) + "\n", encoding="utf-8"
+    )
+    return [f"-XX:ArchiveClassesAtExit={pending}"]
+
+
+@dataclass(frozen=True)
+class Spawned:
+    pid: int
+    #: the class archive the JVM maps, if any
+    archive: Path | None
+
+
+def spawn(home: Neo4jHome) -> Spawned:
+    """Start the server JVM of `home` in the background (detached)."""
+    command = server_command(home)
+    options = _archive_options(home)
+    home.logs.mkdir(parents=True, exist_ok=True)
+    with open(home.server_out, "ab") as out:
+        proc = subprocess.Popen(
+            [command[0], *options, *command[1:]],
+            env=launcher_env(home),
+            cwd=home.root,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # like the launcher's daemon: no terminal signals
+        )
+    home.pid_file.write_text(f"{proc.pid}\n", encoding="utf-8")
+    mapped = [opt.partition("=")[2] for opt in options if opt.startswith("-XX:SharedArchiveFile=")]
+    return Spawned(proc.pid, Path(mapped[0]) if mapped else None)
+
+
+def drop_archive(archive: Path) -> None:
+    """Remove an archive a server could not start with; the next start writes a new one."""
+    log.warning("the server did not start with the class archive %s: removing it", archive)
+    archive.unlink(missing_ok=True)
+
+
+def after_stop(home: Neo4jHome, *, clean: bool) -> None:
+    """Publish the archive the stopped server wrote, if it stopped cleanly and the archive
+    maps; otherwise throw it away."""
+    try:
+        dump = json.loads(home.archive_dump_file.read_text(encoding="utf-8"))
+        pending, archive = Path(dump["pending"]), Path(dump["archive"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    finally:
+        home.archive_dump_file.unlink(missing_ok=True)
+    if not pending.is_file():
+        return
+    if clean and _maps(pending, home):
+        os.replace(pending, archive)
+        log.info("wrote the server class archive %s", archive)
+    else:
+        pending.unlink(missing_ok=True)
+
+
+def _maps(archive: Path, home: Neo4jHome) -> bool:
+    """Does a JVM start with `archive` required (-Xshare:on fails instead of going on)?"""
+    with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+        proc = subprocess.run(
+            [
+                java_executable(),
+                "-Xshare:on",
+                f"-XX:SharedArchiveFile={archive}",
+                "-cp",
+                f"{home.lib}{os.sep}*",
+                "-version",
+            ],
+            capture_output=True,
+            timeout=_CHECK_TIMEOUT,
+            check=False,
+        )
+        return proc.returncode == 0
+    return False

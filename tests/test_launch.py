@@ -1,0 +1,136 @@
+"""Starting the server JVM directly, and its class-data-sharing archive, on the real thing."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import neo4j
+import pytest
+
+from bulkgraph import server
+from bulkgraph.server import launch
+from bulkgraph.server.config import bolt_port
+from bulkgraph.server.home import Neo4jHome
+from bulkgraph.settings import Settings
+
+SMALL = Settings(_env_file=None, bulkgraph_heap="256m", bulkgraph_pagecache="64m")  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Neo4jHome]:
+    installed = server.install(tmp_path / "home", settings=SMALL)
+    yield installed
+    server.stop(installed)
+
+
+def _jvm_options(pid: int) -> list[str]:
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return [arg.decode() for arg in args if arg.startswith(b"-XX:")]
+
+
+def _answers(home: Neo4jHome) -> bool:
+    uri = f"bolt://127.0.0.1:{bolt_port(home.conf_file)}"
+    with neo4j.GraphDatabase.driver(uri, auth=("neo4j", home.read_password() or "")) as driver:
+        return bool(driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1)
+
+
+def _replace(archive: Path, data: bytes) -> None:
+    # never write into an archive in place: running servers map it (a new inode is safe)
+    tmp = archive.with_name(archive.name + ".test")
+    tmp.write_bytes(data)
+    os.replace(tmp, archive)
+
+
+def test_the_command_line_is_the_launchers_and_follows_the_config(home: Neo4jHome) -> None:
+    command = launch.server_command(home)
+    assert "org.neo4j.server.CommunityEntryPoint" in command
+    assert f"--home-dir={home.root.resolve()}" in command
+    assert "--console-mode" not in command  # what `neo4j start` runs, not `neo4j console`
+    assert "-Xmx262144k" in command  # the 256m heap of the config
+    cached = json.loads(home.server_command_file.read_text())
+    assert cached["command"] == command
+    # a changed config is asked for again, not served from the cache
+    conf = home.conf_file.read_text().replace(
+        "server.memory.heap.max_size=256m", "server.memory.heap.max_size=300m"
+    )
+    home.conf_file.write_text(conf)
+    assert "-Xmx307200k" in launch.server_command(home)
+
+
+def test_the_first_server_writes_the_class_archive_and_later_ones_map_it(
+    home: Neo4jHome,
+) -> None:
+    archive = launch.class_archive(home)
+    assert archive is not None
+    archive.unlink(missing_ok=True)  # as on a machine where no server ran yet
+
+    first = server.start(home)
+    assert first.pid is not None
+    assert any(opt.startswith("-XX:ArchiveClassesAtExit=") for opt in _jvm_options(first.pid))
+    assert _answers(home)
+    server.stop(home)
+    assert archive.is_file()  # written at exit, checked, then published
+    assert not home.archive_dump_file.exists()
+    assert not list(archive.parent.glob("*.tmp"))
+
+    second = server.start(home)
+    assert second.pid is not None
+    assert f"-XX:SharedArchiveFile={archive}" in _jvm_options(second.pid)
+    assert _answers(home)
+
+
+def test_a_broken_class_archive_is_dropped_and_the_server_starts_without_it(
+    home: Neo4jHome,
+) -> None:
+    archive = launch.class_archive(home)
+    assert archive is not None
+    server.start(home)
+    server.stop(home)  # an archive exists now, whatever ran before
+    good = archive.read_bytes()
+    _replace(archive, good[: len(good) // 10])  # truncated: the JVM dies of SIGBUS mapping it
+
+    started = server.start(home)
+    assert started.pid is not None
+    assert _answers(home)
+    # the retry ran without the broken archive, and writes a new one at exit
+    assert any(opt.startswith("-XX:ArchiveClassesAtExit=") for opt in _jvm_options(started.pid))
+    assert not archive.exists()
+    server.stop(home)
+    assert archive.stat().st_size > len(good) // 10
+    again = server.start(home)
+    assert again.pid is not None
+    assert f"-XX:SharedArchiveFile={archive}" in _jvm_options(again.pid)
+
+
+def test_an_archive_from_an_unclean_stop_is_thrown_away(tmp_path: Path) -> None:
+    home = Neo4jHome(tmp_path / "home")
+    home.make_dirs()
+    pending, archive = tmp_path / "server-x.1234.tmp", tmp_path / "server-x.jsa"
+    pending.write_bytes(b"half an archive")
+    home.archive_dump_file.write_text(
+        json.dumps({"pending": str(pending), "archive": str(archive)})
+    )
+    launch.after_stop(home, clean=False)
+    assert not pending.exists() and not archive.exists()
+    assert not home.archive_dump_file.exists()
+
+
+def test_an_archive_that_does_not_map_is_not_published(tmp_path: Path, home: Neo4jHome) -> None:
+    # a clean stop, but the file is not an archive the JVM maps (a dump cut short)
+    pending, archive = tmp_path / "server-x.1234.tmp", tmp_path / "server-x.jsa"
+    pending.write_bytes(b"not an archive")
+    home.archive_dump_file.write_text(
+        json.dumps({"pending": str(pending), "archive": str(archive)})
+    )
+    launch.after_stop(home, clean=True)
+    assert not pending.exists() and not archive.exists()
+
+
+def test_a_home_with_its_own_jars_gets_no_archive(tmp_path: Path) -> None:
+    home = Neo4jHome(tmp_path / "byhand")
+    home.make_dirs()
+    home.lib.mkdir()  # a Neo4j set up by hand: never write next to its jars
+    assert launch.class_archive(home) is None
