@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from bulkgraph import server
 from bulkgraph.server import launch
 from bulkgraph.server.config import bolt_port
 from bulkgraph.server.home import Neo4jHome
+from bulkgraph.server.java import ADMIN_LAUNCHER, launcher_command, launcher_env
 from bulkgraph.settings import Settings
 
 SMALL = Settings(_env_file=None, bulkgraph_heap="256m", bulkgraph_pagecache="64m")  # type: ignore[call-arg]
@@ -50,14 +52,48 @@ def test_the_command_line_is_the_launchers_and_follows_the_config(home: Neo4jHom
     assert f"--home-dir={home.root.resolve()}" in command
     assert "--console-mode" not in command  # what `neo4j start` runs, not `neo4j console`
     assert "-Xmx262144k" in command  # the 256m heap of the config
-    cached = json.loads(home.server_command_file.read_text())
-    assert cached["command"] == command
     # a changed config is asked for again, not served from the cache
     conf = home.conf_file.read_text().replace(
         "server.memory.heap.max_size=256m", "server.memory.heap.max_size=300m"
     )
     home.conf_file.write_text(conf)
     assert "-Xmx307200k" in launch.server_command(home)
+
+
+def test_a_new_home_reuses_the_command_line_another_home_got(
+    home: Neo4jHome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = launch.server_command(home)
+    other = server.install(tmp_path / "other", settings=SMALL)  # same config but the port
+
+    def no_launcher(_: Neo4jHome) -> list[str]:
+        raise AssertionError("asked the launcher again")
+
+    monkeypatch.setattr(launch, "_ask_launcher", no_launcher)
+    second = launch.server_command(other)
+    assert f"--home-dir={other.root}" in second
+    assert second == [arg.replace(str(home.root), str(other.root)) for arg in first]
+
+
+def test_the_admin_command_line_is_the_one_neo4j_admin_runs(home: Neo4jHome) -> None:
+    args = ["--verbose", "database", "info", "neo4j"]
+    proc = subprocess.run(
+        launcher_command(home, ADMIN_LAUNCHER, args),
+        env=launcher_env(home),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    said = [
+        line.partition(": ")[2]
+        for line in proc.stdout.splitlines()
+        if line.startswith("Executing command line: ")
+    ]
+    assert said, proc.stdout + proc.stderr
+    assert launch.admin_command(home, args) == said[0].split(" ")
+    # and it works: the same command run directly
+    direct = server.run_admin(["server", "memory-recommendation"], home, on_line=None)
+    assert "server.memory.heap.max_size=" in direct.tail
 
 
 def test_the_first_server_writes_the_class_archive_and_later_ones_map_it(

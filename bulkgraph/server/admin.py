@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bulkgraph.errors import BulkgraphError
+from bulkgraph.server import launch
 from bulkgraph.server.home import Neo4jHome, resolve_home
 from bulkgraph.server.java import ADMIN_LAUNCHER, launcher_command, launcher_env
 
@@ -57,7 +58,9 @@ def run_admin(
     home = home or resolve_home()
     if not home.is_installed:
         raise BulkgraphError(f"no Neo4j installed at {home.root}: run `bulkgraph neo4j install`")
-    cmd = launcher_command(home, ADMIN_LAUNCHER, list(args))
+    cmd = launch.admin_command(home, list(args)) or launcher_command(
+        home, ADMIN_LAUNCHER, list(args)
+    )
     tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
     with subprocess.Popen(
         cmd,

@@ -39,6 +39,11 @@ class Installation:
         return self.root / "class-archives"
 
     @property
+    def launch_commands(self) -> Path:
+        """The server command lines Neo4j's launcher built, by config (see launch.py)."""
+        return self.root / "launch-commands.json"
+
+    @property
     def pom(self) -> Path:
         return self.root / "pom.xml"
 
@@ -98,7 +103,7 @@ class Neo4jHome:
 
     @property
     def server_command_file(self) -> Path:
-        """The server's command line as Neo4j's launcher builds it, cached (see launch.py)."""
+        """For a home with jars of its own: the launcher's command lines (see launch.py)."""
         return self.run_dir / "bulkgraph-server-command.json"
 
     @property

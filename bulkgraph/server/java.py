@@ -15,6 +15,8 @@ from bulkgraph.server.home import Neo4jHome
 SERVER_LAUNCHER = "org.neo4j.server.startup.Neo4jCommand"
 #: What `bin/neo4j-admin` runs; it forks org.neo4j.cli.AdminTool.
 ADMIN_LAUNCHER = "org.neo4j.server.startup.Neo4jAdminCommand"
+#: The class of the JVM that ADMIN_LAUNCHER forks.
+ADMIN_MAIN = "org.neo4j.cli.AdminTool"
 #: The class of the server JVM itself, to recognise it among processes.
 SERVER_MAIN = "org.neo4j.server.CommunityEntryPoint"
 

@@ -5,9 +5,12 @@ command line, forks the server and waits a while before it exits, ~10 s in all b
 can be polled. Measured on this project's 90-snapshot store, to the first answered query:
 launcher ~12 s, the same command run directly ~9 s, directly with a class archive ~6 s.
 
-So the launcher is asked once for the command line (`console --dry-run`), which is cached in
-the home and asked again whenever something it depends on changes (the config, the JVM, the
-jars). And the server's classes are mapped from an archive (AppCDS) instead of being loaded
+So the launcher is asked once for the command line (`console --dry-run`), and asked again
+whenever something it depends on changes (the config, the JVM, the jars). The answer is kept
+per installation with the home's path left open, so a new home (the staging instance of
+every rebuild) reuses it. `neo4j-admin` gets the same treatment: its launcher runs AdminTool
+with the server's JVM options, so that command line is derived from the server's (~3.5 s
+less per call). And the server's classes are mapped from an archive (AppCDS) instead of being loaded
 from 200 jars at every start. Java 17 can only write that archive when a JVM exits
 (`-XX:ArchiveClassesAtExit`), so the first server started on an installation writes it when
 it stops (a stop then takes ~8 s longer, once per installation and JVM build); every later
@@ -25,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import shlex
 import subprocess
@@ -34,6 +38,7 @@ from pathlib import Path
 from bulkgraph.errors import BulkgraphError
 from bulkgraph.server.home import Installation, Neo4jHome
 from bulkgraph.server.java import (
+    ADMIN_MAIN,
     SERVER_LAUNCHER,
     SERVER_MAIN,
     java_executable,
@@ -50,33 +55,71 @@ _CHECK_TIMEOUT = 60.0
 # -- the command line ---------------------------------------------------------------------
 
 
+_HOME = "<<NEO4J_HOME>>"
+# the Bolt port is all that tells two managed configs apart, and it is not on the command line
+_PORT_RE = re.compile(r"^(server\.bolt\.\w+_address=.*:)\d+\s*$", re.MULTILINE)
+
+
 def _command_key(home: Neo4jHome) -> str:
-    """What the launcher's answer depends on: the config, the JVM, the jars, the paths."""
-    parts = [
-        str(home.root.resolve()),
-        home.conf_file.read_text(encoding="utf-8", errors="replace"),
-        java_executable(),
-        str(home.lib.resolve()),
-        os.environ.get("JAVA_HOME", ""),
-    ]
+    """What the launcher's answer depends on besides the home's path: the config, the JVM,
+    the jars."""
+    conf = home.conf_file.read_text(encoding="utf-8", errors="replace")
+    conf = _PORT_RE.sub(r"\1<port>", conf.replace(str(home.root), _HOME))
+    parts = [conf, java_executable(), str(home.lib.resolve()), os.environ.get("JAVA_HOME", "")]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _command_store(home: Neo4jHome) -> Path:
+    """One file per installation, so that a new home (the staging one of every rebuild)
+    finds the answer another home got; a home with jars of its own keeps its own."""
+    if home.lib.is_symlink():
+        lib = home.lib.resolve()
+        return Installation(root=lib.parent, version=lib.parent.name).launch_commands
+    return home.server_command_file
 
 
 def server_command(home: Neo4jHome) -> list[str]:
     """The command line `neo4j start` would run for `home` (cached; see the module doc)."""
     key = _command_key(home)
+    store = _command_store(home)
     try:
-        cached = json.loads(home.server_command_file.read_text(encoding="utf-8"))
-        if cached.get("key") == key and isinstance(cached.get("command"), list):
-            return [str(arg) for arg in cached["command"]]
-    except (OSError, ValueError, AttributeError):
-        pass
+        templates = json.loads(store.read_text(encoding="utf-8"))
+        if not isinstance(templates, dict):
+            templates = {}
+    except (OSError, ValueError):
+        templates = {}
+    template = templates.get(key)
+    if isinstance(template, list):
+        return [str(arg).replace(_HOME, str(home.root)) for arg in template]
     command = _ask_launcher(home)
-    home.run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = home.server_command_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"key": key, "command": command}) + "\n", encoding="utf-8")
-    os.replace(tmp, home.server_command_file)
+    # the home's path as a whole path element: "/srv/h" must not match in "/srv/hx/java"
+    root = re.compile(rf"(?<![^=:]){re.escape(str(home.root))}(?=[/:]|$)")
+    template = [root.sub(_HOME, arg) for arg in command]
+    if f"--home-dir={_HOME}" in template:  # else the home's path is not where we expect
+        templates[key] = template
+        store.parent.mkdir(parents=True, exist_ok=True)
+        tmp = store.with_name(f"{store.name}.{secrets.token_hex(4)}.tmp")
+        tmp.write_text(json.dumps(templates, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, store)  # concurrent writers: the last wins, nothing is half-written
     return command
+
+
+def admin_command(home: Neo4jHome, args: list[str]) -> list[str] | None:
+    """The command line `neo4j-admin ARGS` would run, or None where it may differ.
+
+    The admin launcher (a JVM of its own, ~3.5 s of every neo4j-admin call) runs AdminTool
+    with the server's JVM options but no initial heap; tests compare this with its own
+    `--verbose` output. Only for homes on a bulkgraph installation (configs we write), and
+    not when HEAP_SIZE or a command-specific `neo4j-admin*.conf` would change the options.
+    """
+    if not home.lib.is_symlink() or os.environ.get("HEAP_SIZE"):
+        return None
+    if any(home.conf_dir.glob("neo4j-admin*.conf")):
+        return None
+    command = server_command(home)
+    main = command.index(SERVER_MAIN)
+    jvm = [arg for arg in command[1:main] if not arg.startswith("-Xms")]
+    return [command[0], *jvm, ADMIN_MAIN, *args]
 
 
 def _ask_launcher(home: Neo4jHome) -> list[str]:
