@@ -36,6 +36,16 @@ def test_uid_constraint_for_every_label_and_indexes() -> None:
     assert "FOR (n:`Instance`) ON (n.`private_ip`);" in text
 
 
+def test_resource_key_is_indexed_where_versions_are_looked_up() -> None:
+    # the version links of `bulkgraph load` look resources up by resource_key
+    # (temporal_cypher.py); an unversioned label's index would only cost a population
+    text = schema_cypher()
+    for node in NODES:
+        indexed = f"FOR (n:`{node.label}`) ON (n.`resource_key`);" in text
+        assert indexed == node.versioned, node.label
+    assert {n.label for n in NODES if not n.versioned} == {"Snapshot", "Tag"}
+
+
 def test_headers() -> None:
     assert node_schema("Instance").header.startswith(
         "uid:ID,snapshot_id,resource_key,fingerprint,stub:boolean,id,aws_hostname"

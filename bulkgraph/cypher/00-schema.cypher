@@ -18,7 +18,6 @@ CREATE CONSTRAINT targetgroup_uid IF NOT EXISTS FOR (n:`TargetGroup`) REQUIRE n.
 CREATE CONSTRAINT lambdafunction_uid IF NOT EXISTS FOR (n:`LambdaFunction`) REQUIRE n.uid IS UNIQUE;
 CREATE CONSTRAINT ipaddress_uid IF NOT EXISTS FOR (n:`IPAddress`) REQUIRE n.uid IS UNIQUE;
 CREATE INDEX snapshot_snapshot_id IF NOT EXISTS FOR (n:`Snapshot`) ON (n.`snapshot_id`);
-CREATE INDEX snapshot_resource_key IF NOT EXISTS FOR (n:`Snapshot`) ON (n.`resource_key`);
 CREATE INDEX snapshot_taken_at IF NOT EXISTS FOR (n:`Snapshot`) ON (n.`taken_at`);
 CREATE INDEX account_snapshot_id IF NOT EXISTS FOR (n:`Account`) ON (n.`snapshot_id`);
 CREATE INDEX account_resource_key IF NOT EXISTS FOR (n:`Account`) ON (n.`resource_key`);
@@ -38,7 +37,6 @@ CREATE INDEX securitygroup_id IF NOT EXISTS FOR (n:`SecurityGroup`) ON (n.`id`);
 CREATE INDEX securitygroup_snapshot_id IF NOT EXISTS FOR (n:`SecurityGroup`) ON (n.`snapshot_id`);
 CREATE INDEX securitygroup_resource_key IF NOT EXISTS FOR (n:`SecurityGroup`) ON (n.`resource_key`);
 CREATE INDEX tag_snapshot_id IF NOT EXISTS FOR (n:`Tag`) ON (n.`snapshot_id`);
-CREATE INDEX tag_resource_key IF NOT EXISTS FOR (n:`Tag`) ON (n.`resource_key`);
 CREATE INDEX tag_name_value IF NOT EXISTS FOR (n:`Tag`) ON (n.`name`, n.`value`);
 CREATE INDEX iprange_snapshot_id IF NOT EXISTS FOR (n:`IPRange`) ON (n.`snapshot_id`);
 CREATE INDEX iprange_resource_key IF NOT EXISTS FOR (n:`IPRange`) ON (n.`resource_key`);

@@ -45,7 +45,8 @@ class NodeSchema:
     #: versioned nodes are linked across snapshots by NEXT_VERSION.
     versioned: bool = True
     doc: str = ""
-    #: properties indexed besides the standard ones (id, private_ip, snapshot_id, resource_key).
+    #: properties indexed besides the standard ones (id, private_ip, snapshot_id, and
+    #: resource_key on versioned labels).
     extra_indexes: tuple[tuple[str, ...], ...] = ()
 
     @property
@@ -362,6 +363,11 @@ def index_statements() -> list[str]:
     for node in NODES:
         low = node.label.lower()
         names = {p.name for p in node.columns}
+        if not node.versioned:
+            # resource_key is looked up to link versions (temporal_cypher.py) and to diff
+            # versioned resources; an index nothing reads still costs a population per
+            # rebuild (Tag: ~1 M nodes at 90 x 10k)
+            names.discard("resource_key")
         wanted: list[tuple[str, ...]] = [(p,) for p in STANDARD_INDEXED if p in names]
         wanted += [ix for ix in node.extra_indexes if ix not in wanted]
         for props in wanted:
