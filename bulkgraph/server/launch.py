@@ -49,6 +49,8 @@ from bulkgraph.server.java import (
 log = logging.getLogger(__name__)
 
 _DRY_RUN_TIMEOUT = 120.0
+#: start "$@" in the background with its output appended to the log, print its pid, exit
+_DAEMON_SH = 'exec "$@" >> "$BULKGRAPH_SERVER_OUT" 2>&1 < /dev/null &\necho $!\n'
 _CHECK_TIMEOUT = 60.0
 
 
@@ -204,19 +206,26 @@ def spawn(home: Neo4jHome) -> Spawned:
     command = server_command(home)
     options = _archive_options(home)
     home.logs.mkdir(parents=True, exist_ok=True)
-    with open(home.server_out, "ab") as out:
-        proc = subprocess.Popen(
-            [command[0], *options, *command[1:]],
-            env=launcher_env(home),
-            cwd=home.root,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # like the launcher's daemon: no terminal signals
-        )
-    home.pid_file.write_text(f"{proc.pid}\n", encoding="utf-8")
+    # Through a shell that exits at once, as the launcher did: the server is not our child,
+    # so it never lingers as our zombie and is not counted in our process tree (the bench
+    # measures the importer's memory there)
+    proc = subprocess.run(
+        ["/bin/sh", "-c", _DAEMON_SH, "bulkgraph-neo4j", command[0], *options, *command[1:]],
+        env={**launcher_env(home), "BULKGRAPH_SERVER_OUT": str(home.server_out)},
+        cwd=home.root,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        start_new_session=True,  # like the launcher's daemon: no terminal signals
+    )
+    if proc.returncode != 0 or not proc.stdout.strip().isdigit():
+        raise BulkgraphError(f"could not start the server of {home.root}: {proc.stderr.strip()}")
+    pid = int(proc.stdout.strip())
+    home.pid_file.write_text(f"{pid}\n", encoding="utf-8")
     mapped = [opt.partition("=")[2] for opt in options if opt.startswith("-XX:SharedArchiveFile=")]
-    return Spawned(proc.pid, Path(mapped[0]) if mapped else None)
+    return Spawned(pid, Path(mapped[0]) if mapped else None)
 
 
 def drop_archive(archive: Path) -> None:
