@@ -141,14 +141,20 @@ def test_a_broken_class_archive_is_dropped_and_the_server_starts_without_it(
     assert f"-XX:SharedArchiveFile={archive}" in _jvm_options(again.pid)
 
 
-def test_an_archive_from_an_unclean_stop_is_thrown_away(tmp_path: Path) -> None:
-    home = Neo4jHome(tmp_path / "home")
-    home.make_dirs()
-    pending, archive = tmp_path / "server-x.1234.tmp", tmp_path / "server-x.jsa"
-    pending.write_bytes(b"half an archive")
+def _pending_dump(home: Neo4jHome, folder: Path, data: bytes) -> tuple[Path, Path]:
+    """What a server started to write an archive leaves: the file and the note about it."""
+    pending, archive = folder / "server-x.1234.tmp", folder / "server-x.jsa"
+    pending.write_bytes(data)
     home.archive_dump_file.write_text(
         json.dumps({"pending": str(pending), "archive": str(archive)})
     )
+    return pending, archive
+
+
+def test_an_archive_from_an_unclean_stop_is_thrown_away(tmp_path: Path) -> None:
+    home = Neo4jHome(tmp_path / "home")
+    home.make_dirs()
+    pending, archive = _pending_dump(home, tmp_path, b"half an archive")
     launch.after_stop(home, clean=False)
     assert not pending.exists() and not archive.exists()
     assert not home.archive_dump_file.exists()
@@ -156,11 +162,7 @@ def test_an_archive_from_an_unclean_stop_is_thrown_away(tmp_path: Path) -> None:
 
 def test_an_archive_that_does_not_map_is_not_published(tmp_path: Path, home: Neo4jHome) -> None:
     # a clean stop, but the file is not an archive the JVM maps (a dump cut short)
-    pending, archive = tmp_path / "server-x.1234.tmp", tmp_path / "server-x.jsa"
-    pending.write_bytes(b"not an archive")
-    home.archive_dump_file.write_text(
-        json.dumps({"pending": str(pending), "archive": str(archive)})
-    )
+    pending, archive = _pending_dump(home, tmp_path, b"not an archive")
     launch.after_stop(home, clean=True)
     assert not pending.exists() and not archive.exists()
 
