@@ -10,8 +10,10 @@ whenever something it depends on changes (the config, the JVM, the jars). The an
 per installation with the home's path left open, so a new home (the staging instance of
 every rebuild) reuses it. `neo4j-admin` gets the same treatment: its launcher runs AdminTool
 with the server's JVM options, so that command line is derived from the server's (~3.5 s
-less per call). And the server's classes are mapped from an archive (AppCDS) instead of being loaded
-from 200 jars at every start. Java 17 can only write that archive when a JVM exits
+less per call).
+
+And the server's classes are mapped from an archive (AppCDS) instead of being loaded from
+200 jars at every start. Java 17 can only write that archive when a JVM exits
 (`-XX:ArchiveClassesAtExit`), so the first server started on an installation writes it when
 it stops (a stop then takes ~8 s longer, once per installation and JVM build); every later
 start of any home of that installation (the live one, staging, a test's) maps it.
