@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bulkgraph.bench.baseline import parse_field, read_part
+from bulkgraph.bench.baseline import BaselineResult, parse_field, read_part
+from bulkgraph.bench.bench import compared_rate, format_table
 from bulkgraph.bench.memory import PeakSampler, cpu_ticks, steal_percent, tree_pids
 from bulkgraph.transform.manifest import Manifest, read_manifest
 
@@ -156,6 +157,19 @@ def check_results(out: Path, work: Path) -> None:
     assert b["transactions"] > 0
     assert b["found_nodes"] == b["expected_nodes"] == b["nodes"] > 0
     assert b["found_relationships"] == b["expected_relationships"] == b["relationships"] > 0
+    # per snapshot, in load order; the ratios divide by the rate of all but the first
+    assert [s["snapshot"] for s in b["per_snapshot"]] == b["snapshots"]
+    assert sum(s["records"] for s in b["per_snapshot"]) == b["records"]
+    assert all(s["seconds"] > 0 for s in b["per_snapshot"])
+    second = b["per_snapshot"][1]
+    assert b["warm_records_per_second"] == pytest.approx(second["records"] / second["seconds"])
+    assert b["compared_records_per_second"] == b["warm_records_per_second"]
+    assert r["speedup"]["import_vs_baseline"] == pytest.approx(
+        r["import"]["records_per_second"] / b["warm_records_per_second"]
+    )
+    assert r["speedup_with_baseline_warm_up"]["rebuild_vs_baseline"] == pytest.approx(
+        r["rebuild"]["records_per_second"] / b["records_per_second"]
+    )
 
     assert [p["snapshots"] for p in r["series"]] == [1, 2, 4]
     assert r["series"][-1]["records"] == g["records"]
@@ -209,6 +223,37 @@ def check_results(out: Path, work: Path) -> None:
         "whole_run",
     }
     assert all(0.0 <= v <= 100.0 for v in steal.values())
+
+
+def test_baseline_compares_the_rate_after_its_first_snapshot() -> None:
+    result = BaselineResult(snapshots=["a", "b", "c"], batch=10)
+    assert result.warm_records_per_second is None  # nothing loaded yet
+    result.per_snapshot = [
+        {"snapshot": "a", "records": 100, "seconds": 10.0},  # the cold server
+        {"snapshot": "b", "records": 120, "seconds": 2.0},
+        {"snapshot": "c", "records": 80, "seconds": 2.0},
+    ]
+    assert result.warm_records_per_second == 50.0
+    result.per_snapshot = result.per_snapshot[:1]
+    assert result.warm_records_per_second is None  # one snapshot: no warm rate
+
+    assert compared_rate(7.0, None)["compared_records_per_second"] == 7.0
+    assert compared_rate(7.0, 50.0)["compared_records_per_second"] == 50.0
+
+    # the table shows both rates and both sets of ratios
+    r = json.loads((ROOT / "docs" / "benchmarks" / "bench.json").read_text())
+    r["baseline"]["per_snapshot"] = [
+        {"snapshot": "a", "records": 200_000, "seconds": 20.0},
+        {"snapshot": "b", "records": 200_000, "seconds": 8.0},
+    ]
+    r["baseline"]["warm_records_per_second"] = 25_000.0
+    r["baseline"].update(compared_rate(10_000.0, 25_000.0))
+    r["speedup_with_baseline_warm_up"] = dict(r["speedup"])
+    table = format_table(r)
+    assert "of which: 1st snapshot (warm-up)" in table
+    assert "of which: the other 1 (compared)" in table
+    assert "warm (all but the first), 25,000 records/s" in table
+    assert "the baseline with its warm-up" in table
 
 
 def test_bad_arguments_exit_2_before_any_work(
