@@ -252,7 +252,7 @@ def test_baseline_compares_the_rate_after_its_first_snapshot() -> None:
     table = format_table(r)
     assert "of which: 1st snapshot (warm-up)" in table
     assert "of which: the other 1 (compared)" in table
-    assert "warm (all but the first), 25,000 records/s" in table
+    assert "all but the first snapshot, 25,000 records/s" in table
     assert "the baseline with its warm-up" in table
 
 

@@ -403,7 +403,7 @@ def compared_rate(all_rate: float, warm_rate: float | None) -> dict[str, Any]:
     """The baseline rate the per-record ratios divide by: the warm one when there is one."""
     if warm_rate is None:
         return {"compared": "all snapshots (one loaded)", "compared_records_per_second": all_rate}
-    return {"compared": "warm (all but the first)", "compared_records_per_second": warm_rate}
+    return {"compared": "all but the first snapshot", "compared_records_per_second": warm_rate}
 
 
 def speedups(r: dict[str, Any], baseline_rate: float) -> dict[str, float]:
