@@ -62,14 +62,15 @@ def test_headers() -> None:
 
 
 def test_load_csv_statements() -> None:
-    node = load_csv_statement(node_schema("RDSInstance"), "file:///x/a.csv")
-    assert node.startswith("LOAD CSV FROM 'file:///x/a.csv' AS row\nCALL (row) {")
+    node = load_csv_statement(node_schema("RDSInstance"))
+    # the file is a parameter: one statement text, planned once, for every part
+    assert node.startswith("LOAD CSV FROM $url AS row\nCALL (row) {")
     assert "MERGE (n:`RDSInstance` {uid: row[0]})" in node
     assert "toInteger(row[" in node and "toBoolean(row[" in node
     assert node.endswith("} IN TRANSACTIONS OF $batch ROWS")
-    rel = load_csv_statement(rel_schema("ALLOWED", "IPRange", "SecurityGroup"), "file:///r.csv")
+    rel = load_csv_statement(rel_schema("ALLOWED", "IPRange", "SecurityGroup"))
     assert "MATCH (a:`IPRange` {uid: row[0]})" in rel
     assert "MATCH (b:`SecurityGroup` {uid: row[1]})" in rel
     assert "toInteger(row[3]) AS v1" in rel
-    plain = load_csv_statement(rel_schema("BELONGS_TO", "Subnet", "VPC"), "file:///r.csv")
+    plain = load_csv_statement(rel_schema("BELONGS_TO", "Subnet", "VPC"))
     assert "MERGE (a)-[:`BELONGS_TO`]->(b)" in plain

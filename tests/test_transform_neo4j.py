@@ -77,7 +77,7 @@ def test_load_csv_reads_the_same(empty_db, tmp_path: Path) -> None:  # type: ign
         name = group.replace("/", "_") + ".csv"
         shutil.copy(out / group / f"{SID}.csv", import_dir / name)
         for _ in range(2):  # idempotent: a second run adds nothing
-            empty_db.run_autocommit(load_csv_statement(schema, f"file:///{name}"), batch=100)
+            empty_db.run_autocommit(load_csv_statement(schema), url=f"file:///{name}", batch=100)
     tags = empty_db.run("MATCH (t:Tag {name: 'Name'}) RETURN t.value AS v ORDER BY v")
     assert [t["v"] for t in tags] == ["main", NASTY]
     assert empty_db.run("MATCH (t:Tag {name: 'Env'}) RETURN t.value AS v") == [{"v": ""}]

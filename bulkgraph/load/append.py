@@ -167,8 +167,8 @@ def _load_snapshot(
                 shutil.copyfile(csv_dir / part, target)
                 url = "file:///" + target.relative_to(import_root).as_posix()
                 run_autocommit(
-                    load_csv_statement(schema, url),
-                    {"batch": batch},
+                    load_csv_statement(schema),
+                    {"url": url, "batch": batch},
                     driver=driver,
                     database=database,
                 )

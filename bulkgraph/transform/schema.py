@@ -309,15 +309,16 @@ def _cell(index: int, prop: Prop, *, key: bool = False) -> str:
     return _CYPHER_CONVERSION[prop.type].format(raw)
 
 
-def load_csv_statement(schema: NodeSchema | RelSchema, file_url: str) -> str:
-    """A LOAD CSV statement for one part file (no header line) of `schema`'s group.
+def load_csv_statement(schema: NodeSchema | RelSchema) -> str:
+    """The LOAD CSV statement for the part files (no header line) of `schema`'s group.
 
-    Run it with `session.run(statement, batch=<rows per transaction>)`; nodes are MERGEd on
-    `uid`, relationships MATCH both ends by label and uid (through the uniqueness
-    constraints) and are created once per distinct property combination.
+    Run it with `session.run(statement, url=<file URL>, batch=<rows per transaction>)`;
+    nodes are MERGEd on `uid`, relationships MATCH both ends by label and uid (through the
+    uniqueness constraints) and are created once per distinct property combination. The
+    file comes as a parameter so that one statement text serves every part of the group:
+    the server plans it once and reuses the plan for every snapshot appended after.
     """
-    url = file_url.replace("\\", "\\\\").replace("'", "\\'")
-    lines = [f"LOAD CSV FROM '{url}' AS row", "CALL (row) {"]
+    lines = ["LOAD CSV FROM $url AS row", "CALL (row) {"]
     if isinstance(schema, NodeSchema):
         keys = set(schema.key_names)
         lines.append(f"  MERGE (n:`{schema.label}` {{uid: row[0]}})")
