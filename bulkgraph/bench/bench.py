@@ -406,6 +406,12 @@ def compared_rate(all_rate: float, warm_rate: float | None) -> dict[str, Any]:
     return {"compared": "all but the first snapshot", "compared_records_per_second": warm_rate}
 
 
+def baseline_rate(b: dict[str, Any]) -> float:
+    """The baseline rate a result's ratios were divided by. Results written before the
+    warm rate was recorded compared with the overall one."""
+    return float(b.get("compared_records_per_second", b["records_per_second"]))
+
+
 def speedups(r: dict[str, Any], baseline_rate: float) -> dict[str, float]:
     def ratio(stage: str) -> float:
         return r[stage]["records_per_second"] / baseline_rate if baseline_rate else 0.0
@@ -600,9 +606,7 @@ def _speedup_line(s: dict[str, float], against: str) -> str:
 
 
 def _basis(b: dict[str, Any]) -> str:
-    # results written before the warm rate was recorded compared with the overall rate
-    rate = b.get("compared_records_per_second", b["records_per_second"])
-    return f" ({b.get('compared', 'all snapshots')}, {rate:,.0f} records/s)"
+    return f" ({b.get('compared', 'all snapshots')}, {baseline_rate(b):,.0f} records/s)"
 
 
 def _headline(r: dict[str, Any]) -> str:

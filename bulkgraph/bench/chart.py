@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only: no display on servers and in tests
 
 import matplotlib.pyplot as plt
 
-from bulkgraph.bench.bench import import_overhead
+from bulkgraph.bench.bench import baseline_rate, import_overhead
 
 MB = 1024 * 1024
 
@@ -43,12 +43,7 @@ def write_chart(r: dict[str, Any], path: Path) -> Path:
     ax_time.margins(x=0.25)
 
     rates = [
-        (
-            "baseline\nUNWIND/\nMERGE",
-            # the rate the ratios use (warm); older results only have the overall one
-            r["baseline"].get("compared_records_per_second", r["baseline"]["records_per_second"]),
-            "tab:red",
-        ),
+        ("baseline\nUNWIND/\nMERGE", baseline_rate(r["baseline"]), "tab:red"),
         ("append\nLOAD CSV", r["append"]["records_per_second"], "tab:orange"),
         ("full\nrebuild\n(end to end)", r["rebuild"]["records_per_second"], "tab:green"),
         (

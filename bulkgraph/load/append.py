@@ -160,14 +160,14 @@ def _load_snapshot(
             if g.kind == "relationships" and g.type not in _TEMPORAL_TYPES
         ]
         for group in [*nodes, *rels]:
-            schema = group_schema(group)
+            statement = load_csv_statement(group_schema(group))
             for part in _parts_of(group, sid):
                 target = staging / group.kind / group.group / Path(part).name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(csv_dir / part, target)
                 url = "file:///" + target.relative_to(import_root).as_posix()
                 run_autocommit(
-                    load_csv_statement(schema),
+                    statement,
                     {"url": url, "batch": batch},
                     driver=driver,
                     database=database,
