@@ -185,6 +185,20 @@ def test_an_import_manifest_with_a_dot_dot_id_is_refused(tmp_path: Path) -> None
         read_manifest(out)
 
 
+@pytest.mark.parametrize("account", ["\ud800", "..", ".", "acct\n"])
+def test_data_paths_are_plain_names(tmp_path: Path, account: str) -> None:
+    folder = write_snapshot(tmp_path / "src", "s1", [instance("i-1")])
+
+    def change(m: dict[str, Any]) -> None:
+        entry = m["files"][0]
+        entry["path"] = entry["path"].replace(ACCT, account)
+        entry["account_id"] = account
+
+    edit_manifest(folder, change)
+    with pytest.raises(InputError, match=r"manifest.json: files\[0\]"):
+        NativeSnapshot(folder)
+
+
 # --- 5: one unreadable snapshot among good ones --------------------------------------------
 
 

@@ -30,8 +30,11 @@ from bulkgraph.extract.model import (
 MANIFEST = "manifest.json"
 
 #: `<account>/<region>/<service>/<Operation>.json[.gz]`
+#: Account and region are ASCII names (`123456789012`, `us-east-1`, `global`): anything else
+#: would name a file no one meant, or one the file system cannot spell.
 _DATA_PATH_RE = re.compile(
-    r"^(?P<account>[^/]+)/(?P<region>[^/]+)/(?P<key>[^/]+/[A-Za-z0-9]+)\.json(?P<gz>\.gz)?$"
+    r"(?P<account>[A-Za-z0-9_.-]+)/(?P<region>[A-Za-z0-9_.-]+)/"
+    r"(?P<key>[A-Za-z0-9]+/[A-Za-z0-9]+)\.json(?P<gz>\.gz)?"
 )
 
 
@@ -74,9 +77,9 @@ def _parse_files(
         if not isinstance(path, str) or not path:
             raise InputError(f"{what} has no path")
         pure = PurePosixPath(path)
-        if pure.is_absolute() or ".." in pure.parts or "\\" in path:
+        if pure.is_absolute() or {".", ".."} & set(path.split("/")) or "\\" in path:
             raise InputError(f"{what}: path {path!r} leaves the snapshot folder")
-        match = _DATA_PATH_RE.match(path)
+        match = _DATA_PATH_RE.fullmatch(path)
         if not match:
             raise InputError(
                 f"{what}: path {path!r} is not <account>/<region>/<service>/<Operation>.json.gz"
