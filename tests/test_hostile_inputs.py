@@ -433,6 +433,16 @@ def test_records_of_the_wrong_shape_are_rejected_with_a_reason(tmp_path: Path) -
     assert '"i-1"' in instances and '"i-2"' not in instances
 
 
+def test_a_rebuild_with_rejected_records_exits_3(tmp_path: Path) -> None:
+    from bulkgraph.load.rebuild import RebuildSummary, _first_rejects
+
+    assert RebuildSummary().exit_code == ExitCode.OK
+    assert RebuildSummary(rejects=1).exit_code == ExitCode.PARTIAL
+    path = tmp_path / "rejects.jsonl"
+    path.write_text("".join(json.dumps({"record": n}) + "\n" for n in range(5)))
+    assert _first_rejects(path, 2) == [{"record": 0}, {"record": 1}]
+
+
 def test_no_rejects_exit_0(tmp_path: Path) -> None:
     src = tmp_path / "src"
     write_snapshot(src, "s1", [instance("i-1", Tags=[{"Key": "Name", "Value": "web"}])])

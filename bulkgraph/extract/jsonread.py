@@ -24,7 +24,7 @@ from bulkgraph.errors import InputError
 #: recursion the parser and the transform can take.
 MAX_JSON_DEPTH = 100
 
-_CHUNK = 1 << 20
+_CHUNK = 8 << 20  # read past the limit by at most this much
 #: every byte that is not a bracket or a quote: deleted before the depth is measured
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 _STRING = re.compile(rb'"[^"]*"')
