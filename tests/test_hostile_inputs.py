@@ -29,6 +29,7 @@ from bulkgraph.extract.model import is_valid_snapshot_id
 from bulkgraph.extract.native import NativeSnapshot
 from bulkgraph.extract.sources import discover
 from bulkgraph.extract.writer import SnapshotWriter
+from bulkgraph.settings import get_settings
 from bulkgraph.transform.manifest import read_manifest
 from bulkgraph.transform.run import transform
 
@@ -270,6 +271,12 @@ def test_size_limits_of_plain_files_and_tar_members(
     big.write_bytes(b" " * 2000)
     with pytest.raises(InputError, match=r"big.json: file of more than 1000 bytes"):
         jsonread.read_bytes(big, str(big), limit=1000)
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match=r"fifo.json: not a regular file; refused"):
+        jsonread.read_bytes(fifo, str(fifo))
+    with pytest.raises(InputError, match=r": not a regular file; refused"):
+        jsonread.read_bytes(tmp_path, str(tmp_path))
     with pytest.raises(InputError, match="expands to more than 1000 bytes"):
         jsonread.gunzip(gzip.compress(b" " * 2000), "x.json.gz", limit=1000)
     assert jsonread.gunzip(gzip.compress(b"[]" * 500), "x.json.gz", limit=1000) == b"[]" * 500
@@ -281,6 +288,7 @@ def test_size_limits_of_plain_files_and_tar_members(
     tar = archive.pack(folder, tmp_path / "t1.tar.gz")
     assert tar.stat().st_size < 4000
     monkeypatch.setenv("BULKGRAPH_MAX_FILE_BYTES", "4000")
+    get_settings.cache_clear()
     found = discover([str(tar)], cache_dir=tmp_path / "cache")
     assert found.snapshots == []
     assert "more than 4000 (BULKGRAPH_MAX_FILE_BYTES)" in found.problems[0].message

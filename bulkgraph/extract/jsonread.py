@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import stat
 import zlib
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,9 @@ def read_bytes(path: Path, where: str, limit: int | None = None) -> bytes:
     """The bytes of a regular file of at most `limit` bytes (checked before reading)."""
     limit = max_file_bytes() if limit is None else limit
     try:
+        # a fifo or device would block or never end: only regular files are opened
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise InputError(f"{where}: not a regular file; refused")
         with path.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > limit:
@@ -73,8 +77,6 @@ def read_bytes(path: Path, where: str, limit: int | None = None) -> bytes:
             data = fh.read(limit + 1)
     except FileNotFoundError:
         raise InputError(f"{where}: listed in the manifest but missing") from None
-    except IsADirectoryError:
-        raise InputError(f"{where}: a folder, not a file") from None
     except OSError as exc:
         raise InputError(f"{where}: cannot read ({exc.strerror})") from None
     if len(data) > limit:  # grew while being read, or not a regular file
