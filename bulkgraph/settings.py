@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     bulkgraph_load_batch: int = Field(
         default=10_000, description="rows per transaction of LOAD CSV (bulkgraph load)"
     )
+    bulkgraph_max_file_bytes: int = Field(
+        default=2 << 30,
+        gt=0,
+        description="largest snapshot data file accepted, after decompression (bytes)",
+    )
 
     @property
     def uses_managed_neo4j(self) -> bool:

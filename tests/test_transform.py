@@ -482,10 +482,14 @@ def test_field_text_matches_polars_json_path_match() -> None:
                 else:
                     assert have == want, (path, doc)
     # list elements, themselves ("$") or a field of each; a non-object element has no field
+    # (the first path is the elements' key: one that is not a scalar is dropped, with why)
     tab = table([("f", 0, {"L": ["sg-1", 5, {"k": "v"}]})], {}, {"L": {"self": "$", "k": "$.k"}})
-    assert tab.child("L")["self"].to_list() == ["sg-1", "5", '{"k": "v"}']
-    assert tab.child("L")["k"].to_list() == [None, None, "v"]
-    assert tab.child("L")["idx"].to_list() == [0, 1, 2]
+    assert tab.child("L")["self"].to_list() == ["sg-1", "5"]
+    assert tab.child("L")["k"].to_list() == [None, None]
+    assert tab.child("L")["idx"].to_list() == [0, 1]
+    assert tab.dropped == [("f", 0, "L[2]: $: expected a scalar, got dict")]
+    tab = table([("f", 0, {"L": [{"k": "v"}]})], {}, {"L": {"k": "$.k", "self": "$"}})
+    assert tab.child("L")["self"].to_list() == ['{"k": "v"}']
 
 
 def test_multiline_option_only_when_a_field_spans_lines(tmp_path: Path) -> None:

@@ -133,8 +133,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Transform every snapshot found and rebuild the graph from them (the nightly job).
 
-        Exit 0: rebuilt. Exit 3: rebuilt, some snapshots skipped (named). Exit 1: nothing
-        replaced (no usable snapshot, or the import failed; the previous graph serves on).
+        Exit 0: rebuilt. Exit 3: rebuilt, some snapshots skipped or records rejected (named).
+        Exit 1: nothing replaced (no usable snapshot, or the import failed; the previous graph
+        serves on).
         """
         from bulkgraph.load.rebuild import rebuild
 
@@ -151,6 +152,15 @@ def register(app: typer.Typer) -> None:
             )
         for where, why in summary.skipped.items():
             err.print(f"[yellow]skipped[/] {where}: {why}", markup=True, highlight=False)
+        for r in summary.reject_samples:
+            err.print(
+                f"rejected {r['file']} record {r['record']}: {r['reason']}",
+                markup=False,
+                highlight=False,
+            )
+        if summary.rejects > len(summary.reject_samples):
+            more = summary.rejects - len(summary.reject_samples)
+            err.print(f"... and {more} more rejected records (rejects.jsonl, --keep-csv)")
         if as_json:
             print_json(summary.to_dict())
         else:

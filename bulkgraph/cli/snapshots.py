@@ -132,14 +132,17 @@ def verify_command(
     taken_at: str | None = typer.Option(None, "--taken-at", help="Time of legacy archives."),
 ) -> None:
     """Read every file of every snapshot in SOURCE... and check its checksum and JSON.
-    Prints each bad file and why; exits 1 if there is any."""
+    Prints each bad file or unreadable snapshot and why. Exit 3 if there is any and some
+    snapshots are sound, 1 if none is."""
     from bulkgraph.extract.verify import verify
 
     found = _describe(sources, account_id, taken_at)
     bad = list(found.problems)
+    sound = 0
     for snap in found.snapshots:
         problems = verify(snap)
         bad.extend(problems)
+        sound += not problems
         status = "ok" if not problems else f"{len(problems)} bad file(s)"
         err.print(
             f"{snap.info.snapshot_id} ({snap.info.location}): {status}",
@@ -149,7 +152,8 @@ def verify_command(
     for p in bad:
         out.print(f"{p.location}: {p.message}", highlight=False, markup=False, soft_wrap=True)
     if bad:
-        raise typer.Exit(int(ExitCode.FAILED))
+        # one unreadable snapshot among sound ones is named, and does not hide them
+        raise typer.Exit(int(ExitCode.PARTIAL if sound else ExitCode.FAILED))
 
 
 def collect_command(

@@ -27,9 +27,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Normalize snapshots into CSV_DIR: node/relationship CSVs, import-manifest.json,
         rejects.jsonl. Snapshots already transformed from the same input (by a bulkgraph
-        writing the same columns) are reused."""
+        writing the same columns) are reused. Exit 3: done, but a snapshot was skipped or a
+        record rejected (rejects.jsonl)."""
         from bulkgraph.extract.sources import discover
-        from bulkgraph.transform.run import transform
+        from bulkgraph.transform.run import REJECTS, transform
 
         found = discover(sources, account_id=account_id)
         for p in found.problems:
@@ -56,5 +57,7 @@ def register(app: typer.Typer) -> None:
                 )
         if not result.transformed and not result.reused:
             raise typer.Exit(int(ExitCode.FAILED))
-        if found.problems or result.failed:
+        if result.rejected and not as_json:
+            err.print(f"rejected records, with file, position and reason: {out_dir / REJECTS}")
+        if found.problems or result.failed or result.rejected:
             raise typer.Exit(int(ExitCode.PARTIAL))

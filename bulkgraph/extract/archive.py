@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from bulkgraph.errors import InputError
+from bulkgraph.extract.jsonread import max_file_bytes
 
 TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 
@@ -50,8 +51,14 @@ def _escapes(name: str) -> bool:
 
 def check_members(tar: tarfile.TarFile, where: str) -> list[tarfile.TarInfo]:
     """Every member, or InputError naming the first one that could escape the target."""
+    limit = max_file_bytes()
     members = tar.getmembers()
     for m in members:
+        if m.size > limit:
+            raise InputError(
+                f"{where}: refusing member {m.name!r}: {m.size} bytes, more than "
+                f"{limit} (BULKGRAPH_MAX_FILE_BYTES)"
+            )
         if _escapes(m.name):
             raise InputError(f"{where}: refusing member {m.name!r}: path leaves the archive folder")
         if m.ischr() or m.isblk() or m.isfifo() or m.isdev():

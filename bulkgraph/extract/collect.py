@@ -19,7 +19,12 @@ from typing import Any
 from bulkgraph.console import err, log
 from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.extract import archive, s3
-from bulkgraph.extract.model import OPERATIONS_V1, CollectionError, is_valid_snapshot_id
+from bulkgraph.extract.model import (
+    OPERATIONS_V1,
+    SNAPSHOT_ID_RULE,
+    CollectionError,
+    is_valid_snapshot_id,
+)
 from bulkgraph.extract.writer import SnapshotWriter
 
 #: keys boto3 pages carry that are about the transport, not the estate
@@ -237,9 +242,7 @@ def collect(
     taken_at = clock().replace(microsecond=0)
     sid = snapshot_id or taken_at.strftime("%Y%m%dT%H%M%SZ")
     if not is_valid_snapshot_id(sid):
-        raise BulkgraphError(
-            f"invalid snapshot id {sid!r}: 1-128 characters of A-Z a-z 0-9 . _ -", ExitCode.USAGE
-        )
+        raise BulkgraphError(f"invalid snapshot id {sid!r}: {SNAPSHOT_ID_RULE}", ExitCode.USAGE)
     roles = [parse_role(r) if isinstance(r, str) else r for r in role_arns]
     errors: list[CollectionError] = []
     targets = _targets(factory, profile, roles, errors)

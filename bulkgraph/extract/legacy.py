@@ -18,7 +18,6 @@ missing file, and DescribeVpcs/DescribeSubnets (never collected by the old tool)
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkgraph.errors import InputError
+from bulkgraph.extract import jsonread
 from bulkgraph.extract.model import (
     LEGACY_FORMAT,
     AccountInfo,
@@ -259,15 +259,8 @@ def load_balancers_to_api(
     return lbs, list(tgs.values()), calls
 
 
-def _read_json(path: Path, where: str) -> tuple[bytes, dict[str, list[dict[str, Any]]]]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{where}: cannot read ({exc.strerror})") from None
-    try:
-        doc = json.loads(data)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{where}: not valid JSON ({exc})") from None
+def _read_json(root: Path, name: str, where: str) -> tuple[bytes, dict[str, list[dict[str, Any]]]]:
+    data, doc = jsonread.load_file(root / name, where, root=root)
     if not isinstance(doc, dict) or not all(
         isinstance(k, str) and isinstance(v, list) and all(isinstance(r, dict) for r in v)
         for k, v in doc.items()
@@ -307,7 +300,7 @@ class LegacySnapshot:
         digest = hashlib.sha256()
         regions: set[str] = set()
         for name in present:
-            data, doc = _read_json(root / name, f"{self.location}/{name}")
+            data, doc = _read_json(root, name, f"{self.location}/{name}")
             digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
             regions.update(doc)
         self.present = present
@@ -357,7 +350,7 @@ class LegacySnapshot:
 
     def responses(self) -> Iterator[ApiResponse]:
         for name in self.present:
-            _, doc = _read_json(self.root / name, f"{self.location}/{name}")
+            _, doc = _read_json(self.root, name, f"{self.location}/{name}")
             for region in sorted(doc):
                 try:
                     converted = self._convert(name, region, doc[region])

@@ -18,7 +18,10 @@ from typing import Any, Protocol
 FORMAT_V1 = "bulkgraph-snapshot/1"
 LEGACY_FORMAT = "aws_neo4j_map"
 
-SNAPSHOT_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+#: Matched against the whole id (`fullmatch`: `$` would let a final newline through).
+SNAPSHOT_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+#: The rule, for messages.
+SNAPSHOT_ID_RULE = "1-128 characters of A-Z a-z 0-9 . _ -, not . or .."
 
 #: The operations of format version 1: file path under `<account>/<region>/` -> operation.
 OPERATIONS_V1: dict[str, str] = {
@@ -35,7 +38,9 @@ OPERATIONS_V1: dict[str, str] = {
 
 
 def is_valid_snapshot_id(snapshot_id: str) -> bool:
-    return bool(SNAPSHOT_ID_RE.match(snapshot_id))
+    """1-128 characters of A-Z a-z 0-9 . _ -, and not `.` or `..`: an id names folders and
+    files (`state/<id>/`, `<id>.csv`), so it must not name the folder itself or its parent."""
+    return bool(SNAPSHOT_ID_RE.fullmatch(snapshot_id)) and snapshot_id not in (".", "..")
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,12 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.location}: {self.message}"
+
+
+def unreadable(exc: BaseException) -> str:
+    """The message of a Problem for a failure no reader foresaw (a reader bug, or input
+    stranger than its checks): the error's kind and text, cut short, never a traceback."""
+    return f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})"
 
 
 @dataclass(frozen=True)

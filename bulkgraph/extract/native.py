@@ -7,21 +7,19 @@ snapshot whose files were damaged after it was opened still fails loudly.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 import re
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from bulkgraph.errors import InputError
+from bulkgraph.extract import jsonread
 from bulkgraph.extract.model import (
     FORMAT_V1,
     OPERATIONS_V1,
+    SNAPSHOT_ID_RULE,
     AccountInfo,
     ApiResponse,
     CollectionError,
@@ -32,8 +30,11 @@ from bulkgraph.extract.model import (
 MANIFEST = "manifest.json"
 
 #: `<account>/<region>/<service>/<Operation>.json[.gz]`
+#: Account and region are ASCII names (`123456789012`, `us-east-1`, `global`): anything else
+#: would name a file no one meant, or one the file system cannot spell.
 _DATA_PATH_RE = re.compile(
-    r"^(?P<account>[^/]+)/(?P<region>[^/]+)/(?P<key>[^/]+/[A-Za-z0-9]+)\.json(?P<gz>\.gz)?$"
+    r"(?P<account>[A-Za-z0-9_.-]+)/(?P<region>[A-Za-z0-9_.-]+)/"
+    r"(?P<key>[A-Za-z0-9]+/[A-Za-z0-9]+)\.json(?P<gz>\.gz)?"
 )
 
 
@@ -61,17 +62,6 @@ def parse_datetime(value: object, what: str, where: str) -> datetime:
     return parsed
 
 
-def _load_json_bytes(data: bytes, gz: bool, where: str) -> Any:
-    try:
-        raw = gzip.decompress(data) if gz else data
-    except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(f"{where}: not a valid gzip file ({exc})") from None
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{where}: not valid JSON ({exc})") from None
-
-
 def _parse_files(
     entries: object, where: str, warnings: list[str], skipped: set[str]
 ) -> list[DataFile]:
@@ -87,9 +77,9 @@ def _parse_files(
         if not isinstance(path, str) or not path:
             raise InputError(f"{what} has no path")
         pure = PurePosixPath(path)
-        if pure.is_absolute() or ".." in pure.parts or "\\" in path:
+        if pure.is_absolute() or {".", ".."} & set(path.split("/")) or "\\" in path:
             raise InputError(f"{what}: path {path!r} leaves the snapshot folder")
-        match = _DATA_PATH_RE.match(path)
+        match = _DATA_PATH_RE.fullmatch(path)
         if not match:
             raise InputError(
                 f"{what}: path {path!r} is not <account>/<region>/<service>/<Operation>.json.gz"
@@ -184,13 +174,9 @@ class NativeSnapshot:
         self.location = location or str(root)
         manifest_path = root / MANIFEST
         where = f"{self.location}/{MANIFEST}"
-        try:
-            raw = manifest_path.read_bytes()
-        except FileNotFoundError:
-            raise InputError(f"{where}: missing (not a bulkgraph snapshot folder)") from None
-        except OSError as exc:
-            raise InputError(f"{where}: cannot read ({exc.strerror})") from None
-        manifest = _load_json_bytes(raw, gz=False, where=where)
+        if not manifest_path.is_file():
+            raise InputError(f"{where}: missing (not a bulkgraph snapshot folder)")
+        raw, manifest = jsonread.load_file(manifest_path, where, root=root)
         if not isinstance(manifest, dict):
             raise InputError(f"{where}: not a JSON object")
         fmt = manifest.get("format")
@@ -198,10 +184,7 @@ class NativeSnapshot:
             raise InputError(f"{where}: unsupported format {fmt!r} (expected {FORMAT_V1!r})")
         snapshot_id = manifest.get("snapshot_id")
         if not isinstance(snapshot_id, str) or not is_valid_snapshot_id(snapshot_id):
-            raise InputError(
-                f"{where}: invalid snapshot_id {snapshot_id!r} "
-                "(1-128 characters of A-Z a-z 0-9 . _ -)"
-            )
+            raise InputError(f"{where}: invalid snapshot_id {snapshot_id!r} ({SNAPSHOT_ID_RULE})")
         taken_at = parse_datetime(manifest.get("taken_at"), "taken_at", where)
         completed = manifest.get("completed_at")
         completed_at = (
@@ -237,18 +220,14 @@ class NativeSnapshot:
     def read_file(self, f: DataFile) -> ApiResponse:
         """One data file, checked against the manifest; InputError naming the file if bad."""
         where = f"{self.location}/{f.path}"
-        try:
-            data = (self.root / f.path).read_bytes()
-        except FileNotFoundError:
-            raise InputError(f"{where}: listed in the manifest but missing") from None
-        except OSError as exc:
-            raise InputError(f"{where}: cannot read ({exc.strerror})") from None
+        data = jsonread.read_bytes(jsonread.inside(self.root, self.root / f.path, where), where)
         digest = hashlib.sha256(data).hexdigest()
         if digest != f.sha256:
             raise InputError(
                 f"{where}: sha256 mismatch (manifest {f.sha256[:12]}…, file {digest[:12]}…)"
             )
-        doc = _load_json_bytes(data, gz=f.path.endswith(".gz"), where=where)
+        text = jsonread.gunzip(data, where) if f.path.endswith(".gz") else data
+        doc = jsonread.loads(text, where)
         if not isinstance(doc, dict):
             raise InputError(f"{where}: not a JSON object")
         got = (doc.get("operation"), doc.get("account_id"), doc.get("region"))

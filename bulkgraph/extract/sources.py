@@ -16,7 +16,7 @@ from bulkgraph.console import log
 from bulkgraph.errors import BulkgraphError, InputError
 from bulkgraph.extract import archive, s3
 from bulkgraph.extract.legacy import LegacySnapshot, is_legacy_folder
-from bulkgraph.extract.model import Problem, Snapshot
+from bulkgraph.extract.model import Problem, Snapshot, unreadable
 from bulkgraph.extract.native import MANIFEST, NativeSnapshot
 
 
@@ -69,6 +69,9 @@ def _scan(source: str, opts: _Options, result: DiscoverResult) -> None:
             result.snapshots.append(open_it())
         except InputError as exc:
             result.problems.append(Problem(location, _strip(str(exc), location)))
+        except Exception as exc:  # one unreadable snapshot must not stop the others
+            log.debug("%s: unexpected error", location, exc_info=True)
+            result.problems.append(Problem(location, unreadable(exc)))
 
     if source.startswith("s3://"):
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bulkgraph.errors import InputError
 from bulkgraph.extract.legacy import LegacySnapshot
-from bulkgraph.extract.model import Problem, Snapshot
+from bulkgraph.extract.model import Problem, Snapshot, unreadable
 from bulkgraph.extract.native import NativeSnapshot
 
 
@@ -12,7 +12,15 @@ def verify(snapshot: Snapshot) -> list[Problem]:
     """Every problem found reading the whole snapshot; an empty list means it is sound.
 
     Unlike `responses()`, which stops at the first bad file, this reads on and reports each.
+    An error no reader foresaw is a problem of the snapshot too, not a traceback.
     """
+    try:
+        return _verify(snapshot)
+    except Exception as exc:
+        return [Problem(snapshot.info.location, unreadable(exc))]
+
+
+def _verify(snapshot: Snapshot) -> list[Problem]:
     problems: list[Problem] = []
     if isinstance(snapshot, NativeSnapshot):
         for f in snapshot.files:

@@ -21,6 +21,7 @@ from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.extract.model import (
     FORMAT_V1,
     OPERATIONS_V1,
+    SNAPSHOT_ID_RULE,
     CollectionError,
     is_valid_snapshot_id,
 )
@@ -47,7 +48,7 @@ class SnapshotWriter:
     def __init__(self, out_dir: Path, snapshot_id: str, taken_at: datetime) -> None:
         if not is_valid_snapshot_id(snapshot_id):
             raise BulkgraphError(
-                f"invalid snapshot id {snapshot_id!r}: 1-128 characters of A-Z a-z 0-9 . _ -",
+                f"invalid snapshot id {snapshot_id!r}: {SNAPSHOT_ID_RULE}",
                 ExitCode.USAGE,
             )
         if taken_at.tzinfo is None:

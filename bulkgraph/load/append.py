@@ -13,6 +13,7 @@ read from the files by the server or passed as parameters.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
@@ -36,6 +37,7 @@ from bulkgraph.transform.schema import (
     RelSchema,
     load_csv_statement,
 )
+from bulkgraph.transform.snapshot import PART_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +132,35 @@ def group_schema(group: FileGroup) -> NodeSchema | RelSchema:
 
 
 def _parts_of(group: FileGroup, snapshot_id: str) -> list[str]:
-    return [p for p in group.parts if Path(p).name.startswith(f"{snapshot_id}.")]
+    # exactly `<id>.csv`: a prefix test would give snapshot `a` the parts of `a.b` too
+    return [p for p in group.parts if Path(p).name == f"{snapshot_id}{PART_SUFFIX}"]
+
+
+class _Copies:
+    """Files copied into the server's import folder, and the folders made for them: what
+    `remove()` deletes afterwards, and nothing else. The import folder is the server's and
+    may hold the user's own files; a crafted manifest must not turn cleaning up into
+    emptying it."""
+
+    def __init__(self) -> None:
+        self.files: list[Path] = []
+        self.dirs: list[Path] = []
+
+    def copy(self, source: Path, target: Path) -> Path:
+        missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.dirs.extend(reversed(missing))  # parents first: removed in reverse
+        # an existing file here is a copy left by a load that was killed: ours to replace
+        shutil.copyfile(source, target)
+        self.files.append(target)
+        return target
+
+    def remove(self) -> None:
+        for f in self.files:
+            f.unlink(missing_ok=True)
+        for d in reversed(self.dirs):
+            with contextlib.suppress(OSError):  # only if empty: what else is there stays
+                d.rmdir()
 
 
 def _load_snapshot(
@@ -151,6 +181,7 @@ def _load_snapshot(
         database=database,
     )
     staging = import_root / _SUBDIR / sid
+    copied = _Copies()
     rows = 0
     try:
         nodes = [g for g in manifest.groups if g.kind == "nodes"]
@@ -162,9 +193,8 @@ def _load_snapshot(
         for group in [*nodes, *rels]:
             statement = load_csv_statement(group_schema(group))
             for part in _parts_of(group, sid):
-                target = staging / group.kind / group.group / Path(part).name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(csv_dir / part, target)
+                # `part` is a checked path inside the CSV folder (read_manifest)
+                target = copied.copy(csv_dir / part, staging / part)
                 url = "file:///" + target.relative_to(import_root).as_posix()
                 run_autocommit(
                     statement,
@@ -181,5 +211,5 @@ def _load_snapshot(
             database=database,
         )
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        copied.remove()
     return rows

@@ -7,6 +7,7 @@ nothing is replaced (exit 1).
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import time
@@ -19,7 +20,10 @@ from bulkgraph.extract.sources import discover
 from bulkgraph.load.bulk import ImportSummary, bulk_import
 from bulkgraph.server import Neo4jHome
 from bulkgraph.settings import Settings, get_settings
-from bulkgraph.transform.run import Progress, transform
+from bulkgraph.transform.run import REJECTS, Progress, transform
+
+#: rejected records a summary shows (a temporary CSV folder goes, and its rejects.jsonl with it)
+REJECT_SAMPLES = 20
 
 
 @dataclass
@@ -33,9 +37,12 @@ class RebuildSummary:
     csv_dir: str | None = None  # kept with --keep-csv
     import_summary: ImportSummary | None = None
 
+    #: the first rejected records (all of them are in the CSV folder's rejects.jsonl)
+    reject_samples: list[dict[str, object]] = field(default_factory=list)
+
     @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.PARTIAL if self.skipped else ExitCode.OK
+        return ExitCode.PARTIAL if self.skipped or self.rejects else ExitCode.OK
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -93,6 +100,7 @@ def rebuild(
         summary.phases["transform"] = time.monotonic() - t0
         summary.skipped.update(result.failed)
         summary.rejects = result.rejected
+        summary.reject_samples = _first_rejects(csv_dir / REJECTS, REJECT_SAMPLES)
         summary.snapshots = [*result.reused, *result.transformed]
         if not summary.snapshots:
             raise BulkgraphError(
@@ -111,3 +119,13 @@ def rebuild(
         if own_tmp and not keep_csv:
             shutil.rmtree(csv_dir, ignore_errors=True)
     return summary
+
+
+def _first_rejects(path: Path, n: int) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if len(rows) == n:
+                break
+            rows.append(json.loads(line))
+    return rows

@@ -115,6 +115,7 @@ def _read_items(
     good, bad = typed(tab.main, fields, required)
     good = good.join(origin, on="file", how="left")
     g.rejects.add(g.snapshot_id, tab.bad)
+    g.rejects.add(g.snapshot_id, tab.dropped)  # list elements (a tag without Key...)
     g.rejects.add_frame(g.snapshot_id, bad)
     count = g.counts.setdefault(operation, FamilyCount())
     count.read += tab.main.height + len(tab.bad)
@@ -315,7 +316,10 @@ def security_groups(g: Graph, responses: list[ApiResponse]) -> None:
     g.rejects.add_frame(g.snapshot_id, bad)
     g.rejects.add(
         g.snapshot_id,
-        [(f, sg_pos[i][0], f"{sg_pos[i][1]}: {reason}") for f, i, reason in rtab.bad],
+        [
+            (f, sg_pos[i][0], f"{sg_pos[i][1]}: {reason}")
+            for f, i, reason in [*rtab.bad, *rtab.dropped]
+        ],
     )
     props = ["protocol", "fromPort", "toPort", "direction"]
     ingress = pl.col("direction") == "ingress"

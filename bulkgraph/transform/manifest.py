@@ -7,11 +7,12 @@ the full `neo4j-admin` argument list with absolute paths.
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from bulkgraph.errors import InputError
+from bulkgraph.extract.model import SNAPSHOT_ID_RULE, is_valid_snapshot_id
 
 MANIFEST_NAME = "import-manifest.json"
 MANIFEST_FORMAT = "bulkgraph-csv/1"
@@ -23,6 +24,21 @@ class ManifestSnapshot(BaseModel):
     source: str
     checksum: str
     location: str = ""
+
+    @field_validator("snapshot_id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        # `load` names folders after it: `..` would make it work in the import folder itself
+        if not is_valid_snapshot_id(value):
+            raise ValueError(f"invalid snapshot id {value!r} ({SNAPSHOT_ID_RULE})")
+        return value
+
+
+def _inside(path: str) -> str:
+    pure = PurePosixPath(path)
+    if not path or pure.is_absolute() or ".." in pure.parts or "\\" in path:
+        raise ValueError(f"file {path!r} is not a path inside the CSV folder")
+    return path
 
 
 class FileGroup(BaseModel):
@@ -38,6 +54,16 @@ class FileGroup(BaseModel):
     header_fields: list[str]
     parts: list[str]  # paths relative to CSV_DIR, one per snapshot
     rows: dict[str, int]  # part path -> rows
+
+    @field_validator("header")
+    @classmethod
+    def _header_inside(cls, value: str) -> str:
+        return _inside(value)
+
+    @field_validator("parts")
+    @classmethod
+    def _parts_inside(cls, value: list[str]) -> list[str]:
+        return [_inside(p) for p in value]
 
     @property
     def total_rows(self) -> int:

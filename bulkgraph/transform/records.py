@@ -68,27 +68,58 @@ def values_at(path: str, items: list[Any]) -> list[Any]:
     return out
 
 
-def text_series(name: str, values: list[Any]) -> pl.Series:
-    """`values` as a String column of their `as_text`."""
+def text_series(name: str, values: list[Any], invalid: dict[int, str] | None = None) -> pl.Series:
+    """`values` as a String column of their `as_text`.
+
+    A value that is not valid Unicode text (a lone surrogate such as `\\ud800`, which JSON
+    escapes can spell) cannot be stored: it becomes null, and its index goes into `invalid`
+    with the reason (without `invalid`, the UnicodeEncodeError is raised).
+    """
     try:
         # the usual case, every value a string or absent: no Python work per value
         return pl.Series(name, values, dtype=pl.String, strict=True)
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
-        return pl.Series(name, [as_text(v) for v in values], dtype=pl.String)
+        texts = [as_text(v) for v in values]
+    try:
+        return pl.Series(name, texts, dtype=pl.String)
+    except UnicodeEncodeError:
+        if invalid is None:
+            raise
+    for i, text in enumerate(texts):
+        if text is not None and not _encodable(text):
+            texts[i] = None
+            invalid.setdefault(i, "not valid Unicode text (a lone surrogate)")
+    return pl.Series(name, texts, dtype=pl.String)
 
 
-def texts_at(path: str, items: list[Any], name: str) -> pl.Series:
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def texts_at(
+    path: str, items: list[Any], name: str, invalid: dict[int, str] | None = None
+) -> pl.Series:
     """The text at `path` of each item, as `str.json_path_match` would give it."""
-    return text_series(name, values_at(path, items))
+    found: dict[int, str] = {}
+    series = text_series(name, values_at(path, items), found if invalid is not None else None)
+    if invalid is not None:
+        for i, reason in found.items():
+            invalid.setdefault(i, f"{path}: {reason}")
+    return series
 
 
 @dataclass
 class Table:
     """Records of one kind: `main` one row per record, `children` one frame per list field.
 
-    `main` holds `file`, `pos` and one text column per requested field; a child frame holds
-    `file`, `pos` (its parent's), `idx` (its place in the list) and one text column per
-    requested path. `objects` keeps the parsed elements of the lists asked to be kept.
+    `main` holds `file`, `pos`, one text column per requested field and `_invalid` (why the
+    record cannot be used, or null: `typed` rejects it); a child frame holds `file`, `pos`
+    (its parent's), `idx` (its place in the list) and one text column per requested path.
+    `objects` keeps the parsed elements of the lists asked to be kept.
     """
 
     main: pl.DataFrame
@@ -97,17 +128,54 @@ class Table:
     bad: list[tuple[str, int, str]] = field(default_factory=list)
     #: list field -> [(file, parent pos, idx, element)]
     objects: dict[str, list[tuple[str, int, int, Any]]] = field(default_factory=dict)
+    #: list elements left out of `children` (the record itself is kept): (file, pos, reason)
+    dropped: list[tuple[str, int, str]] = field(default_factory=list)
 
     def child(self, name: str) -> pl.DataFrame:
         return self.children[name]
 
 
 def _frame(
-    keys: dict[str, tuple[pl.DataType, list[Any]]], items: list[Any], paths: Paths
+    keys: dict[str, tuple[pl.DataType, list[Any]]],
+    items: list[Any],
+    paths: Paths,
+    invalid: dict[int, str],
 ) -> pl.DataFrame:
     data = [pl.Series(n, v, dtype=t) for n, (t, v) in keys.items()]
-    data += [texts_at(path, items, n) for n, path in paths.items()]
+    data += [texts_at(path, items, n, invalid) for n, path in paths.items()]
     return pl.DataFrame(data)
+
+
+def _shape_error(rec: dict[str, Any], steps: list[str]) -> str | None:
+    """Why the object path `steps` cannot be followed in `rec` (a string where an object
+    should be, as a State given as "running" instead of {"Name": "running"}), or None."""
+    value: Any = rec
+    for n, step in enumerate(steps[:-1]):
+        value = value.get(step)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            where = "$." + ".".join(steps[: n + 1])
+            return f"{where}: expected an object, got {type(value).__name__}"
+    return None
+
+
+def _element_error(key_path: str, value: Any, element: Any) -> str | None:
+    """Why a list element has no usable key (the value at its list's first path)."""
+    if value is None:
+        if key_path != "$" and not isinstance(element, dict):
+            return f"expected an object, got {type(element).__name__}"
+        return f"missing {key_path}"
+    if isinstance(value, dict | list):
+        return f"{key_path}: expected a scalar, got {type(value).__name__}"
+    return None
+
+
+def _may_lack_key(texts: pl.Series) -> bool:
+    """Whether some element's key is absent or not a scalar (then each is looked at)."""
+    return bool(texts.null_count()) or bool(
+        (texts.str.starts_with("{") | texts.str.starts_with("[")).any()
+    )
 
 
 def table(
@@ -119,13 +187,19 @@ def table(
     """`items` are (file, position, parsed record); pick `fields` and the `lists` elements.
 
     A record that is not an object, or whose list field is not a list, is bad: it is left
-    out and reported.
+    out and reported. A record where a field's path meets a non-object, or with a value that
+    is not valid text, is kept with its reason in `_invalid`, for `typed` to reject. The
+    first path of each list's paths is its elements' key (a tag's Key, a group's GroupId):
+    an element without one, or with invalid text, is dropped and reported in `dropped`.
+    Nothing is left out without a reason.
     """
     lists = lists or {}
     names = tuple(dict.fromkeys([*lists, *keep]))
+    nested = [p[2:].split(".") for p in fields.values() if p.startswith("$.") and "." in p[2:]]
     files: list[str] = []
     poss: list[int] = []
     recs: list[dict[str, Any]] = []
+    invalid: dict[int, str] = {}
     bad: list[tuple[str, int, str]] = []
     for file, pos, rec in items:
         if not isinstance(rec, dict):
@@ -136,14 +210,25 @@ def table(
             got = type(rec[wrong[0]]).__name__
             bad.append((file, pos, f"{wrong[0]}: expected a list, got {got}"))
             continue
+        for steps in nested:
+            reason = _shape_error(rec, steps)
+            if reason is not None:
+                invalid[len(recs)] = reason
+                break
         files.append(file)
         poss.append(pos)
         recs.append(rec)
     string, int64 = pl.String(), pl.Int64()
     # column at a time: a comprehension per field, or none at all (see text_series)
-    main = _frame({"file": (string, files), "pos": (int64, poss)}, recs, fields)
+    main = _frame({"file": (string, files), "pos": (int64, poss)}, recs, fields, invalid)
+    main = main.with_columns(
+        pl.Series("_invalid", [invalid.get(i) for i in range(len(recs))], dtype=pl.String)
+        if invalid
+        else pl.lit(None, pl.String).alias("_invalid")
+    )
     children: dict[str, pl.DataFrame] = {}
     objects: dict[str, list[tuple[str, int, int, Any]]] = {}
+    dropped: list[tuple[str, int, str]] = []
     for name in names:
         c_file: list[str] = []
         c_pos: list[int] = []
@@ -163,10 +248,25 @@ def table(
                 "pos": (int64, c_pos),
                 "idx": (int64, c_idx),
             }
-            children[name] = _frame(keys, elements, lists[name])
+            paths = lists[name]
+            wrong_elements: dict[int, str] = {}
+            child = _frame(keys, elements, paths, wrong_elements)
+            key_name, key_path = next(iter(paths.items()), (None, None))
+            if key_name is not None and key_path is not None and _may_lack_key(child[key_name]):
+                values = values_at(key_path, elements)
+                for i, (value, element) in enumerate(zip(values, elements, strict=True)):
+                    reason = _element_error(key_path, value, element)
+                    if reason is not None:
+                        wrong_elements.setdefault(i, reason)
+            if wrong_elements:
+                for i, reason in sorted(wrong_elements.items()):
+                    dropped.append((c_file[i], c_pos[i], f"{name}[{c_idx[i]}]: {reason}"))
+                keep_rows = pl.Series([i not in wrong_elements for i in range(len(elements))])
+                child = child.filter(keep_rows)
+            children[name] = child
         if name in keep:
             objects[name] = list(zip(c_file, c_pos, c_idx, elements, strict=True))
-    return Table(main, children, bad, objects)
+    return Table(main, children, bad, objects, dropped)
 
 
 def nonempty(expr: pl.Expr) -> pl.Expr:
@@ -205,7 +305,8 @@ def typed(
     A record is bad when a required field is missing or not a scalar, or when a present value
     does not convert to its type. Returns (good rows with typed columns, rejects with reason).
     """
-    reasons: list[pl.Expr] = []
+    # a record `table` found unusable: its reason first
+    reasons: list[pl.Expr] = [pl.col("_invalid")] if "_invalid" in df.columns else []
     conv: list[pl.Expr] = []
     for name, (path, kind) in fields.items():
         col = pl.col(name)
@@ -232,4 +333,4 @@ def typed(
     df = df.with_columns(pl.coalesce(reasons).alias("reason") if reasons else pl.lit(None))
     bad = df.filter(pl.col("reason").is_not_null()).select("file", "pos", "reason")
     good = df.filter(pl.col("reason").is_null()).with_columns(conv).drop("reason")
-    return good, bad
+    return good.drop("_invalid", strict=False), bad

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (message, done, total)
 
 PEERED = "PEERED_TO__VPC__VPC"
+#: every rejected record of the folder's snapshots, one JSON object a line
+REJECTS = "rejects.jsonl"
 
 
 @dataclass
@@ -306,7 +308,7 @@ def transform(
             )
 
     # rejects of all snapshots, in time order
-    with (out_dir / "rejects.jsonl").open("w", encoding="utf-8") as fh:
+    with (out_dir / REJECTS).open("w", encoding="utf-8") as fh:
         for sid in ids:
             fh.write((state_dir(out_dir, sid) / "rejects.jsonl").read_text(encoding="utf-8"))
 
