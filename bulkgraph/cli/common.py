@@ -14,7 +14,6 @@ from typing import Any
 
 import typer
 
-from bulkgraph.cli.output import OutputFormat, print_json  # noqa: F401  (until every command uses output)
 from bulkgraph.console import err, show_progress
 from bulkgraph.errors import BulkgraphError, ExitCode
 
