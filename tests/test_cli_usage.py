@@ -33,3 +33,50 @@ def test_a_bad_command_line_is_a_usage_error(tmp_path: Path, args: list[str], sa
     assert "Traceback" not in proc.stderr
     assert says in proc.stderr
     assert "Usage: " in proc.stderr
+
+
+#: Libraries that take a good part of a second to import: only the commands that use them do.
+HEAVY = ("neo4j", "polars", "boto3", "botocore", "matplotlib")
+
+_IMPORTS_FOR_HELP = """
+import sys
+
+import typer.main
+from typer.testing import CliRunner
+
+from bulkgraph.cli import app
+
+after_import = sorted(m for m in HEAVY if m in sys.modules)
+
+
+def paths(command, prefix):
+    yield prefix
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from paths(sub, [*prefix, name])
+
+
+runner = CliRunner()
+helped = []
+for args in paths(typer.main.get_command(app), []):
+    result = runner.invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, (args, result.output)
+    helped.append(" ".join(args))
+print(after_import)
+print(sorted(m for m in HEAVY if m in sys.modules))
+print(helped)
+"""
+
+
+def test_help_imports_no_heavy_library() -> None:
+    # `bulkgraph --help` took seconds when cli/query.py imported the driver for a type hint
+    proc = subprocess.run(
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{_IMPORTS_FOR_HELP}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    after_import, after_help, helped = proc.stdout.splitlines()
+    assert after_import == "[]", "import bulkgraph.cli imported " + after_import
+    assert after_help == "[]", "--help of the commands imported " + after_help
+    assert "query" in helped and "neo4j status" in helped and "snapshots list" in helped
