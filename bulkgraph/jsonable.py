@@ -30,7 +30,7 @@ def to_jsonable(value: Any) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
-    if type(value).__module__.partition(".")[0] == "neo4j":
+    if _from_the_driver(value):
         from bulkgraph.db import neo4j_to_jsonable
 
         return neo4j_to_jsonable(value)
@@ -45,3 +45,9 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [to_jsonable(v) for v in value]
     return str(value)
+
+
+def _from_the_driver(value: Any) -> bool:
+    """Whether the value is of a driver type, without importing the driver. By the classes it
+    derives from: a relationship's class is made per type at run time, in module `abc`."""
+    return any(cls.__module__.partition(".")[0] == "neo4j" for cls in type(value).__mro__)

@@ -10,6 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import neo4j.graph
 import neo4j.time
 import pytest
 
@@ -65,6 +66,18 @@ def test_one_formatting_of_each_value_in_every_format(value: Any, as_json: Any, 
     assert json.loads(jsonl_text([row])) == {"v": as_json}
     assert cell_text(value) == text
     assert list(csv.reader(io.StringIO(csv_text(["v"], [row])))) == [["v"], [text]]
+
+
+def test_graph_values_of_the_driver() -> None:
+    graph = neo4j.graph.Graph()
+    node = neo4j.graph.Node(graph, "4:x:1", 1, ["Vpc", "Resource"], {"id": "vpc-1"})
+    # a relationship's class is made per type at run time (its module is `abc`)
+    contains = graph.relationship_type("CONTAINS")(graph, "5:x:2", 2, {"port": 80})
+    assert json.loads(json_text([node, contains])) == [
+        {"_labels": ["Resource", "Vpc"], "id": "vpc-1"},
+        {"_type": "CONTAINS", "port": 80},
+    ]
+    assert cell_text(contains) == '{"_type": "CONTAINS", "port": 80}'
 
 
 def test_a_datetime_is_iso_8601_in_json_not_python_str() -> None:
