@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,3 +82,29 @@ def test_help_imports_no_heavy_library() -> None:
     assert after_import == "[]", "import bulkgraph.cli imported " + after_import
     assert after_help == "[]", "--help of the commands imported " + after_help
     assert "query" in helped and "neo4j status" in helped and "snapshots list" in helped
+
+
+def test_every_command_is_a_module_level_function_tests_can_call() -> None:
+    # one way to register: `<name>_command` at module level, added by its module's register()
+    import importlib
+
+    import typer.main
+
+    from bulkgraph.cli import app
+
+    def callbacks(command: Any, path: str) -> Iterator[tuple[str, Any]]:
+        subs = getattr(command, "commands", {})
+        if not subs:
+            yield path, command.callback
+        for name, sub in subs.items():
+            yield from callbacks(sub, f"{path} {name}".strip())
+
+    found = dict(callbacks(typer.main.get_command(app), ""))
+    assert {"transform", "query", "cypher", "neo4j status", "snapshots list"} <= set(found)
+    for path, callback in found.items():
+        # typer wraps the function; the original is kept as __wrapped__ when it is
+        original = getattr(callback, "__wrapped__", callback)
+        assert original.__name__.endswith("_command"), path
+        assert "<locals>" not in original.__qualname__, path
+        module = importlib.import_module(original.__module__)
+        assert getattr(module, original.__name__) is original, path
