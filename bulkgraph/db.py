@@ -7,8 +7,6 @@ the default one in the cache), whose Bolt port and password are read from its ho
 
 from __future__ import annotations
 
-import base64
-import math
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ import neo4j.spatial
 import neo4j.time
 from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable
 
+from bulkgraph import jsonable
 from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.server.config import bolt_port, bolt_uri
 from bulkgraph.server.home import Neo4jHome, resolve_home
@@ -180,22 +179,21 @@ def run_autocommit(
 
 
 def to_jsonable(value: Any) -> Any:
-    """A Neo4j value as JSON-ready Python.
+    """A Neo4j (or any) value as JSON-ready Python: `bulkgraph.jsonable.to_jsonable`."""
+    return jsonable.to_jsonable(value)
+
+
+def neo4j_to_jsonable(value: Any) -> Any:
+    """A value of the driver's own types as JSON-ready Python (`to_jsonable` asks here).
 
     Temporal values become ISO 8601 strings; a node becomes its properties plus `_labels`
     (sorted), a relationship its properties plus `_type`, a path `{"nodes", "relationships"}`;
-    points `{"srid", "x", "y"[, "z"]}`; bytes base64; non-finite floats strings.
+    points `{"srid", "x", "y"[, "z"]}`.
     """
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
     if isinstance(value, neo4j.time.DateTime | neo4j.time.Date | neo4j.time.Time):
         return value.iso_format()
     if isinstance(value, neo4j.time.Duration):
         return value.iso_format()
-    if hasattr(value, "isoformat"):  # datetime/date/time from the standard library
-        return value.isoformat()
     if isinstance(value, neo4j.graph.Node):
         return {"_labels": sorted(value.labels), **_props(value)}
     if isinstance(value, neo4j.graph.Relationship):
@@ -209,12 +207,6 @@ def to_jsonable(value: Any) -> Any:
         point: dict[str, Any] = {"srid": value.srid}
         point.update(zip(("x", "y", "z"), (float(c) for c in value), strict=False))
         return point
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_jsonable(v) for v in value]
     return str(value)
 
 

@@ -73,9 +73,8 @@ def _session(endpoint_url: str | None, region: str) -> Any:
 
 
 def _client(service: str, region: str, endpoint_url: str | None) -> Any:
-    return boto3.session.Session(region_name=region).client(
-        service, region_name=region, endpoint_url=endpoint_url
-    )
+    session: Any = boto3.session.Session(region_name=region)  # stubs type literal names only
+    return session.client(service, region_name=region, endpoint_url=endpoint_url)
 
 
 def _tags(**tags: str) -> list[dict[str, str]]:

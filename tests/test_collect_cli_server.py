@@ -89,6 +89,10 @@ class MotoEstate:
     estate: Estate
 
 
+#: a moto server with a whole estate, collected through the CLI
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def moto_estate() -> Iterator[MotoEstate]:
     """A moto server on 127.0.0.1 (ephemeral port) holding the test estate; read-only after."""

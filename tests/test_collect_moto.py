@@ -36,6 +36,7 @@ def pages_of(snap: NativeSnapshot, operation: str, region: str) -> list[dict[str
     return list(resp.pages())
 
 
+@pytest.mark.slow  # a whole moto estate collected
 def test_collect_estate_then_verify(tmp_path: Path, aws_env: None) -> None:
     with mock_aws():
         estate = build_estate()
@@ -116,6 +117,7 @@ def _deny_rds_in(region: str) -> Any:
     return factory
 
 
+@pytest.mark.slow  # a whole moto estate collected
 def test_denied_region_is_recorded_not_fatal(tmp_path: Path, aws_env: None) -> None:
     with mock_aws():
         build_estate()
@@ -162,6 +164,7 @@ def test_nothing_collected_is_failure(tmp_path: Path, aws_env: None) -> None:
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow  # a whole moto estate collected
 def test_assume_role_per_account(tmp_path: Path, aws_env: None) -> None:
     with mock_aws():
         result = collect(
@@ -201,6 +204,7 @@ def test_clean_page_and_role_parsing() -> None:
     assert (role.account_id, role.external_id) == ("111122223333", "secret")
 
 
+@pytest.mark.slow  # a whole moto estate collected
 def test_cli_collect_and_list(
     tmp_path: Path, aws_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

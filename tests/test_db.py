@@ -39,6 +39,7 @@ def test_connection_to_your_own_neo4j_comes_from_the_settings() -> None:
     assert "s3cret" not in repr(conn)
 
 
+@pytest.mark.neo4j  # installs a Neo4j home (Java, the cached jars)
 def test_connection_to_the_managed_instance_reads_its_home(tmp_path: Path) -> None:
     settings = _settings(bulkgraph_heap="256m", bulkgraph_pagecache="64m")
     home = install(tmp_path / "h", settings=settings)

@@ -7,6 +7,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,7 +82,7 @@ def test_bad_gzip_with_matching_checksum(tmp_path: Path) -> None:
     rel = f"{ACCT}/us-east-1/ec2/DescribeVpcs.json.gz"
     (folder / rel).write_bytes(bad)
 
-    def fix(m: dict) -> None:  # type: ignore[type-arg]
+    def fix(m: dict[str, Any]) -> None:
         for f in m["files"]:
             if f["path"] == rel:
                 f["sha256"] = hashlib.sha256(bad).hexdigest()
@@ -130,7 +131,7 @@ def test_data_file_disagreeing_with_its_path(tmp_path: Path) -> None:
     data = gzip.compress(json.dumps(doc).encode())
     (folder / rel).write_bytes(data)
 
-    def fix(m: dict) -> None:  # type: ignore[type-arg]
+    def fix(m: dict[str, Any]) -> None:
         for f in m["files"]:
             if f["path"] == rel:
                 f["sha256"] = hashlib.sha256(data).hexdigest()
@@ -147,7 +148,7 @@ def test_unknown_operation_and_unlisted_file_warn(tmp_path: Path) -> None:
     future.write_bytes(gzip.compress(b"{}"))
     (folder / "notes.txt").write_text("hello")
 
-    def add(m: dict) -> None:  # type: ignore[type-arg]
+    def add(m: dict[str, Any]) -> None:
         m["files"].append(
             {
                 "path": f"{ACCT}/us-east-1/lambda/ListFunctions.json.gz",

@@ -20,6 +20,9 @@ from bulkgraph.settings import Settings
 
 SMALL = Settings(_env_file=None, bulkgraph_heap="256m", bulkgraph_pagecache="64m")  # type: ignore[call-arg]
 
+#: every test installs and starts a server of its own
+pytestmark = pytest.mark.neo4j
+
 
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[Neo4jHome]:

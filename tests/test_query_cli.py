@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -129,3 +130,23 @@ def test_alerts_command_is_idempotent(server: Any, tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert "9 finding(s) in 20260301T000000Z: 0 written" in second.stderr
     assert len(out.read_text(encoding="utf-8").splitlines()) == 9
+
+
+def test_query_and_cypher_print_the_same_value_the_same_way(server: Any, tmp_path: Path) -> None:
+    # one output path: a datetime, lists and nulls read the same through either command
+    from bulkgraph.query import get_query
+
+    text = get_query("ip-at-time").text
+    via_query = ["query", "ip-at-time", "-p", "ip=10.0.1.60", "--snapshot", S1]
+    via_cypher = ["cypher", text, "-p", "ip=10.0.1.60", "-p", f"snapshot_id={S1}"]
+    for fmt in ("csv", "jsonl"):
+        query = bulkgraph(server, *via_query, "-f", fmt, cwd=tmp_path)
+        cypher = bulkgraph(server, *via_cypher, "-f", fmt, cwd=tmp_path)
+        assert query.returncode == 0, query.stderr
+        assert cypher.returncode == 0, cypher.stderr
+        assert query.stdout == cypher.stdout
+    csv_out = bulkgraph(server, *via_query, "-f", "csv", cwd=tmp_path).stdout
+    header, row = csv_out.splitlines()
+    cells = dict(zip(header.split(","), next(csv.reader([row])), strict=True))
+    assert cells["taken_at"].startswith("2026-01-01T00:00:00")
+    assert cells["groups"].startswith('["') and cells["tags"].startswith("[")

@@ -41,6 +41,7 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         server.stop()
 
 
+@pytest.mark.slow  # collects, packs and uploads to a moto server
 def test_collect_upload_then_list_everything(
     tmp_path: Path, moto_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

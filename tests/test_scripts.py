@@ -11,6 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -28,6 +30,7 @@ def _fresh_copy(dest: Path) -> Path:
     return dest
 
 
+@pytest.mark.slow  # pip-installs a venv into a copy of the checkout: a minute or more
 def test_bench_and_gen_estate_set_up_their_own_venv(tmp_path: Path) -> None:
     repo = _fresh_copy(tmp_path / "clone")
     assert not (repo / ".venv").exists()

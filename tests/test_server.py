@@ -18,6 +18,9 @@ from bulkgraph.server.config import bolt_port
 from bulkgraph.server.java import SERVER_MAIN
 from bulkgraph.settings import Settings
 
+#: the tests without a server fixture install (and some start) a server of their own
+pytestmark = pytest.mark.neo4j
+
 
 def test_bolt_answers_with_the_stored_password(neo4j_server: ManagedNeo4j) -> None:
     with neo4j.GraphDatabase.driver(neo4j_server.uri, auth=("neo4j", neo4j_server.password)) as d:

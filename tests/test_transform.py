@@ -196,6 +196,7 @@ def test_manifest(out: Path) -> None:
     assert any(a.startswith(f"--nodes=Instance={out.resolve()}/nodes/Instance/") for a in cmd)
 
 
+@pytest.mark.slow  # transforms the estate three times
 def test_determinism_and_reuse(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     transform([load("s1.json")], a, workers=1)

@@ -1,7 +1,9 @@
 """The `bulkgraph` command: a thin layer over the library.
 
-Each area registers its commands from its own module, so that every command stays a few
-lines over a library function that tests can call directly.
+Each area's module holds its commands as module-level functions (`<name>_command`, a few
+lines over a library function that tests can call directly) and adds them in `register(app)`;
+results reach stdout through `bulkgraph.cli.output` only. Heavy libraries (the Neo4j driver,
+polars, boto3) are imported inside the commands, so that `--help` answers at once.
 """
 
 from __future__ import annotations

@@ -1,11 +1,15 @@
-"""What every command shares: error reporting, output formats, parameter parsing."""
+"""What every command shares: registration, error reporting, parameter parsing, progress.
+
+Every command is a module-level function `<name>_command` of the module for its area, a few
+lines over a library function, registered by that module's `register(app)` (groups of
+commands through `add_group`). Results go to stdout through `bulkgraph.cli.output` only.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from enum import StrEnum
 from typing import Any
 
 import typer
@@ -16,11 +20,11 @@ from bulkgraph.errors import BulkgraphError, ExitCode
 ProgressFn = Callable[[str, int, int], None]
 
 
-class OutputFormat(StrEnum):
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
+def add_group(app: typer.Typer, name: str, help: str) -> typer.Typer:
+    """A group of commands (`bulkgraph NAME ...`) added to `app`."""
+    group = typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
+    app.add_typer(group, name=name)
+    return group
 
 
 def run_main(app: typer.Typer) -> None:
@@ -103,11 +107,3 @@ def progress_bar(description: str, quiet: bool = False) -> Iterator[ProgressFn |
 
     with bar:
         yield update
-
-
-def print_json(data: object) -> None:
-    """Machine-readable output on stdout: plain JSON, no colours, no wrapping."""
-    import json
-
-    sys.stdout.write(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
-    sys.stdout.flush()

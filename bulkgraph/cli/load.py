@@ -9,7 +9,8 @@ from pathlib import Path
 
 import typer
 
-from bulkgraph.cli.common import print_json, progress_bar
+from bulkgraph.cli.common import progress_bar
+from bulkgraph.cli.output import print_json
 from bulkgraph.console import err, is_quiet, out
 from bulkgraph.errors import ExitCode
 
@@ -38,17 +39,13 @@ def _phases(phases: dict[str, float]) -> str:
     return ", ".join(f"{name} {seconds:.1f}s" for name, seconds in phases.items())
 
 
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the main app."""
-
-    @app.command("import")
-    def import_cmd(
+def import_command(
         csv_dir: Path = typer.Argument(..., help="A `bulkgraph transform` output folder."),
         neo4j_home: Path | None = typer.Option(
             None, "--neo4j-home", help="Neo4j home to rebuild (default: NEO4J_HOME or managed)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    ) -> None:
+) -> None:
         """Rebuild the database from CSV_DIR with neo4j-admin, atomically.
 
         Imports into a staging store, runs the post-load Cypher there, checks the counts
@@ -71,12 +68,10 @@ def register(app: typer.Typer) -> None:
         if summary.report:
             err.print(f"the importer reported {summary.report_lines} lines in {summary.report}")
 
-    @app.command("load")
-    def load_cmd(
+
+def load_command(
         csv_dir: Path = typer.Argument(..., help="A `bulkgraph transform` output folder."),
-        uri: str | None = typer.Option(
-            None, "--uri", help="Bolt URI (default: NEO4J_URI or managed)."
-        ),
+    uri: str | None = typer.Option(None, "--uri", help="Bolt URI (default: NEO4J_URI or managed)."),
         import_dir: Path | None = typer.Option(
             None,
             "--import-dir",
@@ -84,7 +79,7 @@ def register(app: typer.Typer) -> None:
         ),
         batch: int | None = typer.Option(None, "--batch", help="Rows per transaction."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    ) -> None:
+) -> None:
         """Append CSV_DIR's snapshots to a live graph with LOAD CSV.
 
         Snapshots already in the database are skipped, so loading the same folder twice
@@ -104,9 +99,7 @@ def register(app: typer.Typer) -> None:
             if not as_json:
                 err.print(f"{snapshot_id}: {what}", highlight=False)
 
-        summary = append(
-            csv_dir, connection=conn, import_dir=import_dir, batch=batch, on_snapshot=say
-        )
+    summary = append(csv_dir, connection=conn, import_dir=import_dir, batch=batch, on_snapshot=say)
         if as_json:
             print_json(summary.to_dict())
         else:
@@ -115,8 +108,8 @@ def register(app: typer.Typer) -> None:
                 f"{len(summary.skipped)} already present"
             )
 
-    @app.command("rebuild")
-    def rebuild_cmd(
+
+def rebuild_command(
         sources: list[str] = typer.Argument(
             ..., help="Snapshot folders, .tar.gz/.tar files, s3:// prefixes or legacy archives."
         ),
@@ -130,7 +123,7 @@ def register(app: typer.Typer) -> None:
         ),
         workers: int | None = typer.Option(None, "--workers", help="Transform processes."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    ) -> None:
+) -> None:
         """Transform every snapshot found and rebuild the graph from them (the nightly job).
 
         Exit 0: rebuilt. Exit 3: rebuilt, some snapshots skipped or records rejected (named).
@@ -174,3 +167,10 @@ def register(app: typer.Typer) -> None:
                 out.print(f"CSV files: {summary.csv_dir}")
         if summary.exit_code != ExitCode.OK:
             raise typer.Exit(int(summary.exit_code))
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the main app."""
+    app.command("import")(import_command)
+    app.command("load")(load_command)
+    app.command("rebuild")(rebuild_command)

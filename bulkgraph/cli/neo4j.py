@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -12,23 +9,17 @@ from typing import Any
 
 import typer
 
-from bulkgraph.cli.common import OutputFormat, parse_params
+from bulkgraph.cli.common import add_group, parse_params
+from bulkgraph.cli.output import FORMAT_HELP, OutputFormat, emit, print_json
 from bulkgraph.console import err, out, show_progress
 
 HOME_HELP = "Neo4j instance folder (default: NEO4J_HOME, else the managed one in the cache)."
 JSON_HELP = "Print the status as JSON."
 
-neo4j_app = typer.Typer(
-    name="neo4j",
-    help="The Neo4j 5.26 Community server bulkgraph manages (assembled from Maven Central; "
-    "needs Java 17+ and Maven).",
-    no_args_is_help=True,
-)
-
 
 def _print_status(info: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        print_json(info)
         return
     state = "running" if info["running"] else "stopped" if info["installed"] else "not installed"
     pid = f" (pid {info['pid']})" if info["pid"] else ""
@@ -37,7 +28,6 @@ def _print_status(info: dict[str, Any], as_json: bool) -> None:
     out.print(f"  bolt: {info['bolt_uri'] or '-'}", highlight=False)
 
 
-@neo4j_app.command("install")
 def install_command(
     home: Path | None = typer.Option(None, "--home", help=HOME_HELP),
     version: str | None = typer.Option(
@@ -54,7 +44,6 @@ def install_command(
     _print_status(server.status(installed).to_dict(), as_json)
 
 
-@neo4j_app.command("start")
 def start_command(
     home: Path | None = typer.Option(None, "--home", help=HOME_HELP),
     timeout: float = typer.Option(180.0, "--timeout", help="Seconds to wait for Bolt."),
@@ -68,7 +57,6 @@ def start_command(
     _print_status(info.to_dict(), as_json)
 
 
-@neo4j_app.command("stop")
 def stop_command(
     home: Path | None = typer.Option(None, "--home", help=HOME_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -79,7 +67,6 @@ def stop_command(
     _print_status(server.stop(home).to_dict(), as_json)
 
 
-@neo4j_app.command("status")
 def status_command(
     home: Path | None = typer.Option(None, "--home", help=HOME_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -90,10 +77,6 @@ def status_command(
     _print_status(server.status(home).to_dict(), as_json)
 
 
-@neo4j_app.command(
-    "admin",
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-)
 def admin_command(
     args: list[str] = typer.Argument(None, metavar="ARGS...", help="Arguments of neo4j-admin."),
     home: Path | None = typer.Option(None, "--home", help=HOME_HELP),
@@ -118,45 +101,12 @@ def admin_command(
 # -- bulkgraph cypher -----------------------------------------------------------------------
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _columns(rows: list[dict[str, Any]]) -> list[str]:
-    columns: dict[str, None] = {}
-    for row in rows:
-        columns.update(dict.fromkeys(row))
-    return list(columns)
-
-
-def render_rows(rows: list[dict[str, Any]], fmt: OutputFormat) -> str:
-    """JSON-ready rows as json / jsonl / csv text (the table goes through rich)."""
-    if fmt is OutputFormat.json:
-        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
-    if fmt is OutputFormat.jsonl:
-        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    columns = _columns(rows)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
-    return buffer.getvalue()
-
-
 def cypher_command(
     query: str = typer.Argument(..., help="A Cypher statement; pass values with --param."),
     param: list[str] = typer.Option(
         [], "--param", "-p", help="Query parameter key=value ($key in the query); repeatable."
     ),
-    fmt: OutputFormat | None = typer.Option(
-        None,
-        "--format",
-        "-f",
-        help="table, json, jsonl or csv; default: table on a terminal, JSON when piped.",
-    ),
+    fmt: OutputFormat | None = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     auto_commit: bool = typer.Option(
         False,
         "--auto-commit",
@@ -171,28 +121,22 @@ def cypher_command(
         rows = db.run_autocommit(query, params)
     else:
         rows = db.run_query(query, params)
-    data = db.rows_to_jsonable(rows)
-    if fmt is None:
-        fmt = OutputFormat.table if sys.stdout.isatty() else OutputFormat.json
-    if fmt is not OutputFormat.table:
-        sys.stdout.write(render_rows(data, fmt))
-        return
-    from rich.table import Table
-    from rich.text import Text
-
-    if not data:
-        err.print("(no rows)")
-        return
-    columns = _columns(data)
-    table = Table()
-    for column in columns:
-        table.add_column(Text(column))
-    for row in data:  # Text: values are data, never rich markup
-        table.add_row(*(Text(_cell(row.get(c))) for c in columns))
-    out.print(table)
+    emit(fmt, db.rows_to_jsonable(rows))
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
-    app.add_typer(neo4j_app)
+    group = add_group(
+        app,
+        "neo4j",
+        help="The Neo4j 5.26 Community server bulkgraph manages (assembled from Maven Central; "
+        "needs Java 17+ and Maven).",
+    )
+    group.command("install")(install_command)
+    group.command("start")(start_command)
+    group.command("stop")(stop_command)
+    group.command("status")(status_command)
+    group.command(
+        "admin", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+    )(admin_command)
     app.command("cypher")(cypher_command)

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import neo4j
 import typer
 
-from bulkgraph.cli.common import OutputFormat, parse_params
-from bulkgraph.console import err, out
+from bulkgraph.cli.common import parse_params
+from bulkgraph.cli.output import FORMAT_HELP, OutputFormat, emit, print_json, print_table
+from bulkgraph.console import err
 
-FORMAT_HELP = "table, json, jsonl or csv; default: a table on a terminal, JSON when piped"
+if TYPE_CHECKING:  # the driver takes ~0.2 s to import: not for --help
+    import neo4j
 
 
 @contextmanager
@@ -30,36 +30,15 @@ def _driver() -> Iterator[tuple[neo4j.Driver, str]]:
         yield drv, db.database()
 
 
-def _format(fmt: OutputFormat | None) -> OutputFormat:
-    if fmt is not None:
-        return fmt
-    return OutputFormat.table if sys.stdout.isatty() else OutputFormat.json
-
-
-def _emit(
-    fmt: OutputFormat, columns: list[str], rows: list[dict[str, Any]], doc: Any, title: str
-) -> None:
-    from bulkgraph.query import render
-
-    if fmt is OutputFormat.table:
-        render.print_table(out, columns, rows, title=title)
-    elif fmt is OutputFormat.json:
-        sys.stdout.write(render.to_json(doc))
-    elif fmt is OutputFormat.jsonl:
-        sys.stdout.write(render.to_jsonl(rows))
-    else:
-        sys.stdout.write(render.to_csv(columns, rows))
-
-
 def queries_command(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable list."),
 ) -> None:
     """List the query pack: names, what they answer, their parameters."""
-    from bulkgraph.query import load_pack, render
+    from bulkgraph.query import load_pack
 
     pack = load_pack()
     if as_json:
-        sys.stdout.write(render.to_json([q.to_json() for q in pack.values()]))
+        print_json([q.to_json() for q in pack.values()])
         return
     rows = [
         {
@@ -73,7 +52,7 @@ def queries_command(
         }
         for q in pack.values()
     ]
-    render.print_table(out, ["name", "scope", "params", "alert", "description"], rows)
+    print_table(["name", "scope", "params", "alert", "description"], rows)
 
 
 def query_command(
@@ -112,7 +91,7 @@ def query_command(
         )
     where = ", ".join(s.snapshot_id for s in result.snapshots)
     err.print(f"{q.name}: {len(result.rows)} row(s) in {where or 'the database'}", highlight=False)
-    _emit(_format(fmt), result.columns, result.rows, result.to_json(), q.name)
+    emit(fmt, result.rows, result.columns, doc=result.to_json(), title=q.name)
 
 
 def diff_command(
@@ -131,7 +110,7 @@ def diff_command(
     counts = ", ".join(f"{v} {k}" for k, v in result.summary().items()) or "no changes"
     err.print(f"{result.old.snapshot_id} -> {result.new.snapshot_id}: {counts}", highlight=False)
     title = f"{result.old.snapshot_id} -> {result.new.snapshot_id}"
-    _emit(_format(fmt), result.columns, result.changes, result.to_json(), title)
+    emit(fmt, result.changes, result.columns, doc=result.to_json(), title=title)
 
 
 def alerts_command(
@@ -150,7 +129,7 @@ def alerts_command(
     """Run every alert query and append one JSON line per finding to FILE, for a SIEM file
     reader (Wazuh localfile with log_format json, Filebeat, ...). Running it again for the
     same snapshot appends nothing: findings already in the file are recognised by id."""
-    from bulkgraph.query import render, write_alerts
+    from bulkgraph.query import write_alerts
 
     with _driver() as (drv, database):
         summary = write_alerts(
@@ -162,7 +141,7 @@ def alerts_command(
             database=database,
         )
     if as_json:
-        sys.stdout.write(render.to_json(summary.to_json()))
+        print_json(summary.to_json())
     else:
         err.print(
             f"{summary.findings} finding(s) in {', '.join(summary.snapshots)}: "

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from bulkgraph.cli.common import add_group
+from bulkgraph.cli.output import print_json, print_table
 from bulkgraph.console import err, out, show_progress
 from bulkgraph.errors import BulkgraphError, ExitCode
 
@@ -78,41 +79,30 @@ def list_command(
     whether every file checks out. Exit 3 if anything was unreadable or invalid."""
     rows, problems = snapshot_rows(sources, account_id, taken_at)
     if as_json:
-        out.print_json(
-            json.dumps(
+        print_json(
                 {
                     "snapshots": rows,
                     "problems": [{"location": p.location, "message": p.message} for p in problems],
                 }
             )
-        )
     else:
-        from rich.table import Table
-
-        table = Table()
-        for title in (
-            "snapshot",
-            "taken at",
-            "format",
-            "accounts",
-            "regions",
-            "files",
-            "errors",
-            "valid",
-        ):
-            table.add_column(title, overflow="fold")
-        for r in rows:
-            table.add_row(
-                r["snapshot_id"],
-                r["taken_at"],
-                r["source"],
-                ",".join(r["accounts"]),
-                ",".join(r["regions"]),
-                str(r["files"]),
-                str(r["errors"]),
-                "yes" if r["valid"] else "NO",
+        shown = [
+            {
+                "snapshot": r["snapshot_id"],
+                "taken at": r["taken_at"],
+                "format": r["source"],
+                "accounts": ",".join(r["accounts"]),
+                "regions": ",".join(r["regions"]),
+                "files": r["files"],
+                "errors": r["errors"],
+                "valid": "yes" if r["valid"] else "NO",
+            }
+            for r in rows
+        ]
+        print_table(
+            ["snapshot", "taken at", "format", "accounts", "regions", "files", "errors", "valid"],
+            shown,
             )
-        out.print(table)
         for r in rows:
             for p in r["problems"]:
                 err.print(
@@ -215,7 +205,7 @@ def collect_command(
     if not result.manifest:
         err.print("nothing collected", highlight=False)
     if as_json:
-        out.print_json(json.dumps(summary))
+        print_json(summary)
     elif result.manifest:
         where = result.uploaded or result.archive or result.folder
         out.print(
@@ -230,9 +220,6 @@ def collect_command(
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
     app.command("collect")(collect_command)
-    group = typer.Typer(
-        help="Inspect and check snapshot archives.", no_args_is_help=True, rich_markup_mode=None
-    )
+    group = add_group(app, "snapshots", help="Inspect and check snapshot archives.")
     group.command("list")(list_command)
     group.command("verify")(verify_command)
-    app.add_typer(group, name="snapshots")

@@ -6,16 +6,13 @@ from pathlib import Path
 
 import typer
 
-from bulkgraph.cli.common import print_json, progress_bar
+from bulkgraph.cli.common import progress_bar
+from bulkgraph.cli.output import print_json
 from bulkgraph.console import err, out
 from bulkgraph.errors import BulkgraphError, ExitCode
 
 
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the main app."""
-
-    @app.command("transform")
-    def transform_cmd(
+def transform_command(
         sources: list[str] = typer.Argument(
             ..., help="Snapshot folders, .tar.gz/.tar files, s3:// prefixes or legacy archives."
         ),
@@ -24,7 +21,7 @@ def register(app: typer.Typer) -> None:
         workers: int | None = typer.Option(None, "--workers", help="Worker processes (cores)."),
         account_id: str | None = typer.Option(None, "--account-id", help="Legacy archives."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    ) -> None:
+) -> None:
         """Normalize snapshots into CSV_DIR: node/relationship CSVs, import-manifest.json,
         rejects.jsonl. Snapshots already transformed from the same input (by a bulkgraph
         writing the same columns) are reused. Exit 3: done, but a snapshot was skipped or a
@@ -52,12 +49,15 @@ def register(app: typer.Typer) -> None:
                 f"-> {result.manifest_path}"
             )
             for op, c in sorted(result.families.items()):
-                out.print(
-                    f"  {op}: read {c['read']}, written {c['written']}, rejected {c['rejected']}"
-                )
+            out.print(f"  {op}: read {c['read']}, written {c['written']}, rejected {c['rejected']}")
         if not result.transformed and not result.reused:
             raise typer.Exit(int(ExitCode.FAILED))
         if result.rejected and not as_json:
             err.print(f"rejected records, with file, position and reason: {out_dir / REJECTS}")
         if found.problems or result.failed or result.rejected:
             raise typer.Exit(int(ExitCode.PARTIAL))
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the main app."""
+    app.command("transform")(transform_command)
