@@ -40,133 +40,133 @@ def _phases(phases: dict[str, float]) -> str:
 
 
 def import_command(
-        csv_dir: Path = typer.Argument(..., help="A `bulkgraph transform` output folder."),
-        neo4j_home: Path | None = typer.Option(
-            None, "--neo4j-home", help="Neo4j home to rebuild (default: NEO4J_HOME or managed)."
-        ),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    csv_dir: Path = typer.Argument(..., help="A `bulkgraph transform` output folder."),
+    neo4j_home: Path | None = typer.Option(
+        None, "--neo4j-home", help="Neo4j home to rebuild (default: NEO4J_HOME or managed)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-        """Rebuild the database from CSV_DIR with neo4j-admin, atomically.
+    """Rebuild the database from CSV_DIR with neo4j-admin, atomically.
 
-        Imports into a staging store, runs the post-load Cypher there, checks the counts
-        against import-manifest.json, and only then swaps it in: if anything fails the
-        previous graph keeps serving. When the server is stopped, the checks run on it
-        after the swap instead (one server start saved); a failure puts the previous store
-        back and leaves the server stopped.
-        """
-        from bulkgraph.load.bulk import bulk_import
+    Imports into a staging store, runs the post-load Cypher there, checks the counts
+    against import-manifest.json, and only then swaps it in: if anything fails the
+    previous graph keeps serving. When the server is stopped, the checks run on it
+    after the swap instead (one server start saved); a failure puts the previous store
+    back and leaves the server stopped.
+    """
+    from bulkgraph.load.bulk import bulk_import
 
-        summary = bulk_import(csv_dir, neo4j_home, on_line=_importer_line(as_json))
-        if as_json:
-            print_json(summary.to_dict())
-            return
-        out.print(
-            f"imported {len(summary.snapshots)} snapshots: {summary.nodes} nodes, "
-            f"{summary.relationships} relationships into {summary.home} "
-            f"({_phases(summary.phases)})"
-        )
-        if summary.report:
-            err.print(f"the importer reported {summary.report_lines} lines in {summary.report}")
+    summary = bulk_import(csv_dir, neo4j_home, on_line=_importer_line(as_json))
+    if as_json:
+        print_json(summary.to_dict())
+        return
+    out.print(
+        f"imported {len(summary.snapshots)} snapshots: {summary.nodes} nodes, "
+        f"{summary.relationships} relationships into {summary.home} "
+        f"({_phases(summary.phases)})"
+    )
+    if summary.report:
+        err.print(f"the importer reported {summary.report_lines} lines in {summary.report}")
 
 
 def load_command(
-        csv_dir: Path = typer.Argument(..., help="A `bulkgraph transform` output folder."),
+    csv_dir: Path = typer.Argument(..., help="A `bulkgraph transform` output folder."),
     uri: str | None = typer.Option(None, "--uri", help="Bolt URI (default: NEO4J_URI or managed)."),
-        import_dir: Path | None = typer.Option(
-            None,
-            "--import-dir",
-            help="The server's import directory as seen from here (needed for a remote server).",
-        ),
-        batch: int | None = typer.Option(None, "--batch", help="Rows per transaction."),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    import_dir: Path | None = typer.Option(
+        None,
+        "--import-dir",
+        help="The server's import directory as seen from here (needed for a remote server).",
+    ),
+    batch: int | None = typer.Option(None, "--batch", help="Rows per transaction."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-        """Append CSV_DIR's snapshots to a live graph with LOAD CSV.
+    """Append CSV_DIR's snapshots to a live graph with LOAD CSV.
 
-        Snapshots already in the database are skipped, so loading the same folder twice
-        changes nothing. Each new snapshot is linked into the NEXT / NEXT_VERSION chains,
-        also when it is older than what is loaded (a back-fill).
-        """
-        from bulkgraph.db import resolve_connection
-        from bulkgraph.load.append import append
-        from bulkgraph.settings import get_settings
+    Snapshots already in the database are skipped, so loading the same folder twice
+    changes nothing. Each new snapshot is linked into the NEXT / NEXT_VERSION chains,
+    also when it is older than what is loaded (a back-fill).
+    """
+    from bulkgraph.db import resolve_connection
+    from bulkgraph.load.append import append
+    from bulkgraph.settings import get_settings
 
-        settings = get_settings()
-        if uri is not None:
-            settings = settings.model_copy(update={"neo4j_uri": uri})
-        conn = resolve_connection(settings)
+    settings = get_settings()
+    if uri is not None:
+        settings = settings.model_copy(update={"neo4j_uri": uri})
+    conn = resolve_connection(settings)
 
-        def say(snapshot_id: str, what: str) -> None:
-            if not as_json:
-                err.print(f"{snapshot_id}: {what}", highlight=False)
+    def say(snapshot_id: str, what: str) -> None:
+        if not as_json:
+            err.print(f"{snapshot_id}: {what}", highlight=False)
 
     summary = append(csv_dir, connection=conn, import_dir=import_dir, batch=batch, on_snapshot=say)
-        if as_json:
-            print_json(summary.to_dict())
-        else:
-            out.print(
-                f"loaded {len(summary.loaded)} snapshots ({summary.rows} rows), "
-                f"{len(summary.skipped)} already present"
-            )
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        out.print(
+            f"loaded {len(summary.loaded)} snapshots ({summary.rows} rows), "
+            f"{len(summary.skipped)} already present"
+        )
 
 
 def rebuild_command(
-        sources: list[str] = typer.Argument(
-            ..., help="Snapshot folders, .tar.gz/.tar files, s3:// prefixes or legacy archives."
-        ),
-        workdir: Path | None = typer.Option(
-            None, "--workdir", help="Keep the CSVs here and reuse them next time."
-        ),
-        keep_csv: bool = typer.Option(False, "--keep-csv", help="Keep the temporary CSVs."),
-        neo4j_home: Path | None = typer.Option(None, "--neo4j-home", help="Neo4j home to rebuild."),
-        account_id: str | None = typer.Option(
-            None, "--account-id", help="Account of legacy aws_neo4j_map archives."
-        ),
-        workers: int | None = typer.Option(None, "--workers", help="Transform processes."),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    sources: list[str] = typer.Argument(
+        ..., help="Snapshot folders, .tar.gz/.tar files, s3:// prefixes or legacy archives."
+    ),
+    workdir: Path | None = typer.Option(
+        None, "--workdir", help="Keep the CSVs here and reuse them next time."
+    ),
+    keep_csv: bool = typer.Option(False, "--keep-csv", help="Keep the temporary CSVs."),
+    neo4j_home: Path | None = typer.Option(None, "--neo4j-home", help="Neo4j home to rebuild."),
+    account_id: str | None = typer.Option(
+        None, "--account-id", help="Account of legacy aws_neo4j_map archives."
+    ),
+    workers: int | None = typer.Option(None, "--workers", help="Transform processes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-        """Transform every snapshot found and rebuild the graph from them (the nightly job).
+    """Transform every snapshot found and rebuild the graph from them (the nightly job).
 
-        Exit 0: rebuilt. Exit 3: rebuilt, some snapshots skipped or records rejected (named).
-        Exit 1: nothing replaced (no usable snapshot, or the import failed; the previous graph
-        serves on).
-        """
-        from bulkgraph.load.rebuild import rebuild
+    Exit 0: rebuilt. Exit 3: rebuilt, some snapshots skipped or records rejected (named).
+    Exit 1: nothing replaced (no usable snapshot, or the import failed; the previous graph
+    serves on).
+    """
+    from bulkgraph.load.rebuild import rebuild
 
-        with progress_bar("transforming", as_json) as progress:
-            summary = rebuild(
-                sources,
-                workdir=workdir,
-                keep_csv=keep_csv,
-                home=neo4j_home,
-                account_id=account_id,
-                workers=workers,
-                progress=progress,
-                on_import_line=_importer_line(as_json),
-            )
-        for where, why in summary.skipped.items():
-            err.print(f"[yellow]skipped[/] {where}: {why}", markup=True, highlight=False)
-        for r in summary.reject_samples:
-            err.print(
-                f"rejected {r['file']} record {r['record']}: {r['reason']}",
-                markup=False,
-                highlight=False,
-            )
-        if summary.rejects > len(summary.reject_samples):
-            more = summary.rejects - len(summary.reject_samples)
-            err.print(f"... and {more} more rejected records (rejects.jsonl, --keep-csv)")
-        if as_json:
-            print_json(summary.to_dict())
-        else:
-            out.print(
-                f"rebuilt from {len(summary.snapshots)} snapshots "
-                f"({len(summary.skipped)} skipped): {summary.nodes} nodes, "
-                f"{summary.relationships} relationships, {summary.rejects} rejected records "
-                f"({_phases(summary.phases)})"
-            )
-            if summary.csv_dir:
-                out.print(f"CSV files: {summary.csv_dir}")
-        if summary.exit_code != ExitCode.OK:
-            raise typer.Exit(int(summary.exit_code))
+    with progress_bar("transforming", as_json) as progress:
+        summary = rebuild(
+            sources,
+            workdir=workdir,
+            keep_csv=keep_csv,
+            home=neo4j_home,
+            account_id=account_id,
+            workers=workers,
+            progress=progress,
+            on_import_line=_importer_line(as_json),
+        )
+    for where, why in summary.skipped.items():
+        err.print(f"[yellow]skipped[/] {where}: {why}", markup=True, highlight=False)
+    for r in summary.reject_samples:
+        err.print(
+            f"rejected {r['file']} record {r['record']}: {r['reason']}",
+            markup=False,
+            highlight=False,
+        )
+    if summary.rejects > len(summary.reject_samples):
+        more = summary.rejects - len(summary.reject_samples)
+        err.print(f"... and {more} more rejected records (rejects.jsonl, --keep-csv)")
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        out.print(
+            f"rebuilt from {len(summary.snapshots)} snapshots "
+            f"({len(summary.skipped)} skipped): {summary.nodes} nodes, "
+            f"{summary.relationships} relationships, {summary.rejects} rejected records "
+            f"({_phases(summary.phases)})"
+        )
+        if summary.csv_dir:
+            out.print(f"CSV files: {summary.csv_dir}")
+    if summary.exit_code != ExitCode.OK:
+        raise typer.Exit(int(summary.exit_code))
 
 
 def register(app: typer.Typer) -> None:

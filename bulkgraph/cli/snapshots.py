@@ -80,11 +80,11 @@ def list_command(
     rows, problems = snapshot_rows(sources, account_id, taken_at)
     if as_json:
         print_json(
-                {
-                    "snapshots": rows,
-                    "problems": [{"location": p.location, "message": p.message} for p in problems],
-                }
-            )
+            {
+                "snapshots": rows,
+                "problems": [{"location": p.location, "message": p.message} for p in problems],
+            }
+        )
     else:
         shown = [
             {
@@ -102,7 +102,7 @@ def list_command(
         print_table(
             ["snapshot", "taken at", "format", "accounts", "regions", "files", "errors", "valid"],
             shown,
-            )
+        )
         for r in rows:
             for p in r["problems"]:
                 err.print(

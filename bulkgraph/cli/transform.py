@@ -13,49 +13,49 @@ from bulkgraph.errors import BulkgraphError, ExitCode
 
 
 def transform_command(
-        sources: list[str] = typer.Argument(
-            ..., help="Snapshot folders, .tar.gz/.tar files, s3:// prefixes or legacy archives."
-        ),
-        out_dir: Path = typer.Option(..., "--out", help="CSV_DIR: where the CSVs go."),
-        force: bool = typer.Option(False, "--force", help="Redo snapshots already transformed."),
-        workers: int | None = typer.Option(None, "--workers", help="Worker processes (cores)."),
-        account_id: str | None = typer.Option(None, "--account-id", help="Legacy archives."),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    sources: list[str] = typer.Argument(
+        ..., help="Snapshot folders, .tar.gz/.tar files, s3:// prefixes or legacy archives."
+    ),
+    out_dir: Path = typer.Option(..., "--out", help="CSV_DIR: where the CSVs go."),
+    force: bool = typer.Option(False, "--force", help="Redo snapshots already transformed."),
+    workers: int | None = typer.Option(None, "--workers", help="Worker processes (cores)."),
+    account_id: str | None = typer.Option(None, "--account-id", help="Legacy archives."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-        """Normalize snapshots into CSV_DIR: node/relationship CSVs, import-manifest.json,
-        rejects.jsonl. Snapshots already transformed from the same input (by a bulkgraph
-        writing the same columns) are reused. Exit 3: done, but a snapshot was skipped or a
-        record rejected (rejects.jsonl)."""
-        from bulkgraph.extract.sources import discover
-        from bulkgraph.transform.run import REJECTS, transform
+    """Normalize snapshots into CSV_DIR: node/relationship CSVs, import-manifest.json,
+    rejects.jsonl. Snapshots already transformed from the same input (by a bulkgraph
+    writing the same columns) are reused. Exit 3: done, but a snapshot was skipped or a
+    record rejected (rejects.jsonl)."""
+    from bulkgraph.extract.sources import discover
+    from bulkgraph.transform.run import REJECTS, transform
 
-        found = discover(sources, account_id=account_id)
-        for p in found.problems:
-            err.print(f"[yellow]skipped[/] {p.location}: {p.message}", markup=True, highlight=False)
-        if not found.snapshots:
-            raise BulkgraphError("no usable snapshots in " + ", ".join(sources))
-        with progress_bar("transforming", as_json) as progress:
-            result = transform(
-                found.snapshots, out_dir, force=force, workers=workers, progress=progress
-            )
-        for sid, message in result.failed.items():
-            err.print(f"[red]failed[/] {sid}: {message}", markup=True, highlight=False)
-        if as_json:
-            print_json(result.to_json())
-        else:
-            out.print(
-                f"{len(result.transformed)} transformed, {len(result.reused)} reused, "
-                f"{len(result.failed)} failed, {result.rejected} records rejected "
-                f"-> {result.manifest_path}"
-            )
-            for op, c in sorted(result.families.items()):
+    found = discover(sources, account_id=account_id)
+    for p in found.problems:
+        err.print(f"[yellow]skipped[/] {p.location}: {p.message}", markup=True, highlight=False)
+    if not found.snapshots:
+        raise BulkgraphError("no usable snapshots in " + ", ".join(sources))
+    with progress_bar("transforming", as_json) as progress:
+        result = transform(
+            found.snapshots, out_dir, force=force, workers=workers, progress=progress
+        )
+    for sid, message in result.failed.items():
+        err.print(f"[red]failed[/] {sid}: {message}", markup=True, highlight=False)
+    if as_json:
+        print_json(result.to_json())
+    else:
+        out.print(
+            f"{len(result.transformed)} transformed, {len(result.reused)} reused, "
+            f"{len(result.failed)} failed, {result.rejected} records rejected "
+            f"-> {result.manifest_path}"
+        )
+        for op, c in sorted(result.families.items()):
             out.print(f"  {op}: read {c['read']}, written {c['written']}, rejected {c['rejected']}")
-        if not result.transformed and not result.reused:
-            raise typer.Exit(int(ExitCode.FAILED))
-        if result.rejected and not as_json:
-            err.print(f"rejected records, with file, position and reason: {out_dir / REJECTS}")
-        if found.problems or result.failed or result.rejected:
-            raise typer.Exit(int(ExitCode.PARTIAL))
+    if not result.transformed and not result.reused:
+        raise typer.Exit(int(ExitCode.FAILED))
+    if result.rejected and not as_json:
+        err.print(f"rejected records, with file, position and reason: {out_dir / REJECTS}")
+    if found.problems or result.failed or result.rejected:
+        raise typer.Exit(int(ExitCode.PARTIAL))
 
 
 def register(app: typer.Typer) -> None:
