@@ -133,9 +133,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Transform every snapshot found and rebuild the graph from them (the nightly job).
 
-        Exit 0: rebuilt. Exit 3: rebuilt, some snapshots skipped (named). Exit 1: nothing
+        Exit 0: rebuilt. Exit 3: rebuilt, but some snapshots were skipped or a snapshot
+        holds input that was ignored (files not in its manifest, operations this version
+        does not read, missing legacy files), each named on stderr. Exit 1: nothing
         replaced (no usable snapshot, or the import failed; the previous graph serves on).
         """
+        from bulkgraph.cli.transform import print_notes
         from bulkgraph.load.rebuild import rebuild
 
         with progress_bar("transforming", as_json) as progress:
@@ -151,6 +154,7 @@ def register(app: typer.Typer) -> None:
             )
         for where, why in summary.skipped.items():
             err.print(f"[yellow]skipped[/] {where}: {why}", markup=True, highlight=False)
+        print_notes(summary.warnings, summary.unknown)
         if as_json:
             print_json(summary.to_dict())
         else:

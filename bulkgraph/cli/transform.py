@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from bulkgraph.cli.common import print_json, progress_bar
-from bulkgraph.console import err, out
+from bulkgraph.console import err, is_quiet, out
 from bulkgraph.errors import BulkgraphError, ExitCode
 
 
@@ -27,7 +27,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Normalize snapshots into CSV_DIR: node/relationship CSVs, import-manifest.json,
         rejects.jsonl. Snapshots already transformed from the same input (by a bulkgraph
-        writing the same columns) are reused."""
+        writing the same columns) are reused. Exit 3 when a snapshot failed or holds input
+        that was ignored (files not in its manifest, operations not read), named on stderr."""
         from bulkgraph.extract.sources import discover
         from bulkgraph.transform.run import transform
 
@@ -42,6 +43,7 @@ def register(app: typer.Typer) -> None:
             )
         for sid, message in result.failed.items():
             err.print(f"[red]failed[/] {sid}: {message}", markup=True, highlight=False)
+        print_notes(result.warnings, result.unknown)
         if as_json:
             print_json(result.to_json())
         else:
@@ -56,5 +58,24 @@ def register(app: typer.Typer) -> None:
                 )
         if not result.transformed and not result.reused:
             raise typer.Exit(int(ExitCode.FAILED))
-        if found.problems or result.failed:
+        if found.problems or result.failed or result.warnings or result.skipped_operations:
             raise typer.Exit(int(ExitCode.PARTIAL))
+
+
+def print_notes(warnings: dict[str, list[str]], unknown: dict[str, list[str]]) -> None:
+    """On stderr: the readers' warnings (input ignored or missing: exit 3), then what the
+    snapshots do not know (collection errors: recorded in the graph, not a failure here)."""
+    for sid, messages in warnings.items():
+        for message in messages:
+            err.print(f"[yellow]warning[/] {sid}: {message}", markup=True, highlight=False)
+    if is_quiet():
+        return
+    for n, (sid, calls) in enumerate(unknown.items()):
+        if n == _SHOWN:
+            err.print(f"... and {len(unknown) - n} more snapshots (see --json)", highlight=False)
+            break
+        more = f" and {len(calls) - _SHOWN} more" if len(calls) > _SHOWN else ""
+        err.print(f"{sid}: not known: {', '.join(calls[:_SHOWN])}{more}", highlight=False)
+
+
+_SHOWN = 5
