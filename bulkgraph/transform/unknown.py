@@ -27,13 +27,13 @@ ANY = "*"
 #: operation -> the labels whose own (non-stub) nodes come from that operation's records.
 #: Must name every operation of `families.FAMILIES` (checked by tests/test_unknown.py).
 PRODUCES: dict[str, tuple[str, ...]] = {
-    "ec2:DescribeInstances": ("Instance",),
-    "ec2:DescribeSecurityGroups": ("SecurityGroup", "IPRange", "PrefixList"),
-    "ec2:DescribeVpcs": ("VPC",),
-    "ec2:DescribeSubnets": ("Subnet",),
+    "ec2:DescribeInstances": ("Instance", "Tag"),
+    "ec2:DescribeSecurityGroups": ("SecurityGroup", "IPRange", "PrefixList", "Tag"),
+    "ec2:DescribeVpcs": ("VPC", "Tag"),
+    "ec2:DescribeSubnets": ("Subnet", "Tag"),
     "ec2:DescribeVpcPeeringConnections": (),
-    "rds:DescribeDBInstances": ("RDSInstance",),
-    "elbv2:DescribeLoadBalancers": ("LoadBalancer",),
+    "rds:DescribeDBInstances": ("RDSInstance", "Tag"),
+    "elbv2:DescribeLoadBalancers": ("LoadBalancer", "Tag"),
     "elbv2:DescribeTargetGroups": ("TargetGroup",),
     "elbv2:DescribeTargetHealth": ("LambdaFunction", "IPAddress"),
 }

@@ -1,11 +1,11 @@
 // name: snapshot-diff
 // description: What changed between two snapshots: resources added and removed, ports newly opened to the internet (0.0.0.0/0 or ::/0), tags added, removed or changed, and state changes of instances, RDS instances and load balancers. What one of the two snapshots did not collect (AccessDenied, a missing file) is unknown there: it is neither added nor removed.
 // scope: pair
-// A resource is neither added nor removed where the other snapshot did not know it: its
-// Snapshot node's `unknown_labels` ("Label/account/region", "*" = all) names what a failed
-// or missing collection call left unknown. The account and region of a node are its own
-// properties, else those of its ARN (a Region node: its name; an Account: all regions).
 CALL () {
+  // A resource is neither added nor removed where the other snapshot did not know it: that
+  // Snapshot's `unknown_labels` ("Label/account/region", "*" = all) names what a failed or
+  // missing collection call left unknown. A node's account and region are its own
+  // properties, else those in its ARN (a Region: its name; an Account: every region).
   MATCH (:Snapshot {snapshot_id: $new_snapshot_id})-[:CONTAINS]->(n)
   WHERE split(n.resource_key, '|')[0] IN ['Account', 'Region', 'VPC', 'Subnet', 'Instance', 'SecurityGroup', 'RDSInstance', 'LoadBalancer', 'TargetGroup', 'LambdaFunction']
     AND (n.stub IS NULL OR n.stub = false)
