@@ -98,7 +98,7 @@ def test_every_family_gives_only_the_labels_declared_for_it() -> None:
         for op, responses in by_op.items():
             g = Graph(snapshot.info.snapshot_id)
             FAMILIES[op](g, responses)
-            seen[op] |= {label for label, frames in g.nodes.items() if any(f.height for f in frames)}
+            seen[op] |= {lb for lb, frames in g.nodes.items() if any(f.height for f in frames)}
     for op, labels in seen.items():
         assert labels <= set(PRODUCES[op]), op
     # the samples exercise the main labels: the check is not vacuous
@@ -144,7 +144,9 @@ def _bulkgraph(
 def _assert_warned(summary: dict[str, Any], stderr: str) -> None:
     assert summary["warnings"] == {
         S1: ["notes.txt: present but not listed in the manifest, ignored"],
-        S3: [f"{ACCOUNT}/{US}/ec2/DescribeFooBars.json.gz: unknown operation '{EXTRA_OP}', skipped"],
+        S3: [
+            f"{ACCOUNT}/{US}/ec2/DescribeFooBars.json.gz: unknown operation '{EXTRA_OP}', skipped"
+        ],
     }
     assert summary["skipped_operations"] == {S3: [EXTRA_OP]}
     assert summary["unknown"] == {S2: EU_DENIED}

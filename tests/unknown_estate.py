@@ -58,9 +58,7 @@ def _group(gid: str, open_to_world: bool) -> dict[str, Any]:
         "GroupId": gid,
         "GroupName": gid,
         "Description": "test",
-        "IpPermissions": [
-            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": ranges}
-        ],
+        "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": ranges}],
         "IpPermissionsEgress": [],
     }
 
