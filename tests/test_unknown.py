@@ -29,9 +29,10 @@ from bulkgraph.transform.run import transform
 from bulkgraph.transform.unknown import PRODUCES, unknown_calls, unknown_labels
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-EU_DENIED = [
+DENIED = [
     f"{ACCOUNT}/{EU}/ec2:DescribeSecurityGroups",
     f"{ACCOUNT}/{EU}/rds:DescribeDBInstances",
+    f"{ACCOUNT}/{US}/ec2:DescribeSecurityGroups",
 ]
 EXTRA_OP = "ec2:DescribeFooBars"
 
@@ -149,7 +150,7 @@ def _assert_warned(summary: dict[str, Any], stderr: str) -> None:
         ],
     }
     assert summary["skipped_operations"] == {S3: [EXTRA_OP]}
-    assert summary["unknown"] == {S2: EU_DENIED}
+    assert summary["unknown"] == {S2: DENIED}
     assert f"{S1}: notes.txt: present but not listed" in stderr
     assert f"'{EXTRA_OP}', skipped" in stderr
 
@@ -159,7 +160,7 @@ def test_transform_reports_ignored_input_and_exits_3(tmp_path: Path) -> None:
     clean = _bulkgraph("transform", str(tmp_path / "snaps"), "--out", str(tmp_path / "a"))
     # an unknown call is recorded in the graph, not a failure of the transform
     assert clean.returncode == 0, clean.stderr
-    assert f"{S2}: not known: {', '.join(EU_DENIED)}" in clean.stderr
+    assert f"{S2}: not known: {', '.join(DENIED)}" in clean.stderr
 
     _add_ignored_input(tmp_path / "snaps")
     as_json = _bulkgraph(
@@ -176,11 +177,11 @@ def test_transform_reports_ignored_input_and_exits_3(tmp_path: Path) -> None:
 def test_the_transform_records_unknown_on_the_snapshot_node(tmp_path: Path) -> None:
     found = discover([str(p) for p in write_snapshots(tmp_path / "snaps")])
     result = transform(found.snapshots, tmp_path / "csv", workers=1)
-    assert result.unknown == {S2: EU_DENIED}
+    assert result.unknown == {S2: DENIED}
     header = (tmp_path / "csv" / "nodes" / "Snapshot" / "header.csv").read_text().strip()
     assert header.endswith(",unknown:string[],unknown_labels:string[]")
     part = (tmp_path / "csv" / "nodes" / "Snapshot" / f"{S2}.csv").read_text()
-    assert f'"{";".join(EU_DENIED)}"' in part
+    assert f'"{";".join(DENIED)}"' in part
     assert f"RDSInstance/{ACCOUNT}/{EU}" in part
     # a snapshot that knows everything: the properties are absent, not empty lists
     assert (tmp_path / "csv" / "nodes" / "Snapshot" / f"{S1}.csv").read_text().endswith(",,\n")
@@ -201,7 +202,7 @@ def _check_graph(db: ManagedNeo4j, tmp_path: Path) -> None:
         "MATCH (s:Snapshot) RETURN s.snapshot_id AS id, s.unknown AS unknown, "
         "s.unknown_labels AS labels ORDER BY id"
     )
-    assert [(s["id"], s["unknown"]) for s in snaps] == [(S1, None), (S2, EU_DENIED), (S3, None)]
+    assert [(s["id"], s["unknown"]) for s in snaps] == [(S1, None), (S2, DENIED), (S3, None)]
     assert f"RDSInstance/{ACCOUNT}/{EU}" in snaps[1]["labels"]
 
     # the databases and the group of eu-west-1 were not removed: S2 did not know them;
@@ -219,27 +220,39 @@ def _check_graph(db: ManagedNeo4j, tmp_path: Path) -> None:
         _change("removed", "RDSInstance", "db-us-gone"),
     ]
     diff = diff_snapshots(db.driver(), S1, S2, database="neo4j")
-    assert diff.to_json()["unknown"] == {S2: EU_DENIED}
+    assert diff.to_json()["unknown"] == {S2: DENIED}
 
     # NEXT_VERSION links the snapshots that hold a resource: S1 -> S3, unchanged
     chains = db.run(
         "MATCH (a)-[r:NEXT_VERSION]->(b) WHERE a.resource_key IN $keys "
         "RETURN a.resource_key AS key, a.snapshot_id AS a, b.snapshot_id AS b, "
         "r.changed AS changed ORDER BY key",
-        keys=[f"RDSInstance|{ACCOUNT}|{EU}|db-eu", "SecurityGroup|sg-eu"],
+        keys=[f"RDSInstance|{ACCOUNT}|{EU}|db-eu", "SecurityGroup|sg-eu", "SecurityGroup|sg-us"],
     )
     assert chains == [
         {"key": f"RDSInstance|{ACCOUNT}|{EU}|db-eu", "a": S1, "b": S3, "changed": False},
         {"key": "SecurityGroup|sg-eu", "a": S1, "b": S3, "changed": False},
+        {"key": "SecurityGroup|sg-us", "a": S1, "b": S3, "changed": False},
     ]
 
-    # alerts: nothing fires in S2 for what it did not know, and the summary says so
+    # alerts: nothing fires in S2 for what it did not know, and the summary says so; db-us
+    # is known to be public, but whether its groups admit the internet is not known there
     out = tmp_path / "alerts.jsonl"
     summary = write_alerts(db.driver(), out, snapshot=S2, database="neo4j")
-    assert (summary.findings, summary.unknown) == (0, {S2: EU_DENIED})
+    assert (summary.by_rule, summary.unknown) == ({"BG-RDS-002": 1}, {S2: DENIED})
     later = write_alerts(db.driver(), out, snapshot=S3, database="neo4j")
-    found = sorted((f["rule_id"], f["resource"]) for f in map(json.loads, out.open()))
-    assert (later.unknown, found) == ({}, [("BG-EC2-001", "i-eu"), ("BG-RDS-001", "db-eu")])
+    found = [json.loads(line) for line in out.read_text().splitlines()]
+    assert later.unknown == {}
+    assert [(f["snapshot_id"], f["rule_id"], f["resource"]) for f in found] == [
+        (S2, "BG-RDS-002", "db-us"),
+        (S3, "BG-EC2-001", "i-eu"),
+        (S3, "BG-RDS-001", "db-eu"),
+        (S3, "BG-RDS-002", "db-us"),
+    ]
+    assert [f["evidence"]["internet_ingress"] for f in found if f["rule_id"] == "BG-RDS-002"] == [
+        None,
+        False,
+    ]
     out.unlink()
 
 
@@ -261,8 +274,8 @@ def test_rebuild_and_load_treat_unknown_as_unknown(empty_db: ManagedNeo4j, tmp_p
     # the diff command names what the snapshots did not know
     cli = _bulkgraph("diff", S1, S2, "--format", "json", env=empty_db.env(), cwd=tmp_path)
     assert cli.returncode == 0, cli.stderr
-    assert json.loads(cli.stdout)["unknown"] == {S2: EU_DENIED}
-    assert f"{S2} does not know {', '.join(EU_DENIED)}" in cli.stderr
+    assert json.loads(cli.stdout)["unknown"] == {S2: DENIED}
+    assert f"{S2} does not know {', '.join(DENIED)}" in cli.stderr
 
     # the same CSVs appended with LOAD CSV give the same answers
     empty_db.clear()

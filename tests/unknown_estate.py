@@ -2,10 +2,12 @@
 the middle one, written with the collector's own SnapshotWriter (tests/test_unknown.py).
 
 Account 111111111111, regions us-east-1 and eu-west-1:
-- S1: us-east-1 holds db-us (encrypted) and db-us-gone, instances i-us and i-us-gone;
-  eu-west-1 holds db-eu (unencrypted), instance i-eu and sg-eu (tcp/22 from 0.0.0.0/0).
+- S1: us-east-1 holds db-us (encrypted, publicly accessible, in sg-us which admits
+  10.0.0.0/8 only) and db-us-gone, instances i-us and i-us-gone; eu-west-1 holds db-eu
+  (unencrypted), instance i-eu and sg-eu (tcp/22 from 0.0.0.0/0).
 - S2: db-us-gone and i-us-gone are really gone (their calls succeeded); in eu-west-1,
-  rds:DescribeDBInstances and ec2:DescribeSecurityGroups failed with AccessDenied.
+  rds:DescribeDBInstances and ec2:DescribeSecurityGroups failed with AccessDenied, in
+  us-east-1 ec2:DescribeSecurityGroups did.
 - S3: everything known again; eu-west-1 holds db-eu as before and a new db-eu-new.
 """
 
@@ -21,7 +23,11 @@ from bulkgraph.extract.writer import SnapshotWriter
 ACCOUNT = "111111111111"
 US, EU = "us-east-1", "eu-west-1"
 S1, S2, S3 = "20260101T000000Z", "20260102T000000Z", "20260103T000000Z"
-DENIED = ("rds:DescribeDBInstances", "ec2:DescribeSecurityGroups")
+#: region -> the calls that fail in S2
+DENIED = {
+    EU: ("rds:DescribeDBInstances", "ec2:DescribeSecurityGroups"),
+    US: ("ec2:DescribeSecurityGroups",),
+}
 
 _EMPTY: dict[str, dict[str, Any]] = {
     "ec2:DescribeVpcs": {"Vpcs": []},
@@ -41,14 +47,15 @@ def _instance(iid: str, ip: str, sg: str) -> dict[str, Any]:
     }
 
 
-def _db(name: str, encrypted: bool) -> dict[str, Any]:
+def _db(name: str, encrypted: bool, public: bool = False, sg: str = "") -> dict[str, Any]:
     return {
         "DBInstanceIdentifier": name,
         "DBInstanceStatus": "available",
         "Engine": "postgres",
         "StorageEncrypted": encrypted,
-        "PubliclyAccessible": False,
+        "PubliclyAccessible": public,
         "IAMDatabaseAuthenticationEnabled": True,
+        "VpcSecurityGroups": [{"VpcSecurityGroupId": sg, "Status": "active"}] if sg else [],
     }
 
 
@@ -67,7 +74,7 @@ def _pages(n: int, region: str) -> dict[str, dict[str, Any]]:
     """Snapshot n (1-3): operation -> its one page in `region`."""
     if region == US:
         instances = [_instance("i-us", "10.0.0.1", "sg-us")]
-        dbs = [_db("db-us", True)]
+        dbs = [_db("db-us", True, public=True, sg="sg-us")]
         if n == 1:
             instances.append(_instance("i-us-gone", "10.0.0.2", "sg-us"))
             dbs.append(_db("db-us-gone", True))
@@ -93,7 +100,7 @@ def write_snapshots(root: Path) -> list[Path]:
         errors: list[CollectionError] = []
         for region in (US, EU):
             for op, page in _pages(n, region).items():
-                if n == 2 and region == EU and op in DENIED:
+                if n == 2 and op in DENIED[region]:
                     errors.append(
                         CollectionError(ACCOUNT, region, op, "AccessDenied", "not authorized")
                     )
