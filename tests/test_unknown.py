@@ -232,7 +232,8 @@ def _check_graph(db: ManagedNeo4j, tmp_path: Path) -> None:
     assert chains == [
         {"key": f"RDSInstance|{ACCOUNT}|{EU}|db-eu", "a": S1, "b": S3, "changed": False},
         {"key": "SecurityGroup|sg-eu", "a": S1, "b": S3, "changed": False},
-        {"key": "SecurityGroup|sg-us", "a": S1, "b": S3, "changed": False},
+        # i-us-gone left it between S1 and S3: a real change
+        {"key": "SecurityGroup|sg-us", "a": S1, "b": S3, "changed": True},
     ]
 
     # alerts: nothing fires in S2 for what it did not know, and the summary says so; db-us
