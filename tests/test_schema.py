@@ -53,7 +53,8 @@ def test_headers() -> None:
     assert "launch_time:datetime" in node_schema("Instance").header
     # Snapshot's key is a system column: not repeated
     assert node_schema("Snapshot").header == (
-        "uid:ID,snapshot_id,resource_key,fingerprint,stub:boolean,taken_at:datetime,source"
+        "uid:ID,snapshot_id,resource_key,fingerprint,stub:boolean,taken_at:datetime,source,"
+        "unknown:string[],unknown_labels:string[]"
     )
     rel = rel_schema("ALLOWED", "IPRange", "SecurityGroup")
     assert rel.header == (

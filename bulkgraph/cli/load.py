@@ -126,10 +126,12 @@ def rebuild_command(
 ) -> None:
     """Transform every snapshot found and rebuild the graph from them (the nightly job).
 
-    Exit 0: rebuilt. Exit 3: rebuilt, some snapshots skipped or records rejected (named).
-    Exit 1: nothing replaced (no usable snapshot, or the import failed; the previous graph
-    serves on).
+    Exit 0: rebuilt. Exit 3: rebuilt, but some snapshots were skipped, records rejected, or a
+    snapshot holds input that was ignored (files not in its manifest, operations this version
+    does not read, missing legacy files), each named on stderr. Exit 1: nothing replaced (no
+    usable snapshot, or the import failed; the previous graph serves on).
     """
+    from bulkgraph.cli.transform import print_notes
     from bulkgraph.load.rebuild import rebuild
 
     with progress_bar("transforming", as_json) as progress:
@@ -154,6 +156,7 @@ def rebuild_command(
     if summary.rejects > len(summary.reject_samples):
         more = summary.rejects - len(summary.reject_samples)
         err.print(f"... and {more} more rejected records (rejects.jsonl, --keep-csv)")
+    print_notes(summary.warnings, summary.unknown)
     if as_json:
         print_json(summary.to_dict())
     else:

@@ -109,6 +109,7 @@ def diff_command(
         result = diff_snapshots(drv, old, new, database=database)
     counts = ", ".join(f"{v} {k}" for k, v in result.summary().items()) or "no changes"
     err.print(f"{result.old.snapshot_id} -> {result.new.snapshot_id}: {counts}", highlight=False)
+    _unknown_note(result.unknown, "no change is reported for what it would hold")
     title = f"{result.old.snapshot_id} -> {result.new.snapshot_id}"
     emit(fmt, result.changes, result.columns, doc=result.to_json(), title=title)
 
@@ -148,6 +149,15 @@ def alerts_command(
             f"{summary.written} written to {out_file}, {summary.already_present} already there",
             highlight=False,
         )
+        _unknown_note(summary.unknown, "a finding there is neither found nor resolved")
+
+
+def _unknown_note(unknown: dict[str, list[str]], meaning: str) -> None:
+    """Name the calls a snapshot did not collect, so that silence there is not read as
+    absence."""
+    for sid, calls in unknown.items():
+        shown = ", ".join(calls[:5]) + (f" and {len(calls) - 5} more" if len(calls) > 5 else "")
+        err.print(f"{sid} does not know {shown}: {meaning}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

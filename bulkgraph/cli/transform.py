@@ -8,7 +8,7 @@ import typer
 
 from bulkgraph.cli.common import progress_bar
 from bulkgraph.cli.output import print_json
-from bulkgraph.console import err, out
+from bulkgraph.console import err, is_quiet, out
 from bulkgraph.errors import BulkgraphError, ExitCode
 
 
@@ -24,8 +24,9 @@ def transform_command(
 ) -> None:
     """Normalize snapshots into CSV_DIR: node/relationship CSVs, import-manifest.json,
     rejects.jsonl. Snapshots already transformed from the same input (by a bulkgraph
-    writing the same columns) are reused. Exit 3: done, but a snapshot was skipped or a
-    record rejected (rejects.jsonl)."""
+    writing the same columns) are reused. Exit 3 when a snapshot failed, a record was
+    rejected (rejects.jsonl), or a snapshot holds input that was ignored (files not in its
+    manifest, operations not read), named on stderr."""
     from bulkgraph.extract.sources import discover
     from bulkgraph.transform.run import REJECTS, transform
 
@@ -40,6 +41,7 @@ def transform_command(
         )
     for sid, message in result.failed.items():
         err.print(f"[red]failed[/] {sid}: {message}", markup=True, highlight=False)
+    print_notes(result.warnings, result.unknown)
     if as_json:
         print_json(result.to_json())
     else:
@@ -54,10 +56,30 @@ def transform_command(
         raise typer.Exit(int(ExitCode.FAILED))
     if result.rejected and not as_json:
         err.print(f"rejected records, with file, position and reason: {out_dir / REJECTS}")
-    if found.problems or result.failed or result.rejected:
+    partial = found.problems or result.failed or result.rejected
+    if partial or result.warnings or result.skipped_operations:
         raise typer.Exit(int(ExitCode.PARTIAL))
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
     app.command("transform")(transform_command)
+
+
+def print_notes(warnings: dict[str, list[str]], unknown: dict[str, list[str]]) -> None:
+    """On stderr: the readers' warnings (input ignored or missing: exit 3), then what the
+    snapshots do not know (collection errors: recorded in the graph, not a failure here)."""
+    for sid, messages in warnings.items():
+        for message in messages:
+            err.print(f"[yellow]warning[/] {sid}: {message}", markup=True, highlight=False)
+    if is_quiet():
+        return
+    for n, (sid, calls) in enumerate(unknown.items()):
+        if n == _SHOWN:
+            err.print(f"... and {len(unknown) - n} more snapshots (see --json)", highlight=False)
+            break
+        more = f" and {len(calls) - _SHOWN} more" if len(calls) > _SHOWN else ""
+        err.print(f"{sid}: not known: {', '.join(calls[:_SHOWN])}{more}", highlight=False)
+
+
+_SHOWN = 5

@@ -73,6 +73,8 @@ class SnapshotInfo:
     completed_at: datetime | None = None
     collector: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    #: operations listed in the manifest that this version does not read (also in warnings)
+    skipped_operations: tuple[str, ...] = ()
     #: the data files `responses()` reads, relative to the snapshot (for listings and messages)
     files: tuple[str, ...] = ()
 

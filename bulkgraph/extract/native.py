@@ -63,7 +63,7 @@ def parse_datetime(value: object, what: str, where: str) -> datetime:
 
 
 def _parse_files(
-    entries: object, where: str, warnings: list[str], skipped: set[str]
+    entries: object, where: str, warnings: list[str], skipped: dict[str, str]
 ) -> list[DataFile]:
     if not isinstance(entries, list):
         raise InputError(f"{where}: 'files' must be a list")
@@ -94,7 +94,7 @@ def _parse_files(
         if key not in OPERATIONS_V1:
             # A later format version may add operations: old readers skip them, loudly.
             warnings.append(f"{path}: unknown operation {operation or key!r}, skipped")
-            skipped.add(path)
+            skipped[path] = str(operation or key)
             continue
         expected = OPERATIONS_V1[key]
         if operation != expected or account != match["account"] or region != match["region"]:
@@ -191,9 +191,9 @@ class NativeSnapshot:
             parse_datetime(completed, "completed_at", where) if completed is not None else None
         )
         warnings: list[str] = []
-        skipped: set[str] = set()  # listed with an unknown operation: known, just not read
+        skipped: dict[str, str] = {}  # path -> operation, listed but not one we read
         self.files = _parse_files(manifest.get("files", []), where, warnings, skipped)
-        listed = {f.path for f in self.files} | skipped
+        listed = {f.path for f in self.files} | skipped.keys()
         for rel in _unlisted(root, listed):
             warnings.append(f"{rel}: present but not listed in the manifest, ignored")
         if root.name != snapshot_id:
@@ -210,6 +210,7 @@ class NativeSnapshot:
             completed_at=completed_at,
             collector=collector if isinstance(collector, dict) else {},
             warnings=tuple(warnings),
+            skipped_operations=tuple(sorted(set(skipped.values()))),
             files=tuple(f.path for f in self.files),
         )
 

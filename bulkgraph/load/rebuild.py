@@ -33,6 +33,11 @@ class RebuildSummary:
     nodes: int = 0
     relationships: int = 0
     rejects: int = 0
+    #: the readers' warnings per snapshot (input ignored or missing: exit 3)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
+    skipped_operations: dict[str, list[str]] = field(default_factory=dict)
+    #: per snapshot, `account/region/operation` it does not know (recorded in the graph)
+    unknown: dict[str, list[str]] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
     csv_dir: str | None = None  # kept with --keep-csv
     import_summary: ImportSummary | None = None
@@ -42,7 +47,8 @@ class RebuildSummary:
 
     @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.PARTIAL if self.skipped or self.rejects else ExitCode.OK
+        partial = self.skipped or self.rejects or self.warnings or self.skipped_operations
+        return ExitCode.PARTIAL if partial else ExitCode.OK
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -101,6 +107,9 @@ def rebuild(
         summary.skipped.update(result.failed)
         summary.rejects = result.rejected
         summary.reject_samples = _first_rejects(csv_dir / REJECTS, REJECT_SAMPLES)
+        summary.warnings = result.warnings
+        summary.skipped_operations = result.skipped_operations
+        summary.unknown = result.unknown
         summary.snapshots = [*result.reused, *result.transformed]
         if not summary.snapshots:
             raise BulkgraphError(

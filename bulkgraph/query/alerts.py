@@ -45,6 +45,8 @@ class AlertSummary:
     written: int = 0
     already_present: int = 0
     by_rule: dict[str, int] = field(default_factory=dict)
+    #: per snapshot checked, the calls it does not know: no finding there is not a fix
+    unknown: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,7 @@ class AlertSummary:
             "written": self.written,
             "already_present": self.already_present,
             "by_rule": self.by_rule,
+            "unknown": self.unknown,
         }
 
 
@@ -144,7 +147,11 @@ def write_alerts(
         as_of=as_of,
         all_snapshots=all_snapshots,
     )
-    summary = AlertSummary(out=out, snapshots=[s.snapshot_id for s in chosen])
+    summary = AlertSummary(
+        out=out,
+        snapshots=[s.snapshot_id for s in chosen],
+        unknown={s.snapshot_id: list(s.unknown) for s in chosen if s.unknown},
+    )
     seen = existing_finding_ids(out)
     lines: list[str] = []
     for snap in chosen:

@@ -22,6 +22,12 @@ class SnapshotDiff:
     #: one row per change: change, label, resource, resource_key, field, before, after
     changes: list[dict[str, Any]]
 
+    @property
+    def unknown(self) -> dict[str, list[str]]:
+        """Per snapshot of the pair, the calls it does not know: no change is reported for
+        what they would hold."""
+        return {s.snapshot_id: list(s.unknown) for s in (self.old, self.new) if s.unknown}
+
     def summary(self) -> dict[str, int]:
         return dict(sorted(Counter(c["change"] for c in self.changes).items()))
 
@@ -30,6 +36,7 @@ class SnapshotDiff:
             "old": self.old.to_json(),
             "new": self.new.to_json(),
             "summary": self.summary(),
+            "unknown": self.unknown,
             "changes": self.changes,
         }
 

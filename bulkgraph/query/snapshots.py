@@ -16,7 +16,8 @@ from bulkgraph.errors import BulkgraphError, ExitCode
 # `loading: true` until it is complete: questions never see it.
 _LIST = """
 MATCH (s:Snapshot) WHERE s.loading IS NULL
-RETURN s.snapshot_id AS snapshot_id, s.taken_at AS taken_at, s.source AS source
+RETURN s.snapshot_id AS snapshot_id, s.taken_at AS taken_at, s.source AS source,
+       coalesce(s.unknown, []) AS unknown
 ORDER BY s.taken_at, s.snapshot_id
 """
 
@@ -26,12 +27,15 @@ class SnapshotRef:
     snapshot_id: str
     taken_at: dt.datetime
     source: str | None = None
+    #: `account/region/operation` calls the snapshot does not know (Snapshot.unknown)
+    unknown: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "snapshot_id": self.snapshot_id,
             "taken_at": self.taken_at.isoformat(),
             "source": self.source,
+            "unknown": list(self.unknown),
         }
 
 
@@ -47,7 +51,8 @@ def list_snapshots(driver: neo4j.Driver, database: str | None = None) -> list[Sn
                 f"snapshot {rec['snapshot_id']!r} has taken_at {to_jsonable(taken)!r}, "
                 "not a DATETIME: the database does not follow the graph model"
             )
-        out.append(SnapshotRef(rec["snapshot_id"], taken_at, rec["source"]))
+        unknown = tuple(str(u) for u in rec["unknown"] or ())
+        out.append(SnapshotRef(rec["snapshot_id"], taken_at, rec["source"], unknown))
     return out
 
 

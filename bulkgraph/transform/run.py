@@ -64,6 +64,11 @@ class TransformResult:
     nodes_per_label: dict[str, int] = field(default_factory=dict)
     relationships_per_type: dict[str, int] = field(default_factory=dict)
     skipped_operations: dict[str, list[str]] = field(default_factory=dict)
+    #: snapshot id -> what its reader warned about: files present but not listed, operations
+    #: it does not read, legacy files missing (input ignored or incomplete: exit 3)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
+    #: snapshot id -> `account/region/operation` it does not know (recorded in the graph)
+    unknown: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -77,6 +82,8 @@ class TransformResult:
             "nodes_per_label": self.nodes_per_label,
             "relationships_per_type": self.relationships_per_type,
             "skipped_operations": self.skipped_operations,
+            "warnings": self.warnings,
+            "unknown": self.unknown,
         }
 
 
@@ -312,15 +319,23 @@ def transform(
         for sid in ids:
             fh.write((state_dir(out_dir, sid) / "rejects.jsonl").read_text(encoding="utf-8"))
 
-    for sid in ids:
+    for s in good:
+        sid = s.info.snapshot_id
         r = results[sid]
+        # from the reader, not from result.json: a file added to a snapshot folder later
+        # does not change its checksum, yet must be reported on every run
+        skipped = sorted({*s.info.skipped_operations, *r.skipped_operations})
+        if skipped:
+            result.skipped_operations[sid] = skipped
+        if s.info.warnings:
+            result.warnings[sid] = list(s.info.warnings)
+        if r.unknown:
+            result.unknown[sid] = r.unknown
         result.rejected += r.rejected
         for op, c in r.families.items():
             acc = result.families.setdefault(op, {"read": 0, "written": 0, "rejected": 0})
             for k, v in c.items():
                 acc[k] += v
-        if r.skipped_operations:
-            result.skipped_operations[sid] = r.skipped_operations
     for g in groups:
         if g.kind == "nodes":
             result.nodes_per_label[g.group] = g.total_rows

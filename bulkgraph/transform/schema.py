@@ -114,7 +114,21 @@ NODES: tuple[NodeSchema, ...] = (
     NodeSchema(
         "Snapshot",
         keys=(Prop("snapshot_id"),),
-        props=(Prop("taken_at", "datetime"), Prop("source")),
+        props=(
+            Prop("taken_at", "datetime"),
+            Prop("source"),
+            Prop(
+                "unknown",
+                "string[]",
+                "`account/region/operation` calls the snapshot does not know (`*`: all); "
+                "absent when it knows everything",
+            ),
+            Prop(
+                "unknown_labels",
+                "string[]",
+                "`Label/account/region` whose nodes the snapshot does not know, from `unknown`",
+            ),
+        ),
         versioned=False,
         doc="one collection run",
         extra_indexes=(("taken_at",),),

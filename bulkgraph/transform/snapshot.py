@@ -32,6 +32,7 @@ from bulkgraph.transform.schema import (
     RelSchema,
     rel_schema,
 )
+from bulkgraph.transform.unknown import unknown_calls, unknown_labels
 
 PART_SUFFIX = ".csv"
 #: Bump when the same snapshot would give different part files (values, order, escaping)
@@ -63,6 +64,8 @@ class SnapshotResult:
     families: dict[str, dict[str, int]] = field(default_factory=dict)
     rejected: int = 0
     skipped_operations: list[str] = field(default_factory=list)
+    #: what the snapshot does not know: `account/region/operation` (see unknown.py)
+    unknown: list[str] = field(default_factory=list)
     #: a written field holds a line break (the importer then needs --multiline-fields);
     #: True for results written before this was recorded, the safe assumption
     multiline: bool = True
@@ -119,7 +122,8 @@ def _rel_frame(schema: RelSchema, frames: list[pl.DataFrame]) -> pl.DataFrame:
     )
 
 
-def build_graph(snapshot: Snapshot) -> Graph:
+def build_graph(snapshot: Snapshot) -> tuple[Graph, list[str]]:
+    """The snapshot's frames, and what it does not know (`unknown` entries, see unknown.py)."""
     info = snapshot.info
     g = Graph(info.snapshot_id)
     by_op: dict[str, list[ApiResponse]] = defaultdict(list)
@@ -151,6 +155,9 @@ def build_graph(snapshot: Snapshot) -> Graph:
             pl.concat_list("account_id", "name").alias("end_keys"),
         ),
     )
+    held = {(r.account_id, r.region, op) for op, rs in by_op.items() for r in rs}
+    unknown = unknown_calls(info, held)
+    lists = pl.List(pl.String)
     g.node(
         "Snapshot",
         pl.DataFrame(
@@ -158,10 +165,13 @@ def build_graph(snapshot: Snapshot) -> Graph:
                 "snapshot_id": [info.snapshot_id],
                 "taken_at": [info.taken_at.isoformat()],
                 "source": [info.source],
+                # absent, not an empty list, when the snapshot knows everything
+                "unknown": pl.Series([unknown or None], dtype=lists),
+                "unknown_labels": pl.Series([unknown_labels(unknown) or None], dtype=lists),
             }
         ),
     )
-    return g
+    return g, unknown
 
 
 def _fingerprints(
@@ -227,7 +237,7 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
     """Normalize one snapshot and write its part files. Pure: depends on the snapshot only."""
     info = snapshot.info
     sid = info.snapshot_id
-    g = build_graph(snapshot)
+    g, unknown = build_graph(snapshot)
 
     # nodes: typed, deduplicated by resource key (first seen wins, in file order)
     nodes: dict[str, pl.DataFrame] = {}
@@ -363,6 +373,7 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
     result.rejected = len(g.rejects.rows)
     result.families = {op: asdict(c) for op, c in sorted(g.counts.items())}
     result.skipped_operations = g.unknown_operations
+    result.unknown = unknown
     (sdir / "result.json").write_text(json.dumps(asdict(result), sort_keys=True, indent=1))
     return result
 

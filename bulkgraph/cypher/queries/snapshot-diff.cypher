@@ -1,7 +1,11 @@
 // name: snapshot-diff
-// description: What changed between two snapshots: resources added and removed, ports newly opened to the internet (0.0.0.0/0 or ::/0), tags added, removed or changed, and state changes of instances, RDS instances and load balancers.
+// description: What changed between two snapshots: resources added and removed, ports newly opened to the internet (0.0.0.0/0 or ::/0), tags added, removed or changed, and state changes of instances, RDS instances and load balancers. What one of the two snapshots did not collect (AccessDenied, a missing file) is unknown there: it is neither added nor removed.
 // scope: pair
 CALL () {
+  // A resource is neither added nor removed where the other snapshot did not know it: that
+  // Snapshot's `unknown_labels` ("Label/account/region", "*" = all) names what a failed or
+  // missing collection call left unknown. A node's account and region are its own
+  // properties, else those in its ARN (a Region: its name; an Account: every region).
   MATCH (:Snapshot {snapshot_id: $new_snapshot_id})-[:CONTAINS]->(n)
   WHERE split(n.resource_key, '|')[0] IN ['Account', 'Region', 'VPC', 'Subnet', 'Instance', 'SecurityGroup', 'RDSInstance', 'LoadBalancer', 'TargetGroup', 'LambdaFunction']
     AND (n.stub IS NULL OR n.stub = false)
@@ -9,6 +13,12 @@ CALL () {
       MATCH (o)-[:NEXT_VERSION]->+(n)
       WHERE o.snapshot_id = $old_snapshot_id
     }
+  MATCH (old:Snapshot {snapshot_id: $old_snapshot_id})
+  WITH n, old, split(n.resource_key, '|')[0] AS label
+  WITH n, old, label,
+       coalesce(n.account_id, split(n.arn, ':')[4], '?') AS account,
+       CASE label WHEN 'Region' THEN n.name WHEN 'Account' THEN '*' ELSE coalesce(n.region, split(n.arn, ':')[3], '?') END AS region
+  WHERE NOT any(u IN coalesce(old.unknown_labels, []) WHERE u IN [label + '/*/*', label + '/' + account + '/*', label + '/*/' + region, label + '/' + account + '/' + region])
   RETURN 'added' AS change, n AS node, null AS field, null AS before, null AS after
   UNION ALL
   MATCH (:Snapshot {snapshot_id: $old_snapshot_id})-[:CONTAINS]->(o)
@@ -18,11 +28,23 @@ CALL () {
       MATCH (o)-[:NEXT_VERSION]->+(n)
       WHERE n.snapshot_id = $new_snapshot_id
     }
+  MATCH (new:Snapshot {snapshot_id: $new_snapshot_id})
+  WITH o, new, split(o.resource_key, '|')[0] AS label
+  WITH o, new, label,
+       coalesce(o.account_id, split(o.arn, ':')[4], '?') AS account,
+       CASE label WHEN 'Region' THEN o.name WHEN 'Account' THEN '*' ELSE coalesce(o.region, split(o.arn, ':')[3], '?') END AS region
+  WHERE NOT any(u IN coalesce(new.unknown_labels, []) WHERE u IN [label + '/*/*', label + '/' + account + '/*', label + '/*/' + region, label + '/' + account + '/' + region])
   RETURN 'removed' AS change, o AS node, null AS field, null AS before, null AS after
   UNION ALL
   MATCH (:Snapshot {snapshot_id: $new_snapshot_id})-[:CONTAINS]->(sg:SecurityGroup)
   OPTIONAL MATCH (o:SecurityGroup)-[:NEXT_VERSION]->+(sg)
   WHERE o.snapshot_id = $old_snapshot_id
+  MATCH (old:Snapshot {snapshot_id: $old_snapshot_id})
+  WITH sg, o, coalesce(sg.account_id, '?') AS account, coalesce(sg.region, '?') AS region,
+       coalesce(old.unknown_labels, []) AS unknown
+  // a group the old snapshot did not know opened nothing that it can tell
+  WHERE o IS NOT NULL
+     OR NOT any(u IN unknown WHERE u IN ['SecurityGroup/*/*', 'SecurityGroup/' + account + '/*', 'SecurityGroup/*/' + region, 'SecurityGroup/' + account + '/' + region])
   WITH sg,
        [(ip:IPRange)-[a:ALLOWED {direction: 'ingress'}]->(sg) WHERE ip.cidr IN ['0.0.0.0/0', '::/0'] |
          CASE
