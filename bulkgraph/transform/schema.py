@@ -9,20 +9,8 @@ loaders, so that the importer, LOAD CSV and the docs cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-PropType = Literal["string", "int", "long", "float", "boolean", "datetime", "string[]"]
-
-#: How a CSV cell of each type becomes a value in LOAD CSV (cells always arrive as strings).
-_CYPHER_CONVERSION: dict[str, str] = {
-    "string": "{}",
-    "int": "toInteger({})",
-    "long": "toInteger({})",
-    "float": "toFloat({})",
-    "boolean": "toBoolean({})",
-    "datetime": "datetime({})",
-    "string[]": "split({}, ';')",
-}
+from bulkgraph.transform.types import PropType, kind
 
 
 @dataclass(frozen=True)
@@ -34,7 +22,7 @@ class Prop:
     @property
     def header(self) -> str:
         """The neo4j-admin header field: `name` for strings, `name:type` otherwise."""
-        return self.name if self.type == "string" else f"{self.name}:{self.type}"
+        return self.name + kind(self.type).header_suffix
 
 
 @dataclass(frozen=True)
@@ -305,8 +293,7 @@ def rel_schema(type_: str, start: str, end: str) -> RelSchema:
 
 
 def _cell(index: int, prop: Prop, *, key: bool = False) -> str:
-    raw = f"row[{index}]"
-    return _CYPHER_CONVERSION[prop.type].format(raw)
+    return kind(prop.type).cypher.format(f"row[{index}]")
 
 
 def load_csv_statement(schema: NodeSchema | RelSchema) -> str:

@@ -32,6 +32,7 @@ from bulkgraph.transform.schema import (
     RelSchema,
     rel_schema,
 )
+from bulkgraph.transform.types import kind
 
 PART_SUFFIX = ".csv"
 #: Bump when the same snapshot would give different part files (values, order, escaping)
@@ -80,16 +81,7 @@ def state_dir(out_dir: Path, snapshot_id: str) -> Path:
 
 
 def _typed_empty(schema: NodeSchema) -> dict[str, pl.DataType]:
-    kinds: dict[str, pl.DataType] = {
-        "string": pl.String(),
-        "int": pl.Int64(),
-        "long": pl.Int64(),
-        "float": pl.Float64(),
-        "boolean": pl.Boolean(),
-        "datetime": pl.String(),
-        "string[]": pl.List(pl.String()),
-    }
-    return {p.name: kinds[p.type] for p in schema.columns}
+    return {p.name: kind(p.type).dtype() for p in schema.columns}
 
 
 def _nodes_frame(schema: NodeSchema, frames: list[pl.DataFrame]) -> pl.DataFrame:
