@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from bulkgraph.transform.schema import Prop
+from bulkgraph.transform.declare import Prop
 from bulkgraph.transform.types import kind
 
 #: Options the importer needs to read these files the way LOAD CSV does.
