@@ -1,40 +1,39 @@
-"""The families: one module per AWS operation, registered here by operation name.
+"""The families: one module per AWS operation, found here by module name.
 
-Each module declares the labels and relationships it writes and holds only what is particular
-to it (docs/adding-a-family.md). `FAMILIES` is the one list of mapped operations: the
-transform calls `FAMILIES[operation](graph, responses)`, and `schema.py` collects their
-declarations.
+Each module of this package (but `base`, the labels every family shares) maps one operation
+and defines `FAMILY`, a `bulkgraph.transform.family.Family` naming that operation: its
+declarations, what it reads, and its function (docs/adding-a-family.md). `FAMILIES`, keyed by
+operation name, is the one list of mapped operations: the transform calls
+`FAMILIES[operation](graph, responses)`, and `schema.py` collects their declarations. Adding
+a module adds its family; nothing else lists them.
 """
 
 from __future__ import annotations
 
-from bulkgraph.transform.families import (
-    ec2_instances,
-    elbv2_load_balancers,
-    elbv2_target_groups,
-    elbv2_target_health,
-    peering,
-    rds,
-    security_groups,
-    subnets,
-    vpcs,
-)
+import importlib
+import pkgutil
+
 from bulkgraph.transform.family import Family, FamilyCount, Graph
 
-#: operation -> its family, in the order their declarations are collected
-FAMILIES: dict[str, Family] = {
-    f.operation: f
-    for f in (
-        vpcs.FAMILY,
-        subnets.FAMILY,
-        ec2_instances.FAMILY,
-        security_groups.FAMILY,
-        peering.FAMILY,
-        rds.FAMILY,
-        elbv2_load_balancers.FAMILY,
-        elbv2_target_groups.FAMILY,
-        elbv2_target_health.FAMILY,
-    )
-}
+_SHARED = {"base"}
+
+
+def _discover() -> dict[str, Family]:
+    found: dict[str, Family] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name in _SHARED or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        family = getattr(module, "FAMILY", None)
+        if not isinstance(family, Family):
+            raise ImportError(f"{module.__file__}: a family module defines FAMILY = Family(...)")
+        if family.operation in found:
+            raise ImportError(f"{module.__file__}: {family.operation} is mapped twice")
+        found[family.operation] = family
+    return found
+
+
+#: operation -> its family, in the order of their modules' names
+FAMILIES: dict[str, Family] = _discover()
 
 __all__ = ["FAMILIES", "Family", "FamilyCount", "Graph"]
