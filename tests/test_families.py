@@ -14,7 +14,7 @@ from transform_fixtures import NATIVE, load
 
 from bulkgraph.extract.sources import discover
 from bulkgraph.transform import schema
-from bulkgraph.transform.declare import NodeSchema, Prop, RelSchema, rel
+from bulkgraph.transform.declare import DynamicProps, NodeSchema, Prop, RelSchema, rel
 from bulkgraph.transform.families import FAMILIES, base
 from bulkgraph.transform.families.ec2_instances import INSTANCE
 from bulkgraph.transform.families.vpcs import VPC
@@ -147,3 +147,23 @@ def test_graph_model_doc_shows_sources_and_descriptions() -> None:
     text = (ROOT / "docs" / "graph-model.md").read_text(encoding="utf-8")
     assert "| `aws_hostname` | string | `$.PrivateDnsName` | private DNS name |" in text
     assert "| `ALLOWED` | `protocol` | string | `$.IpProtocol` | `-1` = all |" in text
+
+
+def test_dynamic_properties_are_declared_and_widen_the_schema() -> None:
+    peered = schema.REL_BY_GROUP["PEERED_TO__VPC__VPC"]
+    assert peered.dynamic is not None and peered.dynamic.by == "id"
+    # keys that read the same get numbered columns, in key order
+    columns = peered.dynamic.columns(["aws:owner", "aws_owner", "Name"])
+    assert columns == {
+        "Name": "tag_Name",
+        "aws:owner": "tag_aws_owner",
+        "aws_owner": "tag_aws_owner_2",
+    }
+    wide = peered.widened(columns.values())
+    assert wide.header == ":START_ID,:END_ID,id,status,tag_Name,tag_aws_owner,tag_aws_owner_2"
+    # `bulkgraph load` reads the columns a group was written with from its header
+    assert peered.as_written(wide.header.split(",")) == wide
+    plain = schema.REL_BY_GROUP["BELONGS_TO__Subnet__VPC"]
+    assert plain.as_written(plain.header.split(",")) is plain
+    with pytest.raises(ValueError, match="matched by tag, not a property"):
+        rel("X", VPC, VPC, dynamic=DynamicProps("tag_", by="tag"))

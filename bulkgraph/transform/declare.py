@@ -10,8 +10,9 @@ the constraints and indexes, and docs/graph-model.md with every description (`do
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 from bulkgraph.transform.types import PropType, kind
 
@@ -96,6 +97,37 @@ class NodeSchema:
 
 
 @dataclass(frozen=True)
+class DynamicProps:
+    """Properties named by the data: each (key, value) pair a family gives for a row becomes
+    property `prefix` + key (PEERED_TO's peering tags). A part file's columns must be known
+    before it is written, so the transform's final pass gives the relationship one column per
+    key of all snapshots (transform/run.py); a row without the key leaves it absent."""
+
+    prefix: str
+    #: the declared property that matches a pair to its relationship row
+    by: str
+    doc: str = ""
+
+    def column(self, key: str) -> str:
+        """`prefix` + the key, characters other than letters, digits and `_` replaced by `_`
+        (header fields cannot hold `:` or `,`)."""
+        return self.prefix + re.sub(r"[^A-Za-z0-9_]", "_", key)
+
+    def columns(self, keys: Iterable[str]) -> dict[str, str]:
+        """key -> its column, for every key; keys that read the same get `_2`, `_3`..."""
+        columns: dict[str, str] = {}
+        used: set[str] = set()
+        for key in sorted(keys):
+            name = base = self.column(key)
+            n = 2
+            while name in used:
+                name, n = f"{base}_{n}", n + 1
+            used.add(name)
+            columns[key] = name
+        return columns
+
+
+@dataclass(frozen=True)
 class RelSchema:
     """A relationship type between two labels. `start_cols`/`end_cols` name the columns of
     the frame a family gives that hold each end's keys, in the order of that label's declared
@@ -108,6 +140,19 @@ class RelSchema:
     doc: str = ""
     start_cols: tuple[str, ...] = field(default=(), compare=False)
     end_cols: tuple[str, ...] = field(default=(), compare=False)
+    dynamic: DynamicProps | None = field(default=None, compare=False)
+
+    def widened(self, columns: Iterable[str]) -> RelSchema:
+        """This relationship with the `dynamic` columns given (strings) after its own."""
+        return replace(self, props=(*self.props, *(Prop(c) for c in columns)))
+
+    def as_written(self, header_fields: list[str]) -> RelSchema:
+        """The schema a part file with this header was written with (its dynamic columns)."""
+        if self.dynamic is None:
+            return self
+        fixed = {p.name for p in self.props}
+        names = [f.split(":")[0] for f in header_fields[2:]]
+        return self.widened(n for n in names if n not in fixed)
 
     @property
     def header(self) -> str:
@@ -143,11 +188,14 @@ def rel(
     end_cols: Mapping[str, str] | None = None,
     props: tuple[Prop, ...] = (),
     doc: str = "",
+    dynamic: DynamicProps | None = None,
 ) -> RelSchema:
     """Declare `(start)-[:type_]->(end)`. `start_cols`/`end_cols` map each key of that end's
     label to the column holding it (default: the columns named as the keys), so that an end's
     key is always assembled in the order its label declares."""
     what = f"({start.label})-[:{type_}]->({end.label})"
+    if dynamic is not None and dynamic.by not in {p.name for p in props}:
+        raise ValueError(f"{what}: dynamic properties matched by {dynamic.by}, not a property")
     return RelSchema(
         type_,
         start.label,
@@ -156,4 +204,5 @@ def rel(
         doc,
         _match(start, start_cols, what + " start"),
         _match(end, end_cols, what + " end"),
+        dynamic,
     )

@@ -57,8 +57,6 @@ def markdown() -> str:
         "Every node has `uid` (`<snapshot_id>|<resource_key>`), `snapshot_id`, and, unless it is",
         "a stub (`stub: true`, only key properties), `resource_key` (`<Label>|<key>[|<key>..]`,",
         "`\\` and `|` escaped) and `fingerprint` (hash of properties and relationships).",
-        "PEERED_TO also carries the peering's tags as `tag_<key>` (characters other than letters,",
-        "digits and `_` in the key become `_`).",
         "A property's `from` is its JSON path in the API record (`computed`: by the family or",
         "the transform; `account_id` and `region` are those of the snapshot file the record",
         "came from); `written by` names the operation whose family declares the label.",
@@ -107,6 +105,9 @@ def markdown() -> str:
             continue  # one row set per type and properties (ALLOWED, NEXT_VERSION)
         seen.add((r.type, r.props))
         out += [f"| `{r.type}` {row}" for row in _prop_rows(r.props)]
+        if r.dynamic is not None:
+            doc = r.dynamic.doc + " (characters other than letters, digits and `_` become `_`)"
+            out.append(f"| `{r.type}` | `{r.dynamic.prefix}<key>` | string | computed | {doc} |")
     return "\n".join(out) + "\n"
 
 

@@ -49,8 +49,8 @@ class Graph:
     )
     rejects: Rejects = field(default_factory=Rejects)
     counts: dict[str, FamilyCount] = field(default_factory=dict)
-    #: peering tags, long: id, key, value (turned into `tag_<key>` properties at the end)
-    peering_tags: list[pl.DataFrame] = field(default_factory=list)
+    #: relationship group -> (by, key, value) pairs of its `dynamic` properties
+    dynamic: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: defaultdict(list))
     #: operations present in the snapshot that this version does not map
     unknown_operations: list[str] = field(default_factory=list)
 
@@ -81,6 +81,13 @@ class Graph:
                 *(p.name for p in schema.props),
             ),
         )
+
+    def link_pairs(self, schema: RelSchema, df: pl.DataFrame) -> None:
+        """The `dynamic` properties of `schema`'s rows: `df` holds the matching property
+        (`schema.dynamic.by`), `key` and `value`."""
+        if schema.dynamic is None:
+            raise ValueError(f"{schema.group} declares no dynamic properties")
+        self.dynamic[schema.group].append(df.select(schema.dynamic.by, "key", "value"))
 
 
 def keys(*cols: str | pl.Expr) -> pl.Expr:

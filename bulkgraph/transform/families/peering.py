@@ -1,7 +1,7 @@
 """ec2:DescribeVpcPeeringConnections: PEERED_TO from the requester VPC to the accepter.
 
-Particular to it: the peering's tags are properties of the relationship, one `tag_<key>`
-column per tag key of all snapshots (transform/run.py); they are kept long here.
+Particular to it: the peering's tags are properties of the relationship, `tag_<key>`
+(declared as its `dynamic` properties).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from bulkgraph.extract.model import ApiResponse
-from bulkgraph.transform.declare import Prop, rel
+from bulkgraph.transform.declare import DynamicProps, Prop, rel
 from bulkgraph.transform.families.base import TAGS
 from bulkgraph.transform.families.vpcs import VPC
 from bulkgraph.transform.family import Family, Graph, Read, children, list_at, read, sourced
@@ -26,7 +26,10 @@ PEERED_TO = rel(
         Prop("id", doc="pcx-...", source="$.VpcPeeringConnectionId", required=True),
         Prop("status", doc="`active`, `pending-acceptance`...", source="$.Status.Code"),
     ),
-    doc="the peering's tags become properties `tag_<key>` (see above)",
+    doc="a VPC peering connection, from the requester VPC to the accepter",
+    dynamic=DynamicProps(
+        "tag_", by="id", doc="the peering's tags, one property `tag_<key>` per tag key"
+    ),
 )
 
 READ = Read(
@@ -47,8 +50,7 @@ def run(g: Graph, responses: list[ApiResponse]) -> None:
         .select("id", pl.col("Key").alias("key"), pl.col("Value").fill_null("").alias("value"))
         .filter(pl.col("key").is_not_null())
     )
-    # tags stay long here; the final pass turns them into `tag_<key>` columns
-    g.peering_tags.append(tags)
+    g.link_pairs(PEERED_TO, tags)
     g.link(PEERED_TO, good)
 
 
