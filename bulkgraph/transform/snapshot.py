@@ -23,7 +23,7 @@ import polars as pl
 
 from bulkgraph.extract.model import ApiResponse, Snapshot
 from bulkgraph.transform import csvfmt, dynamic
-from bulkgraph.transform.families import FAMILIES, FamilyCount, Graph
+from bulkgraph.transform.families import FAMILIES, FamilyCount, Graph, base
 from bulkgraph.transform.keys import resource_key, resource_key_of_list, uid
 from bulkgraph.transform.schema import (
     NODE_BY_LABEL,
@@ -134,16 +134,8 @@ def build_graph(snapshot: Snapshot) -> Graph:
     regions = pl.DataFrame(
         sorted(pairs), schema={"account_id": pl.String, "name": pl.String}, orient="row"
     )
-    g.node("Region", regions)
-    g.rel(
-        "CONTAINS",
-        "Account",
-        "Region",
-        regions.select(
-            pl.concat_list("account_id").alias("start_keys"),
-            pl.concat_list("account_id", "name").alias("end_keys"),
-        ),
-    )
+    g.put(base.REGION, regions)
+    g.link(base.ACCOUNT_CONTAINS_REGION, regions)
     g.node(
         "Snapshot",
         pl.DataFrame(
