@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,19 @@ def test_dynamic_properties_are_declared_and_widen_the_schema() -> None:
     assert plain.as_written(plain.header.split(",")) is plain
     with pytest.raises(ValueError, match="matched by tag, not a property"):
         rel("X", VPC, VPC, dynamic=DynamicProps("tag_", by="tag"))
+
+
+def test_a_label_declared_twice_or_an_undeclared_end_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    vpcs = FAMILIES["ec2:DescribeVpcs"]
+    again = NodeSchema("VPC", keys=(Prop("id"),))
+    twice = replace(vpcs, operation="ec2:Other", nodes=(again,), rels=())
+    monkeypatch.setattr(schema, "FAMILIES", {**FAMILIES, "ec2:Other": twice})
+    with pytest.raises(ValueError, match=r"label VPC declared twice \(again by ec2:Other\)"):
+        schema._collect()
+    ghost = NodeSchema("Ghost", keys=(Prop("id"),))
+    dangling = replace(vpcs, operation="ec2:Other", nodes=(), rels=(rel("SEES", VPC, ghost),))
+    monkeypatch.setattr(schema, "FAMILIES", {**FAMILIES, "ec2:Other": dangling})
+    with pytest.raises(ValueError, match="SEES__VPC__Ghost: label Ghost is not declared"):
+        schema._collect()

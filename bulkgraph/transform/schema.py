@@ -10,7 +10,7 @@ node schemas: the data model is data, not code spread over loaders.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from bulkgraph.transform.declare import SYSTEM_NODE_PROPS, NodeSchema, Prop, RelSchema, rel
@@ -63,10 +63,10 @@ ORDER_1_0_RELS = (
 T = TypeVar("T")
 
 
-def _in_order(items: Iterable[T], name: dict[int, str], order: tuple[str, ...]) -> list[T]:
+def _in_order(items: Iterable[T], name: Callable[[T], str], order: tuple[str, ...]) -> list[T]:
+    """`items` in `order` (by name), those it does not name after, as they came."""
     rank = {n: i for i, n in enumerate(order)}
-    listed = list(items)
-    return sorted(listed, key=lambda x: rank.get(name[id(x)], len(rank)))
+    return sorted(items, key=lambda x: rank.get(name(x), len(rank)))
 
 
 def _collect() -> tuple[tuple[NodeSchema, ...], tuple[RelSchema, ...]]:
@@ -91,8 +91,8 @@ def _collect() -> tuple[tuple[NodeSchema, ...], tuple[RelSchema, ...]]:
         stale = [n for n in listed if n not in known]
         if stale:
             raise ValueError(f"ORDER_1_0 names undeclared {', '.join(stale)}")
-    node_list = _in_order(nodes.values(), {id(n): n.label for n in nodes.values()}, ORDER_1_0_NODES)
-    rel_list = _in_order(rels.values(), {id(r): r.group for r in rels.values()}, ORDER_1_0_RELS)
+    node_list = _in_order(nodes.values(), lambda n: n.label, ORDER_1_0_NODES)
+    rel_list = _in_order(rels.values(), lambda r: r.group, ORDER_1_0_RELS)
     return tuple(node_list), tuple(rel_list)
 
 
