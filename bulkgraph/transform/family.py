@@ -99,13 +99,12 @@ def sourced(*decls: NodeSchema | RelSchema | Prop) -> tuple[Prop, ...]:
     """The properties of `decls` read from the record (those with a `source`), in order."""
     out: dict[str, Prop] = {}
     for d in decls:
-        props = (
-            d.declared
-            if isinstance(d, NodeSchema)
-            else d.props
-            if isinstance(d, RelSchema)
-            else (d,)
-        )
+        if isinstance(d, NodeSchema):
+            props = d.declared
+        elif isinstance(d, RelSchema):
+            props = d.props
+        else:
+            props = (d,)
         for p in props:
             if p.source is not None:
                 out.setdefault(p.name, p)
