@@ -86,7 +86,7 @@ def test_unknown_labels_say_what_the_graph_lacks() -> None:
 
 
 def test_every_family_gives_only_the_labels_declared_for_it() -> None:
-    """PRODUCES is the one place that maps operations to labels: check it against what the
+    """PRODUCES comes from the families' declarations: check it against what the
     families really write from the bundled samples (native and legacy)."""
     assert set(PRODUCES) == set(FAMILIES)
     found = discover([str(SAMPLES)], account_id=ACCOUNT)

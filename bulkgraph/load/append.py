@@ -29,7 +29,6 @@ from bulkgraph.load.postload import apply_post_load
 from bulkgraph.load.temporal_cypher import link_snapshot
 from bulkgraph.settings import Settings, get_settings
 from bulkgraph.transform.manifest import FileGroup, Manifest, ManifestSnapshot, read_manifest
-from bulkgraph.transform.run import PEERED, peered_schema
 from bulkgraph.transform.schema import (
     NODE_BY_LABEL,
     REL_BY_GROUP,
@@ -120,15 +119,11 @@ def _complete_snapshots(driver: neo4j.Driver, database: str, ids: list[str]) -> 
 
 
 def group_schema(group: FileGroup) -> NodeSchema | RelSchema:
-    """The schema a file group was written with. PEERED_TO's columns depend on the data (one
-    per peering tag key), so its schema is rebuilt from the group's header."""
+    """The schema a file group was written with. Dynamic properties (PEERED_TO's tags) have
+    a column per key found in the data, so those are read from the group's header."""
     if group.kind == "nodes":
         return NODE_BY_LABEL[group.group]
-    if group.group == PEERED:
-        fixed = {p.name for p in REL_BY_GROUP[PEERED].props}
-        names = [f.split(":")[0] for f in group.header_fields[2:]]
-        return peered_schema([n for n in names if n not in fixed])
-    return REL_BY_GROUP[group.group]
+    return REL_BY_GROUP[group.group].as_written(group.header_fields)
 
 
 def _parts_of(group: FileGroup, snapshot_id: str) -> list[str]:

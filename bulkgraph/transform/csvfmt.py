@@ -16,7 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
-from bulkgraph.transform.schema import Prop
+from bulkgraph.transform.declare import Prop
+from bulkgraph.transform.types import kind
 
 #: Options the importer needs to read these files the way LOAD CSV does.
 IMPORT_CSV_OPTIONS: tuple[str, ...] = (
@@ -38,23 +39,9 @@ def import_options(multiline: bool) -> list[str]:
     return [*IMPORT_CSV_OPTIONS, *([MULTILINE_OPTION] if multiline else [])]
 
 
-def encode_string(expr: pl.Expr) -> pl.Expr:
-    body = expr.str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '""', literal=True)
-    return pl.concat_str([pl.lit('"'), body, pl.lit('"')])
-
-
 def encode(expr: pl.Expr, prop_type: str) -> pl.Expr:
-    """One CSV cell; null gives the empty (absent) cell."""
-    if prop_type == "string":
-        cell = encode_string(expr)
-    elif prop_type == "boolean":
-        cell = pl.when(expr).then(pl.lit("true")).otherwise(pl.lit("false"))
-        cell = pl.when(expr.is_null()).then(None).otherwise(cell)
-    elif prop_type == "string[]":
-        cell = encode_string(expr.list.join(";"))
-    else:
-        cell = expr.cast(pl.String)
-    return cell.fill_null("")
+    """One CSV cell (types.py gives each type's); null gives the empty (absent) cell."""
+    return kind(prop_type).cell(expr).fill_null("")
 
 
 def line_expr(cells: list[tuple[pl.Expr, str]]) -> pl.Expr:

@@ -19,6 +19,8 @@ from typing import Any, cast
 
 import polars as pl
 
+from bulkgraph.transform.types import is_scalar_text, kind
+
 #: column -> JSON path: "$.State.Name", or "$" for a list element itself
 Paths = dict[str, str]
 #: column -> (JSON path, type), the fields `typed` checks and converts
@@ -291,10 +293,6 @@ class Rejects:
             )
 
 
-def _is_scalar_text(expr: pl.Expr) -> pl.Expr:
-    return ~(expr.str.starts_with("{") | expr.str.starts_with("["))
-
-
 def typed(
     df: pl.DataFrame,
     fields: TypedFields,
@@ -308,25 +306,18 @@ def typed(
     # a record `table` found unusable: its reason first
     reasons: list[pl.Expr] = [pl.col("_invalid")] if "_invalid" in df.columns else []
     conv: list[pl.Expr] = []
-    for name, (path, kind) in fields.items():
+    for name, (path, type_name) in fields.items():
         col = pl.col(name)
         if path in required:
             reasons.append(pl.when(col.is_null()).then(pl.lit(f"missing {path}")))
-            reasons.append(
-                pl.when(~_is_scalar_text(col)).then(pl.lit(f"{path}: expected a scalar"))
-            )
-        if kind == "int":
-            value = col.cast(pl.Int64, strict=False)
-        elif kind == "boolean":
-            value = col.replace_strict({"true": True, "false": False}, default=None)
-        elif kind == "datetime":
-            parsed = col.str.to_datetime(time_zone="UTC", strict=False)
-            value = pl.when(parsed.is_null()).then(None).otherwise(col)
-        else:
-            value = pl.when(_is_scalar_text(col)).then(col)
+            reasons.append(pl.when(~is_scalar_text(col)).then(pl.lit(f"{path}: expected a scalar")))
+        parse = kind(type_name).parse
+        if parse is None:
+            raise ValueError(f"{path}: a {type_name} cannot be read from one field")
+        value = parse(col)
         reasons.append(
             pl.when(col.is_not_null() & value.is_null()).then(
-                pl.concat_str([pl.lit(f"{path}: expected {kind}, got "), col.str.slice(0, 60)])
+                pl.concat_str([pl.lit(f"{path}: expected {type_name}, got "), col.str.slice(0, 60)])
             )
         )
         conv.append(value.alias(name))

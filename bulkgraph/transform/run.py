@@ -2,8 +2,9 @@
 
 Snapshots are transformed in parallel worker processes (each a pure function of one
 snapshot); a snapshot whose outputs exist for the same input checksum is not redone. Then a
-cheap sequential pass links snapshots in time (NEXT, NEXT_VERSION), writes PEERED_TO with the
-union of peering tag keys, the header files, `rejects.jsonl` and `import-manifest.json`.
+cheap sequential pass links snapshots in time (NEXT, NEXT_VERSION), writes the relationships
+whose properties are named by the data (dynamic.py: PEERED_TO's tags), the header files,
+`rejects.jsonl` and `import-manifest.json`.
 """
 
 from __future__ import annotations
@@ -14,18 +15,15 @@ import json
 import logging
 import multiprocessing
 import os
-import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import polars as pl
-
 from bulkgraph.errors import InputError
 from bulkgraph.extract.model import Snapshot
-from bulkgraph.transform import csvfmt
+from bulkgraph.transform import csvfmt, dynamic
 from bulkgraph.transform.manifest import (
     FileGroup,
     Manifest,
@@ -33,7 +31,7 @@ from bulkgraph.transform.manifest import (
     group_arg,
     write_manifest,
 )
-from bulkgraph.transform.schema import NODES, RELS, Prop, RelSchema
+from bulkgraph.transform.schema import NODES, RELS, RelSchema
 from bulkgraph.transform.snapshot import (
     PART_SUFFIX,
     SnapshotResult,
@@ -47,7 +45,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
 
-PEERED = "PEERED_TO__VPC__VPC"
 #: every rejected record of the folder's snapshots, one JSON object a line
 REJECTS = "rejects.jsonl"
 
@@ -155,59 +152,6 @@ def _load_libc() -> ctypes.CDLL | None:
 _LIBC = _load_libc()
 
 
-def tag_column(key: str) -> str:
-    """The PEERED_TO property holding peering tag `key`: `tag_` + the key, characters other
-    than letters, digits and `_` replaced by `_` (header fields cannot hold `:` or `,`)."""
-    return "tag_" + re.sub(r"[^A-Za-z0-9_]", "_", key)
-
-
-def _peering_columns(keys: list[str]) -> dict[str, str]:
-    columns: dict[str, str] = {}
-    used: set[str] = set()
-    for key in sorted(keys):
-        name = base = tag_column(key)
-        n = 2
-        while name in used:
-            name, n = f"{base}_{n}", n + 1
-        used.add(name)
-        columns[key] = name
-    return columns
-
-
-def peered_schema(tag_columns: list[str]) -> RelSchema:
-    base = next(r for r in RELS if r.group == PEERED)
-    return RelSchema(
-        base.type, base.start, base.end, (*base.props, *(Prop(c) for c in tag_columns))
-    )
-
-
-def _write_peerings(out_dir: Path, ids: list[str]) -> tuple[RelSchema, dict[str, int], bool]:
-    """PEERED_TO parts with a `tag_<key>` column per peering tag key of all snapshots.
-
-    Returns the schema, rows per snapshot, and whether a field holds a line break."""
-    tags = {sid: pl.read_parquet(state_dir(out_dir, sid) / "peering_tags.parquet") for sid in ids}
-    all_keys = sorted({k for df in tags.values() for k in df["key"].to_list()})
-    columns = _peering_columns(all_keys)
-    schema = peered_schema(list(columns.values()))
-    rows: dict[str, int] = {}
-    multiline = False
-    for sid in ids:
-        path = out_dir / "relationships" / PEERED / f"{sid}{PART_SUFFIX}"
-        df = pl.read_parquet(state_dir(out_dir, sid) / "peerings.parquet")
-        if df.height == 0:
-            path.unlink(missing_ok=True)
-            continue
-        t = tags[sid]
-        for key, col in columns.items():
-            values = t.filter(pl.col("key") == key).select("id", pl.col("value").alias(col))
-            df = df.join(values, on="id", how="left")
-        df = df.sort(["start", "end", "id"])
-        cols = [("start", "string"), ("end", "string"), *csvfmt.prop_cols(schema.props)]
-        multiline |= csvfmt.write_lines(path, csvfmt.lines(df, cols))
-        rows[sid] = df.height
-    return schema, rows, multiline
-
-
 def transform(
     snapshots: list[Snapshot],
     out_dir: Path,
@@ -276,8 +220,14 @@ def transform(
         progress("linking snapshots", total, total)
     temporal = link(out_dir, ids)
     # NEXT / NEXT_VERSION hold only ids already written in the node files
-    peered, peered_rows, multiline = _write_peerings(out_dir, ids)
-    multiline |= any(results[sid].multiline for sid in ids)
+    sdirs = {sid: state_dir(out_dir, sid) for sid in ids}
+    multiline = any(results[sid].multiline for sid in ids)
+    widened: dict[str, tuple[RelSchema, dict[str, int]]] = {}
+    for rel in RELS:
+        if rel.dynamic is not None:
+            written, rows, broken = dynamic.write_parts(out_dir, sdirs, rel, PART_SUFFIX)
+            widened[rel.group] = (written, rows)
+            multiline |= broken
 
     groups: list[FileGroup] = []
     for node in NODES:
@@ -289,9 +239,8 @@ def transform(
         if rows:
             groups.append(_group(out_dir, "nodes", node.group, node.header, rows, label=node.label))
     for rel in RELS:
-        if rel.group == PEERED:
-            per_sid = peered_rows
-            header = peered.header
+        if rel.group in widened:
+            per_sid, header = widened[rel.group][1], widened[rel.group][0].header
         elif rel.group in temporal:
             per_sid, header = temporal[rel.group], rel.header
         else:

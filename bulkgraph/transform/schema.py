@@ -1,301 +1,125 @@
-"""The ONE declaration of the graph: every label, property, type and relationship.
+"""The graph: every label, property, type and relationship, collected from the families.
 
-Everything else is generated from it: CSV headers and column order, LOAD CSV statements,
-constraints and indexes (`cypher/00-schema.cypher`), and `docs/graph-model.md`. The idea
-follows Cartography's declarative node schemas: the data model is data, not code spread over
-loaders, so that the importer, LOAD CSV and the docs cannot drift apart.
+Each label and relationship is declared once, in its family's module
+(`bulkgraph/transform/families/`; the shared ones in `families/base.py`), with the types of
+`declare.py`. This module collects them and generates from them what must agree with the part
+files: LOAD CSV statements, constraints and indexes (`cypher/00-schema.cypher`); `docs.py`
+writes `docs/graph-model.md` from the same data. The idea follows Cartography's declarative
+node schemas: the data model is data, not code spread over loaders.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
-PropType = Literal["string", "int", "long", "float", "boolean", "datetime", "string[]"]
+from bulkgraph.transform.declare import SYSTEM_NODE_PROPS, NodeSchema, Prop, RelSchema, rel
+from bulkgraph.transform.families import FAMILIES, base
+from bulkgraph.transform.types import PropType, kind
 
-#: How a CSV cell of each type becomes a value in LOAD CSV (cells always arrive as strings).
-_CYPHER_CONVERSION: dict[str, str] = {
-    "string": "{}",
-    "int": "toInteger({})",
-    "long": "toInteger({})",
-    "float": "toFloat({})",
-    "boolean": "toBoolean({})",
-    "datetime": "datetime({})",
-    "string[]": "split({}, ';')",
-}
-
-
-@dataclass(frozen=True)
-class Prop:
-    name: str
-    type: PropType = "string"
-    doc: str = ""
-
-    @property
-    def header(self) -> str:
-        """The neo4j-admin header field: `name` for strings, `name:type` otherwise."""
-        return self.name if self.type == "string" else f"{self.name}:{self.type}"
-
-
-@dataclass(frozen=True)
-class NodeSchema:
-    label: str
-    keys: tuple[Prop, ...]
-    props: tuple[Prop, ...] = ()
-    #: versioned nodes are linked across snapshots by NEXT_VERSION.
-    versioned: bool = True
-    doc: str = ""
-    #: properties indexed besides the standard ones (id, private_ip, snapshot_id, and
-    #: resource_key on versioned labels).
-    extra_indexes: tuple[tuple[str, ...], ...] = ()
-
-    @property
-    def columns(self) -> tuple[Prop, ...]:
-        """Every column of this label's node files, in order. The first one is the ID."""
-        cols: list[Prop] = list(SYSTEM_NODE_PROPS)
-        names = {p.name for p in cols}
-        for prop in (*self.keys, *self.props):
-            if prop.name not in names:
-                cols.append(prop)
-                names.add(prop.name)
-        return tuple(cols)
-
-    @property
-    def key_names(self) -> tuple[str, ...]:
-        return tuple(p.name for p in self.keys)
-
-    @property
-    def header(self) -> str:
-        cols = self.columns
-        return ",".join(["uid:ID", *(p.header for p in cols[1:])])
-
-    @property
-    def group(self) -> str:
-        """The folder under `nodes/` holding this label's files."""
-        return self.label
-
-
-@dataclass(frozen=True)
-class RelSchema:
-    type: str
-    start: str
-    end: str
-    props: tuple[Prop, ...] = ()
-    doc: str = ""
-
-    @property
-    def header(self) -> str:
-        return ",".join([":START_ID", ":END_ID", *(p.header for p in self.props)])
-
-    @property
-    def group(self) -> str:
-        """The folder under `relationships/` holding this (type, start, end) combination."""
-        return f"{self.type}__{self.start}__{self.end}"
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return ("start", "end", *(p.name for p in self.props))
-
-
-S: PropType = "string"
-
-#: Columns every node file starts with. `uid` is the ID (stored as a property too).
-SYSTEM_NODE_PROPS: tuple[Prop, ...] = (
-    Prop("uid", S, "`<snapshot_id>|<resource_key>`, unique across the database"),
-    Prop("snapshot_id", S, "the snapshot this node belongs to"),
-    Prop("resource_key", S, "`<Label>|<key>[|<key>..]`: the resource across snapshots"),
-    Prop("fingerprint", S, "hash of the node's properties and relationships"),
-    Prop("stub", "boolean", "true for a referenced resource the snapshot does not hold"),
+#: Labels and relationship groups of graph model 1.0, in the order 1.0 wrote them (manifest
+#: groups, import arguments, docs): kept so that the transform's output stays byte for byte
+#: the same. Declared labels and groups not listed come after, in family order: a new family
+#: needs no entry here.
+ORDER_1_0_NODES = (
+    "Snapshot", "Account", "Region", "VPC", "Subnet", "Instance", "SecurityGroup", "Tag",
+    "IPRange", "PrefixList", "RDSInstance", "LoadBalancer", "TargetGroup", "LambdaFunction",
+    "IPAddress",
+)  # fmt: skip
+ORDER_1_0_RELS = (
+    "CONTAINS__Account__Region",
+    "CONTAINS__Region__Instance",
+    "CONTAINS__Region__LoadBalancer",
+    "HAS_SECURITYGROUP__Region__SecurityGroup",
+    "BELONGS_TO__Instance__VPC",
+    "BELONGS_TO__Instance__Subnet",
+    "BELONGS_TO__Instance__SecurityGroup",
+    "BELONGS_TO__Subnet__VPC",
+    "BELONGS_TO__SecurityGroup__VPC",
+    "TAGGED__Instance__Tag",
+    "TAGGED__VPC__Tag",
+    "TAGGED__Subnet__Tag",
+    "TAGGED__SecurityGroup__Tag",
+    "TAGGED__RDSInstance__Tag",
+    "TAGGED__LoadBalancer__Tag",
+    "ALLOWED__IPRange__SecurityGroup",
+    "ALLOWED__PrefixList__SecurityGroup",
+    "ALLOWED__SecurityGroup__SecurityGroup",
+    "ALLOWED__SecurityGroup__IPRange",
+    "ALLOWED__SecurityGroup__PrefixList",
+    "BELONGS_TO__RDSInstance__VPC",
+    "BELONGS_TO__RDSInstance__Region",
+    "BELONGS_TO__RDSInstance__SecurityGroup",
+    "BELONGS_TO__LoadBalancer__VPC",
+    "BELONGS_TO__LoadBalancer__SecurityGroup",
+    "CONTAINS__LoadBalancer__TargetGroup",
+    "CONTAINS__TargetGroup__Instance",
+    "CONTAINS__TargetGroup__IPAddress",
+    "CONTAINS__TargetGroup__LambdaFunction",
+    "CONTAINS__TargetGroup__LoadBalancer",
+    "PEERED_TO__VPC__VPC",
 )
 
-_ACCOUNT_REGION = (Prop("account_id"), Prop("region"))
+T = TypeVar("T")
 
-NODES: tuple[NodeSchema, ...] = (
-    NodeSchema(
-        "Snapshot",
-        keys=(Prop("snapshot_id"),),
-        props=(
-            Prop("taken_at", "datetime"),
-            Prop("source"),
-            Prop(
-                "unknown",
-                "string[]",
-                "`account/region/operation` calls the snapshot does not know (`*`: all); "
-                "absent when it knows everything",
-            ),
-            Prop(
-                "unknown_labels",
-                "string[]",
-                "`Label/account/region` whose nodes the snapshot does not know, from `unknown`",
-            ),
-        ),
-        versioned=False,
-        doc="one collection run",
-        extra_indexes=(("taken_at",),),
-    ),
-    NodeSchema("Account", keys=(Prop("account_id"),), doc="an AWS account"),
-    NodeSchema("Region", keys=(Prop("account_id"), Prop("name")), doc="a region of an account"),
-    NodeSchema(
-        "VPC",
-        keys=(Prop("id"),),
-        props=(Prop("cidr"), *_ACCOUNT_REGION, Prop("is_default", "boolean"), Prop("state")),
-    ),
-    NodeSchema(
-        "Subnet",
-        keys=(Prop("id"),),
-        props=(
-            Prop("cidr"),
-            Prop("availability_zone"),
-            Prop("vpc_id"),
-            *_ACCOUNT_REGION,
-        ),
-    ),
-    NodeSchema(
-        "Instance",
-        keys=(Prop("id"),),
-        props=(
-            Prop("aws_hostname", S, "private DNS name"),
-            Prop("private_ip"),
-            Prop("public_ip"),
-            Prop("public_dns"),
-            Prop("state"),
-            Prop("instance_type"),
-            Prop("image_id"),
-            Prop("launch_time", "datetime"),
-            Prop("vpc_id"),
-            Prop("subnet_id"),
-            *_ACCOUNT_REGION,
-        ),
-    ),
-    NodeSchema(
-        "SecurityGroup",
-        keys=(Prop("id"),),
-        props=(Prop("name"), Prop("description"), Prop("vpc_id"), *_ACCOUNT_REGION),
-    ),
-    NodeSchema(
-        "Tag",
-        keys=(Prop("name"), Prop("value")),
-        versioned=False,
-        doc="one distinct key/value pair per snapshot",
-        extra_indexes=(("name", "value"),),
-    ),
-    NodeSchema(
-        "IPRange",
-        keys=(Prop("cidr"),),
-        props=(Prop("description", S, "the smallest description of the rules naming it (legacy)"),),
-        extra_indexes=(("cidr",),),
-    ),
-    NodeSchema("PrefixList", keys=(Prop("id"),)),
-    NodeSchema(
-        "RDSInstance",
-        keys=(Prop("account_id"), Prop("region"), Prop("DBInstanceIdentifier")),
-        props=(
-            Prop("DBInstanceStatus"),
-            Prop("Engine"),
-            Prop("EngineVersion"),
-            Prop("DBInstanceClass"),
-            Prop("MasterUsername"),
-            Prop("VPCId"),
-            Prop("MultiAZ", "boolean"),
-            Prop("PubliclyAccessible", "boolean"),
-            Prop("StorageEncrypted", "boolean"),
-            Prop("IAMDatabaseAuthenticationEnabled", "boolean"),
-            Prop("Endpoint", S, "address"),
-            Prop("Port", "int"),
-            Prop("BackupRetentionPeriod", "int"),
-            Prop("DBName"),
-            Prop("arn"),
-        ),
-        extra_indexes=(("DBInstanceIdentifier",),),
-    ),
-    NodeSchema(
-        "LoadBalancer",
-        keys=(Prop("arn"),),
-        props=(
-            Prop("name"),
-            Prop("dns_name"),
-            Prop("scheme"),
-            Prop("state"),
-            Prop("type"),
-            Prop("created_time", "datetime"),
-            Prop("vpc_id"),
-            *_ACCOUNT_REGION,
-        ),
-        extra_indexes=(("name",),),
-    ),
-    NodeSchema(
-        "TargetGroup",
-        keys=(Prop("arn"),),
-        props=(
-            Prop("name"),
-            Prop("protocol"),
-            Prop("port", "int"),
-            Prop("target_type"),
-            Prop("vpc_id"),
-            *_ACCOUNT_REGION,
-        ),
-    ),
-    NodeSchema("LambdaFunction", keys=(Prop("arn"),), doc="a load balancer target"),
-    NodeSchema("IPAddress", keys=(Prop("ip"),), doc="an `ip` load balancer target"),
-)
 
+def _in_order(items: Iterable[T], name: Callable[[T], str], order: tuple[str, ...]) -> list[T]:
+    """`items` in `order` (by name), those it does not name after, as they came."""
+    rank = {n: i for i, n in enumerate(order)}
+    return sorted(items, key=lambda x: rank.get(name(x), len(rank)))
+
+
+def _collect() -> tuple[tuple[NodeSchema, ...], tuple[RelSchema, ...]]:
+    """Every declared label and relationship; each declared once, every end declared."""
+    nodes: dict[str, NodeSchema] = {}
+    rels: dict[str, RelSchema] = {}
+    owners: list[tuple[str, tuple[NodeSchema, ...], tuple[RelSchema, ...]]]
+    owners = [("families/base.py", base.NODES, base.RELS)]
+    owners += [(op, f.nodes, f.rels) for op, f in FAMILIES.items()]
+    for owner, fnodes, frels in owners:
+        for n in fnodes:
+            if nodes.setdefault(n.label, n) is not n:
+                raise ValueError(f"label {n.label} declared twice (again by {owner})")
+        for r in frels:
+            if rels.setdefault(r.group, r) is not r:
+                raise ValueError(f"relationship {r.group} declared twice (again by {owner})")
+    for r in rels.values():
+        for end in (r.start, r.end):
+            if end not in nodes:
+                raise ValueError(f"relationship {r.group}: label {end} is not declared")
+    for listed, known in ((ORDER_1_0_NODES, nodes), (ORDER_1_0_RELS, rels)):
+        stale = [n for n in listed if n not in known]
+        if stale:
+            raise ValueError(f"ORDER_1_0 names undeclared {', '.join(stale)}")
+    node_list = _in_order(nodes.values(), lambda n: n.label, ORDER_1_0_NODES)
+    rel_list = _in_order(rels.values(), lambda r: r.group, ORDER_1_0_RELS)
+    return tuple(node_list), tuple(rel_list)
+
+
+NODES, _DECLARED_RELS = _collect()
 NODE_BY_LABEL: dict[str, NodeSchema] = {n.label: n for n in NODES}
 
-_ALLOWED_PROPS = (
-    Prop("protocol", S, "`-1` = all"),
-    Prop("fromPort", "int"),
-    Prop("toPort", "int"),
-    Prop("direction", S, "`ingress` or `egress`"),
-    Prop("description", S, "the rule entry's description, where AWS gives one"),
-)
-_TARGET_PROPS = (Prop("port", "int"), Prop("health"))
-_PEERING_PROPS = (Prop("id"), Prop("status"))
-
-#: Relationships computed per snapshot.
+#: Relationships computed per snapshot: the Snapshot's to every other node, then the declared.
 SNAPSHOT_RELS: tuple[RelSchema, ...] = (
-    *(RelSchema("CONTAINS", "Snapshot", n.label) for n in NODES if n.label != "Snapshot"),
-    RelSchema("CONTAINS", "Account", "Region"),
-    RelSchema("CONTAINS", "Region", "Instance"),
-    RelSchema("CONTAINS", "Region", "LoadBalancer"),
-    RelSchema("HAS_SECURITYGROUP", "Region", "SecurityGroup"),
-    RelSchema("BELONGS_TO", "Instance", "VPC"),
-    RelSchema("BELONGS_TO", "Instance", "Subnet"),
-    RelSchema("BELONGS_TO", "Instance", "SecurityGroup"),
-    RelSchema("BELONGS_TO", "Subnet", "VPC"),
-    RelSchema("BELONGS_TO", "SecurityGroup", "VPC"),
     *(
-        RelSchema("TAGGED", label, "Tag")
-        for label in ("Instance", "VPC", "Subnet", "SecurityGroup", "RDSInstance", "LoadBalancer")
+        rel("CONTAINS", base.SNAPSHOT, n, doc="every node of the snapshot, stubs included")
+        for n in NODES
+        if n.label != "Snapshot"
     ),
-    RelSchema("ALLOWED", "IPRange", "SecurityGroup", _ALLOWED_PROPS),
-    RelSchema("ALLOWED", "PrefixList", "SecurityGroup", _ALLOWED_PROPS),
-    RelSchema("ALLOWED", "SecurityGroup", "SecurityGroup", _ALLOWED_PROPS),
-    RelSchema("ALLOWED", "SecurityGroup", "IPRange", _ALLOWED_PROPS),
-    RelSchema("ALLOWED", "SecurityGroup", "PrefixList", _ALLOWED_PROPS),
-    RelSchema("BELONGS_TO", "RDSInstance", "VPC"),
-    RelSchema("BELONGS_TO", "RDSInstance", "Region"),
-    RelSchema("BELONGS_TO", "RDSInstance", "SecurityGroup"),
-    RelSchema("BELONGS_TO", "LoadBalancer", "VPC"),
-    RelSchema("BELONGS_TO", "LoadBalancer", "SecurityGroup"),
-    RelSchema("CONTAINS", "LoadBalancer", "TargetGroup"),
-    *(
-        RelSchema("CONTAINS", "TargetGroup", end, _TARGET_PROPS)
-        for end in ("Instance", "IPAddress", "LambdaFunction", "LoadBalancer")
-    ),
-    RelSchema(
-        "PEERED_TO",
-        "VPC",
-        "VPC",
-        _PEERING_PROPS,
-        doc="the peering's tags become properties `tag_<key>` (see docs)",
-    ),
+    *_DECLARED_RELS,
 )
 
 #: Relationships between snapshots, computed by the sequential temporal pass.
 TEMPORAL_RELS: tuple[RelSchema, ...] = (
-    RelSchema("NEXT", "Snapshot", "Snapshot"),
+    rel("NEXT", base.SNAPSHOT, base.SNAPSHOT, doc="the next snapshot in time"),
     *(
-        RelSchema("NEXT_VERSION", n.label, n.label, (Prop("changed", "boolean"),))
+        rel(
+            "NEXT_VERSION",
+            n,
+            n,
+            props=(Prop("changed", "boolean", "the fingerprint differs"),),
+            doc="the same resource in the next snapshot that holds it",
+        )
         for n in NODES
         if n.versioned
     ),
@@ -319,8 +143,7 @@ def rel_schema(type_: str, start: str, end: str) -> RelSchema:
 
 
 def _cell(index: int, prop: Prop, *, key: bool = False) -> str:
-    raw = f"row[{index}]"
-    return _CYPHER_CONVERSION[prop.type].format(raw)
+    return kind(prop.type).cypher.format(f"row[{index}]")
 
 
 def load_csv_statement(schema: NodeSchema | RelSchema) -> str:
@@ -395,9 +218,24 @@ def index_statements() -> list[str]:
 def schema_cypher() -> str:
     """The text of `cypher/00-schema.cypher`."""
     head = [
-        "// Generated by `bulkgraph schema docs` from bulkgraph/transform/schema.py.",
+        "// Generated by `bulkgraph schema docs` from the declarations of bulkgraph/transform/.",
         "// Do not edit: change the declaration and regenerate.",
         "// A uniqueness constraint on uid for every label, then the lookup indexes.",
         "",
     ]
     return "\n".join(head + index_statements()) + "\n"
+
+
+__all__ = [
+    "NODES",
+    "NODE_BY_LABEL",
+    "RELS",
+    "REL_BY_GROUP",
+    "SNAPSHOT_RELS",
+    "SYSTEM_NODE_PROPS",
+    "TEMPORAL_RELS",
+    "NodeSchema",
+    "Prop",
+    "PropType",
+    "RelSchema",
+]

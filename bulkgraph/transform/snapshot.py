@@ -4,7 +4,8 @@ Writes, under the output folder:
 - `nodes/<Label>/<snapshot_id>.csv` and `relationships/<group>/<snapshot_id>.csv` (no header),
 - `state/<snapshot_id>/keys.parquet`: label, resource_key, uid, fingerprint of versioned
   non-stub nodes, read by the temporal pass,
-- `state/<snapshot_id>/peerings.parquet`: PEERED_TO rows with the peering tags (long),
+- the rows and pairs of relationships with `dynamic` properties (PEERED_TO), whose parts
+  the final pass writes (dynamic.py),
 - `state/<snapshot_id>/rejects.jsonl` and `state/<snapshot_id>/result.json` (written last:
   its presence with the same input checksum means the snapshot is done).
 """
@@ -21,8 +22,8 @@ from typing import Any
 import polars as pl
 
 from bulkgraph.extract.model import ApiResponse, Snapshot
-from bulkgraph.transform import csvfmt
-from bulkgraph.transform.families import FAMILIES, FamilyCount, Graph
+from bulkgraph.transform import csvfmt, dynamic
+from bulkgraph.transform.families import FAMILIES, FamilyCount, Graph, base
 from bulkgraph.transform.keys import resource_key, resource_key_of_list, uid
 from bulkgraph.transform.schema import (
     NODE_BY_LABEL,
@@ -32,12 +33,13 @@ from bulkgraph.transform.schema import (
     RelSchema,
     rel_schema,
 )
+from bulkgraph.transform.types import kind
 from bulkgraph.transform.unknown import unknown_calls, unknown_labels
 
 PART_SUFFIX = ".csv"
 #: Bump when the same snapshot would give different part files (values, order, escaping)
 #: without any column changing: the columns themselves are covered by `output_layout()`.
-TRANSFORM_REVISION = 1
+TRANSFORM_REVISION = 2  # 2: state files of dynamic properties named by their group
 
 
 def output_layout() -> str:
@@ -83,16 +85,7 @@ def state_dir(out_dir: Path, snapshot_id: str) -> Path:
 
 
 def _typed_empty(schema: NodeSchema) -> dict[str, pl.DataType]:
-    kinds: dict[str, pl.DataType] = {
-        "string": pl.String(),
-        "int": pl.Int64(),
-        "long": pl.Int64(),
-        "float": pl.Float64(),
-        "boolean": pl.Boolean(),
-        "datetime": pl.String(),
-        "string[]": pl.List(pl.String()),
-    }
-    return {p.name: kinds[p.type] for p in schema.columns}
+    return {p.name: kind(p.type).dtype() for p in schema.columns}
 
 
 def _nodes_frame(schema: NodeSchema, frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -145,16 +138,8 @@ def build_graph(snapshot: Snapshot) -> tuple[Graph, list[str]]:
     regions = pl.DataFrame(
         sorted(pairs), schema={"account_id": pl.String, "name": pl.String}, orient="row"
     )
-    g.node("Region", regions)
-    g.rel(
-        "CONTAINS",
-        "Account",
-        "Region",
-        regions.select(
-            pl.concat_list("account_id").alias("start_keys"),
-            pl.concat_list("account_id", "name").alias("end_keys"),
-        ),
-    )
+    g.put(base.REGION, regions)
+    g.link(base.ACCOUNT_CONTAINS_REGION, regions)
     held = {(r.account_id, r.region, op) for op, rs in by_op.items() for r in rs}
     unknown = unknown_calls(info, held)
     lists = pl.List(pl.String)
@@ -175,7 +160,9 @@ def build_graph(snapshot: Snapshot) -> tuple[Graph, list[str]]:
 
 
 def _fingerprints(
-    nodes: dict[str, pl.DataFrame], rels: dict[str, pl.DataFrame], peer_tags: pl.DataFrame
+    nodes: dict[str, pl.DataFrame],
+    rels: dict[str, pl.DataFrame],
+    pair_texts: dict[str, pl.DataFrame | None],
 ) -> pl.DataFrame:
     """resource_key -> fingerprint over properties and relationships (see the module doc)."""
     texts: list[pl.DataFrame] = []
@@ -197,9 +184,10 @@ def _fingerprints(
         if rschema.type == "CONTAINS" and rschema.start == "Snapshot":
             continue
         cells = [csvfmt.encode(pl.col(p.name), p.type) for p in rschema.props]
-        if group == "PEERED_TO__VPC__VPC" and peer_tags.height:
-            cells.append(pl.col("_tags").fill_null(""))
-            df = df.join(peer_tags, on="id", how="left")
+        pair_text = pair_texts.get(group)
+        if pair_text is not None and rschema.dynamic is not None:
+            cells.append(pl.col("_dynamic").fill_null(""))
+            df = df.join(pair_text, on=rschema.dynamic.by, how="left")
         rest = pl.concat_str([pl.lit(rschema.type), *cells], separator=",")
         lines.append(
             df.select(
@@ -295,19 +283,10 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
             pl.lit(f"Snapshot|{sid}").alias("start_rk"), pl.col("resource_key").alias("end_rk")
         )
 
-    peer_tags = (
-        pl.concat(g.peering_tags).unique(["id", "key"], keep="first", maintain_order=True)
-        if g.peering_tags
-        else pl.DataFrame(schema={"id": pl.String, "key": pl.String, "value": pl.String})
-    )
-    peer_tag_text = (
-        peer_tags.sort("key")
-        .group_by("id")
-        .agg(pl.concat_str(["key", "value"], separator="=").str.join("\n").alias("_tags"))
-        if peer_tags.height
-        else pl.DataFrame(schema={"id": pl.String, "_tags": pl.String})
-    )
-    fps = _fingerprints(nodes, rels, peer_tag_text)
+    with_pairs = [rs for rs in SNAPSHOT_RELS if rs.dynamic is not None]
+    pairs = {rs.group: dynamic.pairs(rs, g.dynamic.get(rs.group, [])) for rs in with_pairs}
+    texts = {rs.group: dynamic.fingerprint_text(rs, pairs[rs.group]) for rs in with_pairs}
+    fps = _fingerprints(nodes, rels, texts)
 
     result = SnapshotResult(sid, info.checksum, multiline=False, layout=output_layout())
     keys_frames: list[pl.DataFrame] = []
@@ -338,7 +317,7 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
         nodes[schema.label] = df
     for group, df in sorted(rels.items()):
         rs = _REL_BY_GROUP[group]
-        if group == "PEERED_TO__VPC__VPC":
+        if rs.dynamic is not None:  # written by the final pass
             continue
         out = df.with_columns(
             uid(sid, pl.col("start_rk")).alias("start"), uid(sid, pl.col("end_rk")).alias("end")
@@ -353,20 +332,8 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
     sdir = state_dir(out_dir, sid)
     sdir.mkdir(parents=True, exist_ok=True)
     pl.concat(keys_frames).sort(["label", "resource_key"]).write_parquet(sdir / "keys.parquet")
-    peered = rels.get("PEERED_TO__VPC__VPC")
-    if peered is None:
-        peered = pl.DataFrame(
-            schema={"start": pl.String, "end": pl.String, "id": pl.String, "status": pl.String}
-        )
-    else:
-        peered = peered.select(
-            uid(sid, pl.col("start_rk")).alias("start"),
-            uid(sid, pl.col("end_rk")).alias("end"),
-            "id",
-            "status",
-        )
-    peered.write_parquet(sdir / "peerings.parquet")
-    peer_tags.write_parquet(sdir / "peering_tags.parquet")
+    for rs in with_pairs:
+        dynamic.keep(sdir, sid, rs, rels.get(rs.group), pairs[rs.group])
     with (sdir / "rejects.jsonl").open("w", encoding="utf-8") as fh:
         for row in sorted(g.rejects.rows, key=lambda r: (r["file"], r["record"], r["reason"])):
             fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")

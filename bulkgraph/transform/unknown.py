@@ -12,8 +12,8 @@ The transform records it on the Snapshot node (a pure function of the snapshot):
   file for in an (account, region) it covers. `*` stands for every region or operation
   (an error of the whole account or region, e.g. `sts:AssumeRole` with region `*`).
 - `unknown_labels`: the same translated into what the graph lacks, `Label/account/region`
-  (`*` as above): the labels whose nodes those operations give. The query pack reads this
-  one, so that the operation -> label mapping lives here only.
+  (`*` as above): the labels whose nodes those operations give, as their families declare
+  them. The query pack reads this one, so it needs no operation -> label mapping of its own.
 """
 
 from __future__ import annotations
@@ -21,22 +21,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bulkgraph.extract.model import SnapshotInfo
+from bulkgraph.transform.families import FAMILIES
 
 ANY = "*"
 
-#: operation -> the labels whose own (non-stub) nodes come from that operation's records.
-#: Must name every operation of `families.FAMILIES` (checked by tests/test_unknown.py).
-PRODUCES: dict[str, tuple[str, ...]] = {
-    "ec2:DescribeInstances": ("Instance", "Tag"),
-    "ec2:DescribeSecurityGroups": ("SecurityGroup", "IPRange", "PrefixList", "Tag"),
-    "ec2:DescribeVpcs": ("VPC", "Tag"),
-    "ec2:DescribeSubnets": ("Subnet", "Tag"),
-    "ec2:DescribeVpcPeeringConnections": (),
-    "rds:DescribeDBInstances": ("RDSInstance", "Tag"),
-    "elbv2:DescribeLoadBalancers": ("LoadBalancer", "Tag"),
-    "elbv2:DescribeTargetGroups": ("TargetGroup",),
-    "elbv2:DescribeTargetHealth": ("LambdaFunction", "IPAddress"),
-}
+#: operation -> the labels whose own (non-stub) nodes come from that operation's records,
+#: from the families' own declarations (`Family.labels`)
+PRODUCES: dict[str, tuple[str, ...]] = {op: f.labels for op, f in FAMILIES.items()}
 
 #: every label some operation gives: what a whole unknown region lacks (besides Region)
 _ALL_LABELS: tuple[str, ...] = tuple(sorted({lb for lbs in PRODUCES.values() for lb in lbs}))
