@@ -87,7 +87,8 @@ def _held_store(pid: int, root: Path) -> str | None:
         parts = path.parts
         if "databases" in parts:
             at = parts.index("databases")
-            if at + 1 < len(parts) and parts[at + 1] != "system":
+            # a file inside a database's folder (not databases/store_lock), not `system`'s
+            if at + 2 < len(parts) and parts[at + 1] != "system":
                 return str(Path(*parts[: at + 2]))
     return None
 
