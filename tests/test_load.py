@@ -292,11 +292,12 @@ def test_an_interrupted_swap_is_undone(tmp_path: Path) -> None:
     (live.store_dir() / "neostore").write_text("new")
     (live.root / JOURNAL).write_text("{}")
 
-    assert recover(live) is True
+    recovery = recover(live)
+    assert recovery is not None and recovery.action == "undone"
     assert (live.store_dir() / "neostore").read_text() == "old"
     assert live.transactions_dir().is_dir()
     assert not (live.root / JOURNAL).exists() and not parked.root.exists()
-    assert recover(live) is False
+    assert recover(live) is None
 
 
 def test_staging_shares_the_live_password(neo4j_server: ManagedNeo4j, tmp_path: Path) -> None:

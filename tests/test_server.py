@@ -60,6 +60,16 @@ def test_status_reports_the_running_server(neo4j_server: ManagedNeo4j) -> None:
     assert info.bolt_uri == neo4j_server.uri
     assert info.pid is not None
     assert SERVER_MAIN in Path(f"/proc/{info.pid}/cmdline").read_text()
+    # every server in the home, with the store it holds open
+    assert info.servers == [
+        {
+            "role": "live",
+            "home": str(neo4j_server.home.root.resolve()),
+            "pid": info.pid,
+            "bolt_uri": neo4j_server.uri,
+            "store": str(neo4j_server.home.store_dir().resolve()),
+        }
+    ]
 
 
 def test_second_install_is_cached_and_keeps_port_and_password(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import typer
 from bulkgraph.cli.common import add_group, parse_params
 from bulkgraph.cli.output import FORMAT_HELP, OutputFormat, emit, print_json
 from bulkgraph.console import err, out, show_progress
+from bulkgraph.errors import BulkgraphError
 
 HOME_HELP = "Neo4j instance folder (default: NEO4J_HOME, else the managed one in the cache)."
 JSON_HELP = "Print the status as JSON."
@@ -26,6 +27,23 @@ def _print_status(info: dict[str, Any], as_json: bool) -> None:
     out.print(f"Neo4j {info['version'] or '?'}: {state}{pid}", highlight=False)
     out.print(f"  home: {info['home']}", highlight=False)
     out.print(f"  bolt: {info['bolt_uri'] or '-'}", highlight=False)
+    for other in info.get("servers", []):
+        if other["role"] != "live":
+            out.print(
+                f"  {other['role']} server: pid {other['pid']}, bolt {other['bolt_uri'] or '-'}, "
+                f"store {other['store'] or '-'} ({other['home']})",
+                highlight=False,
+            )
+    for said in (info.get("settled") or {}).get("messages", []):
+        err.print(f"  note: {said}", highlight=False)
+
+
+def _settle(home: Path | None) -> dict[str, Any]:
+    """Clean up after a killed rebuild before the server is used (load/settle.py)."""
+    from bulkgraph import server
+    from bulkgraph.load.settle import settle
+
+    return settle(server.resolve_home(home)).to_dict()
 
 
 def install_command(
@@ -49,12 +67,26 @@ def start_command(
     timeout: float = typer.Option(180.0, "--timeout", help="Seconds to wait for Bolt."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Start the server in the background and wait until it answers on Bolt."""
+    """Start the server in the background and wait until it answers on Bolt. First cleans
+    up after a killed rebuild, as `status` does."""
     from bulkgraph import server
 
     with err.status("starting Neo4j...", spinner="dots") if show_progress() else nullcontext():
-        info = server.start(home, timeout=timeout)
-    _print_status(info.to_dict(), as_json)
+        settled = _settle(home)
+        if settled["busy"] is not None and _swapping(home):
+            raise BulkgraphError(
+                f"a rebuild (pid {settled['busy']}) is swapping the store folders right now; "
+                "it starts the server itself when it is done"
+            )
+        info = server.start(home, timeout=timeout).to_dict()
+    _print_status({**info, "settled": settled}, as_json)
+
+
+def _swapping(home: Path | None) -> bool:
+    from bulkgraph import server
+    from bulkgraph.load.swap import read_journal
+
+    return read_journal(server.resolve_home(home)) is not None
 
 
 def stop_command(
@@ -71,10 +103,14 @@ def status_command(
     home: Path | None = typer.Option(None, "--home", help=HOME_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Show whether the server runs, its version, home, Bolt URI and pid."""
+    """Show whether the server runs, its version, home, Bolt URI and pid, and every other
+    server running in the home (a rebuild's staging one). First cleans up after a killed
+    rebuild: stops its orphaned staging server, finishes or undoes an interrupted swap
+    (`settled` in --json)."""
     from bulkgraph import server
 
-    _print_status(server.status(home).to_dict(), as_json)
+    settled = _settle(home)
+    _print_status({**server.status(home).to_dict(), "settled": settled}, as_json)
 
 
 def admin_command(

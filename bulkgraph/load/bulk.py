@@ -5,7 +5,10 @@
 2. start the staging server, run the post-load Cypher, compare its counts with the manifest;
 3. swap the verified store into the live instance (`swap.py`).
 
-The live graph serves queries until step 3 and is untouched if any step fails. When the live
+First of all, with the home's operation lock held for the whole run, whatever a killed run
+left behind is cleaned up (`settle.py`: an orphaned staging server, an interrupted swap);
+`settled` in the summary says what that did. The live graph serves queries until step 3 and
+is untouched if any step fails. When the live
 server is not running (nothing is being served), steps 2 and 3 trade places: the new store is
 moved into the live instance with the previous one parked, and the post-load and the count
 check run on the live server itself; a failure puts the previous store back. That saves one
@@ -26,8 +29,10 @@ from bulkgraph.db import home_connection, open_driver
 from bulkgraph.errors import BulkgraphError
 from bulkgraph.load.counts import GraphCounts, compare, graph_counts
 from bulkgraph.load.postload import apply_post_load
+from bulkgraph.load.settle import operation_lock, settle_locked
 from bulkgraph.load.staging import discard_staging, prepare_staging
-from bulkgraph.load.swap import recover, swap_in, swap_in_then_check
+from bulkgraph.load.swap import swap_in, swap_in_then_check
+from bulkgraph.pausepoint import pause_point
 from bulkgraph.server import (
     DEFAULT_DATABASE,
     Neo4jHome,
@@ -65,6 +70,8 @@ class ImportSummary:
     import_cpu_seconds: float = 0.0
     report: str | None = None  # path of import.report when it lists anything
     report_lines: int = 0
+    #: what was cleaned up first after a killed run (see settle.py), or None
+    settled: dict[str, object] | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -89,7 +96,27 @@ def bulk_import(
     live = home if isinstance(home, Neo4jHome) else resolve_home(home, settings)
     if not live.is_installed:
         raise BulkgraphError(f"no Neo4j installed at {live.root}: run `bulkgraph neo4j install`")
-    recover(live)
+    with operation_lock(live):
+        settled = settle_locked(live)
+        try:
+            summary = _import_locked(csv_dir, manifest, live, settings, on_line)
+        except BulkgraphError as exc:
+            if not settled.acted:
+                raise
+            before = "; ".join(settled.messages())
+            raise BulkgraphError(f"{exc}\n(before this import: {before})", exc.exit_code) from exc
+    summary.settled = settled.to_dict() if settled.acted else None
+    summary.seconds = time.monotonic() - began
+    return summary
+
+
+def _import_locked(
+    csv_dir: Path,
+    manifest: Manifest,
+    live: Neo4jHome,
+    settings: Settings,
+    on_line: Callable[[str], None] | None,
+) -> ImportSummary:
     report = csv_dir / REPORT_NAME
     report.unlink(missing_ok=True)
     phases: dict[str, float] = {}
@@ -117,6 +144,7 @@ def bulk_import(
                 causes.append(line)
             if on_line is not None:
                 on_line(line)
+            pause_point("import")  # neo4j-admin is running and talking
 
         result = run_admin(args, staging, check=False, on_line=collect, cwd=csv_dir)
         phases["import"] = time.monotonic() - t0
@@ -128,7 +156,7 @@ def bulk_import(
 
         if server_pid(live) is not None:
             swap_mode = "staged"
-            found = _post_load_and_verify(staging, manifest, csv_dir, phases)
+            found = _post_load_and_verify(staging, manifest, csv_dir, phases, "staging_post_load")
             t0 = time.monotonic()
             stop(staging)
             swap_in(staging, live)
@@ -137,7 +165,11 @@ def bulk_import(
             swap_mode = "in_place"
             t0 = time.monotonic()
             found = swap_in_then_check(
-                staging, live, lambda: _post_load_and_verify(live, manifest, csv_dir, phases)
+                staging,
+                live,
+                lambda: _post_load_and_verify(
+                    live, manifest, csv_dir, phases, "in_place_post_load"
+                ),
             )
             # the renames and the clean-up around the checks
             phases["swap"] = time.monotonic() - t0 - phases["post_load"] - phases["verify"]
@@ -154,7 +186,6 @@ def bulk_import(
         nodes_per_label=found.labels,
         relationships_per_type=found.types,
         phases=phases,
-        seconds=time.monotonic() - began,
         swap_mode=swap_mode,
         import_cpu_seconds=result.cpu_seconds,
         report=str(report) if report_lines else None,
@@ -163,11 +194,17 @@ def bulk_import(
 
 
 def _post_load_and_verify(
-    home: Neo4jHome, manifest: Manifest, csv_dir: Path, phases: dict[str, float]
+    home: Neo4jHome,
+    manifest: Manifest,
+    csv_dir: Path,
+    phases: dict[str, float],
+    pause_name: str,
 ) -> GraphCounts:
     """Start `home`'s server on the new store, run the post-load Cypher, check the counts."""
     t0 = time.monotonic()
     start(home)
+    # a test kills a rebuild here: a server up on a store without its constraints yet
+    pause_point(pause_name)
     conn = home_connection(home)
     with open_driver(conn) as driver:
         apply_post_load(driver, conn.database)

@@ -18,7 +18,9 @@ from pathlib import Path
 from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.extract.sources import discover
 from bulkgraph.load.bulk import ImportSummary, bulk_import
-from bulkgraph.server import Neo4jHome
+from bulkgraph.load.settle import settle
+from bulkgraph.pausepoint import pause_point
+from bulkgraph.server import Neo4jHome, resolve_home
 from bulkgraph.settings import Settings, get_settings
 from bulkgraph.transform.run import REJECTS, Progress, transform
 
@@ -40,6 +42,9 @@ class RebuildSummary:
     unknown: dict[str, list[str]] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
     csv_dir: str | None = None  # kept with --keep-csv
+    #: what was cleaned up first after a killed run (orphaned staging server, interrupted
+    #: swap; see load/settle.py), or None
+    settled: dict[str, object] | None = None
     import_summary: ImportSummary | None = None
 
     #: the first rejected records (all of them are in the CSV folder's rejects.jsonl)
@@ -60,6 +65,7 @@ class RebuildSummary:
             data["import_report"] = self.import_summary.report
             data["import_cpu_seconds"] = self.import_summary.import_cpu_seconds
             data["swap_mode"] = self.import_summary.swap_mode
+            data["settled"] = self.settled or self.import_summary.settled
         return data
 
 
@@ -83,6 +89,11 @@ def rebuild(
     """
     settings = settings or get_settings()
     summary = RebuildSummary()
+    live = home if isinstance(home, Neo4jHome) else resolve_home(home, settings)
+    # first, before the transform takes the machine: a killed run's staging server goes
+    settled = settle(live)
+    if settled.acted:
+        summary.settled = settled.to_dict()
     t0 = time.monotonic()
     found = discover(sources, account_id=account_id)
     for problem in found.problems:
@@ -102,7 +113,7 @@ def rebuild(
     )
     try:
         t0 = time.monotonic()
-        result = transform(found.snapshots, csv_dir, workers=workers, progress=progress)
+        result = transform(found.snapshots, csv_dir, workers=workers, progress=_pausing(progress))
         summary.phases["transform"] = time.monotonic() - t0
         summary.skipped.update(result.failed)
         summary.rejects = result.rejected
@@ -116,7 +127,7 @@ def rebuild(
                 "no snapshot could be transformed; the graph was not replaced"
                 + "".join(f"\n  {sid}: {why}" for sid, why in result.failed.items())
             )
-        imported = bulk_import(csv_dir, home, on_line=on_import_line, settings=settings)
+        imported = bulk_import(csv_dir, live, on_line=on_import_line, settings=settings)
         summary.import_summary = imported
         summary.snapshots = imported.snapshots
         summary.nodes = imported.nodes
@@ -138,3 +149,15 @@ def _first_rejects(path: Path, n: int) -> list[dict[str, object]]:
                 break
             rows.append(json.loads(line))
     return rows
+
+
+def _pausing(progress: Progress | None) -> Progress:
+    """`progress`, with the test pause point "transform" once a snapshot is transformed."""
+
+    def report(message: str, done: int, total: int) -> None:
+        if message == "transforming" and done >= 1:
+            pause_point("transform")
+        if progress is not None:
+            progress(message, done, total)
+
+    return report

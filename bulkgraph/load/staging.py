@@ -8,15 +8,24 @@ inside the live home (same file system, so the swap is a rename) and shares its 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
 import shutil
+import signal
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bulkgraph.errors import BulkgraphError
-from bulkgraph.server import Neo4jHome, server_pid, stop
+from bulkgraph.server import Neo4jHome, stop
 from bulkgraph.server.config import free_port, render_conf
 from bulkgraph.server.install import ensure_password, write_private_file
+from bulkgraph.server.pids import admin_pids, alive, servers_within
 from bulkgraph.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 STAGING_DIR = "bulkgraph-staging"
 
@@ -66,14 +75,35 @@ def _share_credentials(live: Neo4jHome, staging: Neo4jHome) -> bool:
     return True
 
 
-def discard_staging(live: Neo4jHome) -> None:
-    """Stop and remove the staging instance, if there is one (also a crashed run's)."""
+@dataclass
+class Discarded:
+    #: pids of the staging server(s) and neo4j-admin runs that were stopped
+    stopped: list[int] = field(default_factory=list)
+    #: the staging folder was there and is gone
+    removed: bool = False
+
+
+def discard_staging(live: Neo4jHome) -> Discarded:
+    """Stop and remove the staging instance, if there is one (also a killed run's): its
+    server, a neo4j-admin still importing into it, then its folder."""
     staging = staging_home(live)
-    if not staging.root.exists():
-        return
-    if server_pid(staging) is not None:
-        stop(staging)
-    shutil.rmtree(staging.root, ignore_errors=False, onerror=_ignore_missing)
+    done = Discarded()
+    # by command line, not by pid file: also a server whose folder is half-removed
+    for root, pid in servers_within(staging.root).items():
+        stop(Neo4jHome(root))
+        done.stopped.append(pid)
+    for pid in admin_pids(staging):
+        # an import into a folder about to be deleted: nothing in it to save
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        done.stopped.append(pid)
+    if staging.root.exists():
+        shutil.rmtree(staging.root, ignore_errors=False, onerror=_ignore_missing)
+        done.removed = True
+    return done
 
 
 def _ignore_missing(func: object, path: str, exc_info: object) -> None:

@@ -23,6 +23,7 @@ from bulkgraph.server.admin import set_initial_password
 from bulkgraph.server.config import bolt_port, free_port, render_conf
 from bulkgraph.server.home import Installation, Neo4jHome, installation_for, resolve_home
 from bulkgraph.server.java import java_executable
+from bulkgraph.server.pids import server_pid
 from bulkgraph.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -165,8 +166,6 @@ def _running_as_installed(home: Neo4jHome, version: str) -> bool:
 
     Raises if it runs another version: switching needs the server stopped.
     """
-    from bulkgraph.server.process import server_pid  # process.py imports this module
-
     pid = server_pid(home)
     if pid is None:
         return False

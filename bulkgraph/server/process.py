@@ -2,8 +2,7 @@
 
 The server JVM (CommunityEntryPoint) is started detached, with the command line Neo4j's own
 launcher builds (see `launch.py`), and its pid goes to `run/neo4j.pid`. "Is it running" and
-"stop it" are about that JVM, which we recognise by its main class and `--home-dir=`
-argument, so a recycled pid is never mistaken for (or killed as) our server.
+"stop it" are about that JVM, found as `pids.py` describes.
 """
 
 from __future__ import annotations
@@ -15,18 +14,18 @@ import signal
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bulkgraph.errors import BulkgraphError
 from bulkgraph.server import launch
 from bulkgraph.server.config import bolt_port, bolt_uri, free_port, port_is_free, set_bolt_port
 from bulkgraph.server.home import DEFAULT_DATABASE, Neo4jHome, resolve_home
-from bulkgraph.server.java import SERVER_MAIN
+from bulkgraph.server.install import ensure_installation
+from bulkgraph.server.pids import alive, open_paths, server_pid, servers_within
 
 log = logging.getLogger(__name__)
 
-_PROC = Path("/proc")
 _LOG_TAIL_LINES = 30
 _POLL_SECONDS = 0.2
 
@@ -40,74 +39,57 @@ class ServerStatus:
     pid: int | None
     version: str | None
     bolt_uri: str | None
+    #: every server JVM running in the home, the live one and any inside it (the staging
+    #: instance of a rebuild): see `RunningServer`
+    servers: list[dict[str, object]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
-# -- finding the server JVM ----------------------------------------------------------------
+@dataclass(frozen=True)
+class RunningServer:
+    #: "live" (the home itself), "staging" (a rebuild's), or "other" (a home inside the home)
+    role: str
+    home: str
+    pid: int
+    bolt_uri: str | None
+    #: the store folder the server holds open (its current name: a rename shows)
+    store: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
 
 
-def _cmdline(pid: int) -> list[str] | None:
-    try:
-        raw = (_PROC / str(pid) / "cmdline").read_bytes()
-    except OSError:
-        return None
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+def running_servers(home: Neo4jHome) -> list[RunningServer]:
+    """The server JVMs of `home` and of every instance inside it, live one first."""
+    found = []
+    for root, pid in sorted(servers_within(home.root).items()):
+        inner = Neo4jHome(root)
+        role = "live" if root == home.root.resolve() else inner.read_metadata().get("role")
+        port = bolt_port(inner.conf_file)
+        found.append(
+            RunningServer(
+                role=role or "other",
+                home=str(root),
+                pid=pid,
+                bolt_uri=bolt_uri(port) if port else None,
+                store=_held_store(pid, root),
+            )
+        )
+    return sorted(found, key=lambda s: s.role != "live")
 
 
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = (_PROC / str(pid) / "stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] == ["Z"]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)
-
-
-def _is_server_of(pid: int, home: Neo4jHome) -> bool:
-    args = _cmdline(pid)
-    if args is None:  # no /proc (not Linux): trust the pid file
-        return not _PROC.is_dir() and _alive(pid)
-    if SERVER_MAIN not in args:
-        return False
-    target = home.root.resolve()
-    for arg in args:
-        if arg.startswith("--home-dir="):
-            return Path(arg.partition("=")[2]).resolve() == target
-    return False
-
-
-def _read_pid_file(home: Neo4jHome) -> int | None:
-    try:
-        return int(home.pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def server_pid(home: Neo4jHome) -> int | None:
-    """The pid of the live server JVM of `home`, or None.
-
-    Looks beyond the pid file (on Linux), so a server whose pid file was lost is still found.
-    """
-    pid = _read_pid_file(home)
-    if pid is not None and _is_server_of(pid, home) and _alive(pid):
-        return pid
-    if _PROC.is_dir():
-        for entry in _PROC.iterdir():
-            if entry.name.isdigit():
-                candidate = int(entry.name)
-                if _is_server_of(candidate, home) and _alive(candidate):
-                    return candidate
+def _held_store(pid: int, root: Path) -> str | None:
+    for path in open_paths(pid):
+        if not path.is_relative_to(root):
+            continue
+        parts = path.parts
+        if "databases" in parts:
+            at = parts.index("databases")
+            # a file inside a database's folder (not databases/store_lock), not `system`'s
+            if at + 2 < len(parts) and parts[at + 1] != "system":
+                return str(Path(*parts[: at + 2]))
     return None
 
 
@@ -126,6 +108,7 @@ def status(home: Neo4jHome | Path | str | None = None) -> ServerStatus:
         pid=pid,
         version=home.read_metadata().get("version") or _version_from_lib(home),
         bolt_uri=bolt_uri(port) if port else None,
+        servers=[s.to_dict() for s in running_servers(home)] if home.root.is_dir() else [],
     )
 
 
@@ -205,8 +188,6 @@ def _ensure_lib(home: Neo4jHome) -> None:
     """Re-fetch the jars of a managed home whose cached installation was deleted."""
     if home.lib.is_dir() or not home.is_managed:
         return
-    from bulkgraph.server.install import ensure_installation
-
     version = home.read_metadata().get("version")
     if version:
         ensure_installation(version)
@@ -300,10 +281,10 @@ def _signal(pid: int, sig: signal.Signals) -> None:
 def _wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not alive(pid):
             return True
         time.sleep(0.2)
-    return not _alive(pid)
+    return not alive(pid)
 
 
 @contextlib.contextmanager
