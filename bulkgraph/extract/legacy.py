@@ -12,7 +12,9 @@ and `Hostname` = `instance.private_dns_name`; its loader stored `Hostname` as
 
 What the legacy format never recorded is *unknown*, not empty: for every region seen, a
 missing file, and DescribeVpcs/DescribeSubnets (never collected by the old tool), become
-`CollectionError`s with error code `LegacyFileMissing` / `NotInLegacyFormat`.
+`CollectionError`s with error code `LegacyFileMissing` / `NotInLegacyFormat`. Which file
+carries which operation, and which operations it never carried, is the registry's
+(`extract/operations.py`, `legacy_file`).
 """
 
 from __future__ import annotations
@@ -34,22 +36,20 @@ from bulkgraph.extract.model import (
     SnapshotInfo,
     is_valid_snapshot_id,
 )
+from bulkgraph.extract.operations import (
+    GLOBAL_REGION,
+    OPERATIONS,
+    Operation,
+    Scope,
+    legacy_files,
+)
 
 UNKNOWN_ACCOUNT = "unknown"
 
-#: file -> the operations its records become
-LEGACY_FILES: dict[str, tuple[str, ...]] = {
-    "instance_data.json": ("ec2:DescribeInstances",),
-    "security_group_data.json": ("ec2:DescribeSecurityGroups",),
-    "rds_data.json": ("rds:DescribeDBInstances",),
-    "vpc_peering_data.json": ("ec2:DescribeVpcPeeringConnections",),
-    "alb_data.json": (
-        "elbv2:DescribeLoadBalancers",
-        "elbv2:DescribeTargetGroups",
-        "elbv2:DescribeTargetHealth",
-    ),
-}
-NEVER_COLLECTED = ("ec2:DescribeVpcs", "ec2:DescribeSubnets")
+#: file -> the operations its records become (the registry's `legacy_file`)
+LEGACY_FILES: dict[str, tuple[str, ...]] = legacy_files()
+#: what the legacy format never recorded: unknown in every legacy snapshot
+NEVER_COLLECTED: tuple[Operation, ...] = tuple(op for op in OPERATIONS if not op.in_legacy_format)
 
 _STAMP_RE = re.compile(r"archive_(\d{8})_(\d{6})$")
 
@@ -322,12 +322,16 @@ class LegacySnapshot:
                     for r in self.regions
                     for op in operations
                 )
+        unknown = [
+            (r, op) for r in self.regions for op in NEVER_COLLECTED if op.scope is Scope.REGIONAL
+        ]
+        # a global operation is unknown once per account, not once per region
+        unknown += [(GLOBAL_REGION, op) for op in NEVER_COLLECTED if op.scope is Scope.GLOBAL]
         errors.extend(
             CollectionError(
-                self.account_id, r, op, "NotInLegacyFormat", "aws_neo4j_map never collected it"
+                self.account_id, r, op.name, "NotInLegacyFormat", "aws_neo4j_map never collected it"
             )
-            for r in self.regions
-            for op in NEVER_COLLECTED
+            for r, op in unknown
         )
         self._info = SnapshotInfo(
             snapshot_id=snapshot_id,
