@@ -126,8 +126,9 @@ def test_version_1_registry_is_the_format_page_table() -> None:
 
 def test_paginators_are_botocore_s() -> None:
     """An operation has a paginator exactly when boto3 has one, under that name."""
+    session: Any = boto3.session.Session()  # Any: the stubs know client names as literals
     for op in OPERATIONS:
-        client = boto3.session.Session().client(op.service, region_name="us-east-1")
+        client = session.client(op.service, region_name="us-east-1")
         method = xform_name(op.action)
         assert hasattr(client, method), op.name
         assert client.can_paginate(method) == (op.paginator is not None), op.name
@@ -234,7 +235,7 @@ def _response(operation: str, calls: list[dict[str, Any]]) -> ApiResponse:
 
 
 def test_verify_checks_calls_against_how_the_operation_is_called() -> None:
-    one = {"request": {}, "pages": []}
+    one: dict[str, Any] = {"request": {}, "pages": []}
     assert call_problem(_response("ec2:DescribeVpcs", [one])) is None
     assert "holds 2 calls" in str(call_problem(_response("ec2:DescribeVpcs", [one, one])))
     health = {"request": {"TargetGroupArn": "arn:tg"}, "pages": []}
