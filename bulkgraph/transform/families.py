@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from bulkgraph.extract import operations as ops
 from bulkgraph.extract.model import ApiResponse
 from bulkgraph.transform.records import (
     Paths,
@@ -181,7 +182,7 @@ def instances(g: Graph, responses: list[ApiResponse]) -> None:
 
     good, tab = _read(
         g,
-        "ec2:DescribeInstances",
+        ops.DESCRIBE_INSTANCES.name,
         responses,
         get,
         {
@@ -215,7 +216,7 @@ def instances(g: Graph, responses: list[ApiResponse]) -> None:
 def vpcs(g: Graph, responses: list[ApiResponse]) -> None:
     good, tab = _read(
         g,
-        "ec2:DescribeVpcs",
+        ops.DESCRIBE_VPCS.name,
         responses,
         lambda p: _list(p, "Vpcs"),
         {
@@ -234,7 +235,7 @@ def vpcs(g: Graph, responses: list[ApiResponse]) -> None:
 def subnets(g: Graph, responses: list[ApiResponse]) -> None:
     good, tab = _read(
         g,
-        "ec2:DescribeSubnets",
+        ops.DESCRIBE_SUBNETS.name,
         responses,
         lambda p: _list(p, "Subnets"),
         {
@@ -267,7 +268,7 @@ _RULE_LISTS: dict[str, Paths] = {
 def security_groups(g: Graph, responses: list[ApiResponse]) -> None:
     good, tab = _read(
         g,
-        "ec2:DescribeSecurityGroups",
+        ops.DESCRIBE_SECURITY_GROUPS.name,
         responses,
         lambda p: _list(p, "SecurityGroups"),
         {
@@ -368,7 +369,7 @@ def security_groups(g: Graph, responses: list[ApiResponse]) -> None:
 def peerings(g: Graph, responses: list[ApiResponse]) -> None:
     good, tab = _read(
         g,
-        "ec2:DescribeVpcPeeringConnections",
+        ops.DESCRIBE_VPC_PEERING_CONNECTIONS.name,
         responses,
         lambda p: _list(p, "VpcPeeringConnections"),
         {
@@ -432,7 +433,7 @@ def rds(g: Graph, responses: list[ApiResponse]) -> None:
     )
     good, tab = _read(
         g,
-        "rds:DescribeDBInstances",
+        ops.DESCRIBE_DB_INSTANCES.name,
         responses,
         lambda p: _list(p, "DBInstances"),
         fields,
@@ -473,7 +474,7 @@ def rds(g: Graph, responses: list[ApiResponse]) -> None:
 def load_balancers(g: Graph, responses: list[ApiResponse]) -> None:
     good, tab = _read(
         g,
-        "elbv2:DescribeLoadBalancers",
+        ops.DESCRIBE_LOAD_BALANCERS.name,
         responses,
         lambda p: _list(p, "LoadBalancers"),
         {
@@ -507,7 +508,7 @@ def load_balancers(g: Graph, responses: list[ApiResponse]) -> None:
 def target_groups(g: Graph, responses: list[ApiResponse]) -> None:
     good, tab = _read(
         g,
-        "elbv2:DescribeTargetGroups",
+        ops.DESCRIBE_TARGET_GROUPS.name,
         responses,
         lambda p: _list(p, "TargetGroups"),
         {
@@ -551,7 +552,7 @@ def target_health(g: Graph, responses: list[ApiResponse]) -> None:
     }
     # the target group is in each call's request, not in its records: put it in as `_tg`
     good, _ = _read_items(
-        g, "elbv2:DescribeTargetHealth", responses, items(), fields, ("$._tg", "$.Target.Id")
+        g, ops.DESCRIBE_TARGET_HEALTH.name, responses, items(), fields, ("$._tg", "$.Target.Id")
     )
     # the target's kind follows from its id: i-..., a Lambda ARN, a load balancer ARN, an IP
     target = pl.col("target")
@@ -580,14 +581,15 @@ def target_health(g: Graph, responses: list[ApiResponse]) -> None:
         )
 
 
+#: operation name (the registry's, extract/operations.py) -> its family
 FAMILIES: dict[str, Callable[[Graph, list[ApiResponse]], None]] = {
-    "ec2:DescribeInstances": instances,
-    "ec2:DescribeSecurityGroups": security_groups,
-    "ec2:DescribeVpcs": vpcs,
-    "ec2:DescribeSubnets": subnets,
-    "ec2:DescribeVpcPeeringConnections": peerings,
-    "rds:DescribeDBInstances": rds,
-    "elbv2:DescribeLoadBalancers": load_balancers,
-    "elbv2:DescribeTargetGroups": target_groups,
-    "elbv2:DescribeTargetHealth": target_health,
+    ops.DESCRIBE_INSTANCES.name: instances,
+    ops.DESCRIBE_SECURITY_GROUPS.name: security_groups,
+    ops.DESCRIBE_VPCS.name: vpcs,
+    ops.DESCRIBE_SUBNETS.name: subnets,
+    ops.DESCRIBE_VPC_PEERING_CONNECTIONS.name: peerings,
+    ops.DESCRIBE_DB_INSTANCES.name: rds,
+    ops.DESCRIBE_LOAD_BALANCERS.name: load_balancers,
+    ops.DESCRIBE_TARGET_GROUPS.name: target_groups,
+    ops.DESCRIBE_TARGET_HEALTH.name: target_health,
 }
