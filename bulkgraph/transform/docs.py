@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from bulkgraph.extract import operations
 from bulkgraph.transform.schema import NODES, RELS, schema_cypher
 
 CYPHER_FILE = Path("bulkgraph/cypher/00-schema.cypher")
@@ -39,6 +40,16 @@ def markdown() -> str:
     for r in RELS:
         props = ", ".join(f"`{p.name}` ({p.type})" for p in r.props)
         out.append(f"| `({r.start})-[:{r.type}]->({r.end})` | {props} |")
+    out += [
+        "",
+        "## AWS operations read",
+        "",
+        "From `bulkgraph/extract/operations.py`, the one registry of operations. A file is",
+        "`<account>/<region>/<file>.json.gz` in a snapshot; what `aws_neo4j_map` never carried",
+        "is unknown in its archives.",
+        "",
+        operations.markdown().rstrip("\n"),
+    ]
     return "\n".join(out) + "\n"
 
 
