@@ -22,12 +22,12 @@ from pathlib import Path
 
 import neo4j
 
+from bulkgraph.csvfolder import FileGroup, Manifest, ManifestSnapshot, read_manifest
 from bulkgraph.db import Connection, open_driver, resolve_connection, run_autocommit, run_query
 from bulkgraph.errors import BulkgraphError
 from bulkgraph.load.postload import apply_post_load
 from bulkgraph.load.temporal_cypher import link_snapshot
 from bulkgraph.settings import Settings, get_settings
-from bulkgraph.transform.manifest import FileGroup, Manifest, ManifestSnapshot, read_manifest
 from bulkgraph.transform.run import PEERED, peered_schema
 from bulkgraph.transform.schema import (
     NODE_BY_LABEL,

@@ -22,9 +22,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bulkgraph.csvfolder import Manifest, read_manifest
 from bulkgraph.db import home_connection, open_driver
 from bulkgraph.errors import BulkgraphError
 from bulkgraph.load.counts import GraphCounts, compare, graph_counts
+from bulkgraph.load.importer import regex_escape
 from bulkgraph.load.postload import apply_post_load
 from bulkgraph.load.staging import discard_staging, prepare_staging
 from bulkgraph.load.swap import recover, swap_in, swap_in_then_check
@@ -38,7 +40,6 @@ from bulkgraph.server import (
     stop,
 )
 from bulkgraph.settings import Settings, get_settings
-from bulkgraph.transform.manifest import Manifest, read_manifest, regex_escape
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,8 @@
 Snapshots are transformed in parallel worker processes (each a pure function of one
 snapshot); a snapshot whose outputs exist for the same input checksum is not redone. Then a
 cheap sequential pass links snapshots in time (NEXT, NEXT_VERSION), writes PEERED_TO with the
-union of peering tag keys, the header files, `rejects.jsonl` and `import-manifest.json`.
+union of peering tag keys, the header files, `rejects.jsonl` and `import-manifest.json`
+(the folder's layout: `bulkgraph/csvfolder.py`).
 """
 
 from __future__ import annotations
@@ -23,22 +24,29 @@ from pathlib import Path
 
 import polars as pl
 
-from bulkgraph.errors import InputError
-from bulkgraph.extract.model import Snapshot
-from bulkgraph.transform import csvfmt
-from bulkgraph.transform.manifest import (
+from bulkgraph import csvfolder
+from bulkgraph.csvfolder import (
+    MANIFEST_NAME,
+    RELATIONSHIPS,
     FileGroup,
+    Kind,
     Manifest,
     ManifestSnapshot,
-    group_arg,
+    State,
     write_manifest,
 )
+from bulkgraph.csvfolder import (
+    NODES as NODE_FILES,
+)
+from bulkgraph.errors import InputError
+from bulkgraph.extract.model import Snapshot
+from bulkgraph.load.importer import manifest_import_args
+from bulkgraph.transform import csvfmt
 from bulkgraph.transform.schema import NODES, RELS, Prop, RelSchema
 from bulkgraph.transform.snapshot import (
-    PART_SUFFIX,
+    PEERED,
     SnapshotResult,
     output_layout,
-    state_dir,
     transform_snapshot,
 )
 from bulkgraph.transform.temporal import link
@@ -46,8 +54,6 @@ from bulkgraph.transform.temporal import link
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
-
-PEERED = "PEERED_TO__VPC__VPC"
 
 
 @dataclass
@@ -79,7 +85,7 @@ class TransformResult:
 
 
 def _done(out_dir: Path, snapshot: Snapshot) -> SnapshotResult | None:
-    path = state_dir(out_dir, snapshot.info.snapshot_id) / "result.json"
+    path = State.dir(out_dir, snapshot.info.snapshot_id) / State.RESULT
     try:
         result = SnapshotResult.from_json(json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
@@ -176,15 +182,15 @@ def _write_peerings(out_dir: Path, ids: list[str]) -> tuple[RelSchema, dict[str,
     """PEERED_TO parts with a `tag_<key>` column per peering tag key of all snapshots.
 
     Returns the schema, rows per snapshot, and whether a field holds a line break."""
-    tags = {sid: pl.read_parquet(state_dir(out_dir, sid) / "peering_tags.parquet") for sid in ids}
+    tags = {sid: pl.read_parquet(State.dir(out_dir, sid) / State.PEERING_TAGS) for sid in ids}
     all_keys = sorted({k for df in tags.values() for k in df["key"].to_list()})
     columns = _peering_columns(all_keys)
     schema = peered_schema(list(columns.values()))
     rows: dict[str, int] = {}
     multiline = False
     for sid in ids:
-        path = out_dir / "relationships" / PEERED / f"{sid}{PART_SUFFIX}"
-        df = pl.read_parquet(state_dir(out_dir, sid) / "peerings.parquet")
+        path = out_dir / csvfolder.part_path(RELATIONSHIPS, PEERED, sid)
+        df = pl.read_parquet(State.dir(out_dir, sid) / State.PEERINGS)
         if df.height == 0:
             path.unlink(missing_ok=True)
             continue
@@ -219,7 +225,7 @@ def transform(
         seen[sid] = s.info.location
     ordered = sorted(snapshots, key=lambda s: (s.info.taken_at, s.info.snapshot_id))
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = TransformResult(out_dir, out_dir / "import-manifest.json")
+    result = TransformResult(out_dir, out_dir / MANIFEST_NAME)
     results: dict[str, SnapshotResult] = {}
     todo: list[Snapshot] = []
     for s in ordered:
@@ -273,12 +279,14 @@ def transform(
     groups: list[FileGroup] = []
     for node in NODES:
         rows = {
-            f"nodes/{node.group}/{sid}{PART_SUFFIX}": results[sid].node_rows[node.label]
+            csvfolder.part_path(NODE_FILES, node.group, sid): results[sid].node_rows[node.label]
             for sid in ids
             if results[sid].node_rows.get(node.label)
         }
         if rows:
-            groups.append(_group(out_dir, "nodes", node.group, node.header, rows, label=node.label))
+            groups.append(
+                _group(out_dir, NODE_FILES, node.group, node.header, rows, label=node.label)
+            )
     for rel in RELS:
         if rel.group == PEERED:
             per_sid = peered_rows
@@ -290,12 +298,12 @@ def transform(
                 s: results[s].rel_rows[rel.group] for s in ids if results[s].rel_rows.get(rel.group)
             }
             header = rel.header
-        rows = {f"relationships/{rel.group}/{sid}{PART_SUFFIX}": n for sid, n in per_sid.items()}
+        rows = {csvfolder.part_path(RELATIONSHIPS, rel.group, sid): n for sid, n in per_sid.items()}
         if rows:
             groups.append(
                 _group(
                     out_dir,
-                    "relationships",
+                    RELATIONSHIPS,
                     rel.group,
                     header,
                     rows,
@@ -306,9 +314,9 @@ def transform(
             )
 
     # rejects of all snapshots, in time order
-    with (out_dir / "rejects.jsonl").open("w", encoding="utf-8") as fh:
+    with (out_dir / csvfolder.REJECTS_NAME).open("w", encoding="utf-8") as fh:
         for sid in ids:
-            fh.write((state_dir(out_dir, sid) / "rejects.jsonl").read_text(encoding="utf-8"))
+            fh.write((State.dir(out_dir, sid) / State.REJECTS).read_text(encoding="utf-8"))
 
     for sid in ids:
         r = results[sid]
@@ -320,7 +328,7 @@ def transform(
         if r.skipped_operations:
             result.skipped_operations[sid] = r.skipped_operations
     for g in groups:
-        if g.kind == "nodes":
+        if g.kind == NODE_FILES:
             result.nodes_per_label[g.group] = g.total_rows
         else:
             assert g.type is not None
@@ -341,7 +349,7 @@ def transform(
         groups=groups,
         nodes_per_label=result.nodes_per_label,
         relationships_per_type=dict(sorted(result.relationships_per_type.items())),
-        import_args=[*(group_arg(g) for g in groups), *csvfmt.import_options(multiline)],
+        import_args=manifest_import_args(groups, csvfmt.import_options(multiline)),
     )
     write_manifest(out_dir, manifest)
     return result
@@ -349,7 +357,7 @@ def transform(
 
 def _group(
     out_dir: Path,
-    kind: str,
+    kind: Kind,
     group: str,
     header: str,
     rows: dict[str, int],
@@ -359,7 +367,7 @@ def _group(
     start: str | None = None,
     end: str | None = None,
 ) -> FileGroup:
-    header_path = f"{kind}/{group}/header.csv"
+    header_path = csvfolder.header_path(kind, group)
     path = out_dir / header_path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(header + "\n", encoding="utf-8")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from bulkgraph.csvfolder import node_group, rel_group
+
 PropType = Literal["string", "int", "long", "float", "boolean", "datetime", "string[]"]
 
 #: How a CSV cell of each type becomes a value in LOAD CSV (cells always arrive as strings).
@@ -72,7 +74,7 @@ class NodeSchema:
     @property
     def group(self) -> str:
         """The folder under `nodes/` holding this label's files."""
-        return self.label
+        return node_group(self.label)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ class RelSchema:
     @property
     def group(self) -> str:
         """The folder under `relationships/` holding this (type, start, end) combination."""
-        return f"{self.type}__{self.start}__{self.end}"
+        return rel_group(self.type, self.start, self.end)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -301,7 +303,7 @@ def node_schema(label: str) -> NodeSchema:
 
 
 def rel_schema(type_: str, start: str, end: str) -> RelSchema:
-    return REL_BY_GROUP[f"{type_}__{start}__{end}"]
+    return REL_BY_GROUP[rel_group(type_, start, end)]
 
 
 def _cell(index: int, prop: Prop, *, key: bool = False) -> str:

@@ -1,12 +1,9 @@
 """One snapshot to its part files: a pure function of the snapshot (run in a worker process).
 
-Writes, under the output folder:
-- `nodes/<Label>/<snapshot_id>.csv` and `relationships/<group>/<snapshot_id>.csv` (no header),
-- `state/<snapshot_id>/keys.parquet`: label, resource_key, uid, fingerprint of versioned
-  non-stub nodes, read by the temporal pass,
-- `state/<snapshot_id>/peerings.parquet`: PEERED_TO rows with the peering tags (long),
-- `state/<snapshot_id>/rejects.jsonl` and `state/<snapshot_id>/result.json` (written last:
-  its presence with the same input checksum means the snapshot is done).
+Writes, under the output folder (layout: `bulkgraph/csvfolder.py`), the snapshot's part of
+every node and relationship group, and its `state/<snapshot_id>/` files: the keys of
+versioned non-stub nodes (read by the temporal pass), PEERED_TO rows and peering tags (long),
+its rejects, and `result.json` last.
 """
 
 from __future__ import annotations
@@ -20,6 +17,9 @@ from typing import Any
 
 import polars as pl
 
+from bulkgraph import csvfolder
+from bulkgraph.csvfolder import NODES as NODE_FILES
+from bulkgraph.csvfolder import RELATIONSHIPS, State
 from bulkgraph.extract.model import ApiResponse, Snapshot
 from bulkgraph.transform import csvfmt
 from bulkgraph.transform.families import FAMILIES, FamilyCount, Graph
@@ -33,7 +33,9 @@ from bulkgraph.transform.schema import (
     rel_schema,
 )
 
-PART_SUFFIX = ".csv"
+#: the one relationship group whose columns depend on the data (a `tag_<key>` per peering
+#: tag key of all snapshots): written by the sequential pass, not per snapshot
+PEERED = csvfolder.rel_group("PEERED_TO", "VPC", "VPC")
 #: Bump when the same snapshot would give different part files (values, order, escaping)
 #: without any column changing: the columns themselves are covered by `output_layout()`.
 TRANSFORM_REVISION = 1
@@ -73,10 +75,6 @@ class SnapshotResult:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SnapshotResult:
         return cls(**data)
-
-
-def state_dir(out_dir: Path, snapshot_id: str) -> Path:
-    return out_dir / "state" / snapshot_id
 
 
 def _typed_empty(schema: NodeSchema) -> dict[str, pl.DataType]:
@@ -187,7 +185,7 @@ def _fingerprints(
         if rschema.type == "CONTAINS" and rschema.start == "Snapshot":
             continue
         cells = [csvfmt.encode(pl.col(p.name), p.type) for p in rschema.props]
-        if group == "PEERED_TO__VPC__VPC" and peer_tags.height:
+        if group == PEERED and peer_tags.height:
             cells.append(pl.col("_tags").fill_null(""))
             df = df.join(peer_tags, on="id", how="left")
         rest = pl.concat_str([pl.lit(rschema.type), *cells], separator=",")
@@ -281,7 +279,7 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
     for label, df in nodes.items():
         if label == "Snapshot" or df.height == 0:
             continue
-        rels[f"CONTAINS__Snapshot__{label}"] = df.select(
+        rels[csvfolder.rel_group("CONTAINS", "Snapshot", label)] = df.select(
             pl.lit(f"Snapshot|{sid}").alias("start_rk"), pl.col("resource_key").alias("end_rk")
         )
 
@@ -312,7 +310,7 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
             pl.when(pl.col("stub").is_null()).then(pl.col(c)).otherwise(None).alias(c)
             for c in ("resource_key", "fingerprint")
         ).sort("uid")
-        path = out_dir / "nodes" / schema.group / f"{sid}{PART_SUFFIX}"
+        path = out_dir / csvfolder.part_path(NODE_FILES, schema.group, sid)
         if df.height:
             cols = csvfmt.prop_cols(schema.columns)
             result.multiline |= csvfmt.write_lines(path, csvfmt.lines(df, cols))
@@ -328,7 +326,7 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
         nodes[schema.label] = df
     for group, df in sorted(rels.items()):
         rs = _REL_BY_GROUP[group]
-        if group == "PEERED_TO__VPC__VPC":
+        if group == PEERED:
             continue
         out = df.with_columns(
             uid(sid, pl.col("start_rk")).alias("start"), uid(sid, pl.col("end_rk")).alias("end")
@@ -336,14 +334,14 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
         cols = [("start", "string"), ("end", "string"), *csvfmt.prop_cols(rs.props)]
         # ids are written like any other string: quoted and escaped
         result.multiline |= csvfmt.write_lines(
-            out_dir / "relationships" / group / f"{sid}{PART_SUFFIX}", csvfmt.lines(out, cols)
+            out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid), csvfmt.lines(out, cols)
         )
         result.rel_rows[group] = out.height
 
-    sdir = state_dir(out_dir, sid)
+    sdir = State.dir(out_dir, sid)
     sdir.mkdir(parents=True, exist_ok=True)
-    pl.concat(keys_frames).sort(["label", "resource_key"]).write_parquet(sdir / "keys.parquet")
-    peered = rels.get("PEERED_TO__VPC__VPC")
+    pl.concat(keys_frames).sort(["label", "resource_key"]).write_parquet(sdir / State.KEYS)
+    peered = rels.get(PEERED)
     if peered is None:
         peered = pl.DataFrame(
             schema={"start": pl.String, "end": pl.String, "id": pl.String, "status": pl.String}
@@ -355,16 +353,16 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
             "id",
             "status",
         )
-    peered.write_parquet(sdir / "peerings.parquet")
-    peer_tags.write_parquet(sdir / "peering_tags.parquet")
-    with (sdir / "rejects.jsonl").open("w", encoding="utf-8") as fh:
+    peered.write_parquet(sdir / State.PEERINGS)
+    peer_tags.write_parquet(sdir / State.PEERING_TAGS)
+    with (sdir / State.REJECTS).open("w", encoding="utf-8") as fh:
         for row in sorted(g.rejects.rows, key=lambda r: (r["file"], r["record"], r["reason"])):
             fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
     result.rejected = len(g.rejects.rows)
     result.families = {op: asdict(c) for op, c in sorted(g.counts.items())}
     result.skipped_operations = g.unknown_operations
-    (sdir / "result.json").write_text(json.dumps(asdict(result), sort_keys=True, indent=1))
+    (sdir / State.RESULT).write_text(json.dumps(asdict(result), sort_keys=True, indent=1))
     return result
 
 
-__all__ = ["FamilyCount", "SnapshotResult", "state_dir", "transform_snapshot"]
+__all__ = ["FamilyCount", "SnapshotResult", "transform_snapshot"]

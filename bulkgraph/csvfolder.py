@@ -1,0 +1,135 @@
+"""The CSV folder: what the transform writes and load reads, in one place.
+
+```
+CSV_DIR/
+  import-manifest.json                      what is there and how to import it (`Manifest`)
+  rejects.jsonl                             records the transform could not use, all snapshots
+  nodes/<Label>/header.csv                  one header line per group
+  nodes/<Label>/<snapshot_id>.csv           one part per snapshot, no header
+  relationships/<TYPE>__<Start>__<End>/...  the same for each (type, start label, end label)
+  state/<snapshot_id>/...                   the transform's own per-snapshot files (`State`)
+```
+
+The transform writes it (`transform/run.py`, `transform/snapshot.py`, `transform/temporal.py`);
+`load/bulk.py` and `load/append.py` read it through the manifest. Paths inside the manifest
+are relative to CSV_DIR, with `/` separators.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from bulkgraph.errors import InputError
+
+MANIFEST_NAME = "import-manifest.json"
+MANIFEST_FORMAT = "bulkgraph-csv/1"
+REJECTS_NAME = "rejects.jsonl"
+HEADER_NAME = "header.csv"
+PART_SUFFIX = ".csv"
+
+Kind = Literal["nodes", "relationships"]
+NODES: Kind = "nodes"
+RELATIONSHIPS: Kind = "relationships"
+
+
+def node_group(label: str) -> str:
+    """The group (folder under `nodes/`) of a label's files."""
+    return label
+
+
+def rel_group(type_: str, start: str, end: str) -> str:
+    """The group (folder under `relationships/`) of one (type, start, end) combination."""
+    return f"{type_}__{start}__{end}"
+
+
+def header_path(kind: Kind, group: str) -> str:
+    return f"{kind}/{group}/{HEADER_NAME}"
+
+
+def part_path(kind: Kind, group: str, snapshot_id: str) -> str:
+    """A snapshot's part of a group, relative to CSV_DIR."""
+    return f"{kind}/{group}/{snapshot_id}{PART_SUFFIX}"
+
+
+def part_snapshot(part: str) -> str:
+    """The snapshot a part file belongs to (its name without the suffix)."""
+    return part.rsplit("/", 1)[-1].removesuffix(PART_SUFFIX)
+
+
+class State:
+    """`state/<snapshot_id>/`: per-snapshot files the transform re-reads, not the importer."""
+
+    KEYS = "keys.parquet"  # label, resource_key, uid, fingerprint of versioned nodes
+    PEERINGS = "peerings.parquet"  # PEERED_TO rows: start, end, id, status
+    PEERING_TAGS = "peering_tags.parquet"  # id, key, value
+    REJECTS = REJECTS_NAME
+    #: written last: its presence with the same input checksum means the snapshot is done
+    RESULT = "result.json"
+
+    @staticmethod
+    def dir(csv_dir: Path, snapshot_id: str) -> Path:
+        return csv_dir / "state" / snapshot_id
+
+
+class ManifestSnapshot(BaseModel):
+    snapshot_id: str
+    taken_at: str
+    source: str
+    checksum: str
+    location: str = ""
+
+
+class FileGroup(BaseModel):
+    """One `--nodes` or `--relationships` group: a header file and its part files."""
+
+    kind: str  # "nodes" or "relationships"
+    group: str  # label, or <TYPE>__<Start>__<End>
+    label: str | None = None
+    type: str | None = None
+    start: str | None = None
+    end: str | None = None
+    header: str  # path relative to CSV_DIR
+    header_fields: list[str]
+    parts: list[str]  # paths relative to CSV_DIR, one per snapshot
+    rows: dict[str, int]  # part path -> rows
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+    def parts_of(self, snapshot_id: str) -> list[str]:
+        return [p for p in self.parts if part_snapshot(p) == snapshot_id]
+
+
+class Manifest(BaseModel):
+    format: str = MANIFEST_FORMAT
+    snapshots: list[ManifestSnapshot]
+    groups: list[FileGroup]
+    nodes_per_label: dict[str, int]
+    relationships_per_type: dict[str, int]
+    #: neo4j-admin options after `database import full <db>`, paths relative to CSV_DIR
+    #: (`load/importer.py` builds them; kept whole for readers of older folders and people)
+    import_args: list[str] = Field(default_factory=list)
+
+
+def write_manifest(csv_dir: Path, manifest: Manifest) -> Path:
+    path = csv_dir / MANIFEST_NAME
+    text = json.dumps(manifest.model_dump(mode="json"), indent=1, sort_keys=True) + "\n"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def read_manifest(csv_dir: Path) -> Manifest:
+    path = csv_dir / MANIFEST_NAME
+    try:
+        return Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no import manifest; run `bulkgraph transform` first") from exc
+    except (ValidationError, ValueError) as exc:
+        raise InputError(f"{path}: not a valid import manifest: {exc}") from exc
