@@ -19,20 +19,29 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import cast
 
 import neo4j
 
-from bulkgraph.csvfolder import FileGroup, Manifest, ManifestSnapshot, read_manifest
+from bulkgraph.csvfolder import (
+    NODES,
+    RELATIONSHIPS,
+    FileGroup,
+    Manifest,
+    ManifestSnapshot,
+    read_manifest,
+)
 from bulkgraph.db import Connection, open_driver, resolve_connection, run_autocommit, run_query
 from bulkgraph.errors import BulkgraphError
 from bulkgraph.load.postload import apply_post_load
 from bulkgraph.load.temporal_cypher import link_snapshot
 from bulkgraph.settings import Settings, get_settings
-from bulkgraph.transform.run import PEERED, peered_schema
+from bulkgraph.transform.keys import snapshot_uid
 from bulkgraph.transform.schema import (
     NODE_BY_LABEL,
-    REL_BY_GROUP,
     NodeSchema,
+    Prop,
+    PropType,
     RelSchema,
     load_csv_statement,
 )
@@ -118,19 +127,17 @@ def _complete_snapshots(driver: neo4j.Driver, database: str, ids: list[str]) -> 
 
 
 def group_schema(group: FileGroup) -> NodeSchema | RelSchema:
-    """The schema a file group was written with. PEERED_TO's columns depend on the data (one
-    per peering tag key), so its schema is rebuilt from the group's header."""
-    if group.kind == "nodes":
+    """The schema a file group was written with. A relationship group's properties are
+    read from its header (`name[:type]` after the two ids): PEERED_TO's columns depend on
+    the data (one per peering tag key)."""
+    if group.kind == NODES:
         return NODE_BY_LABEL[group.group]
-    if group.group == PEERED:
-        fixed = {p.name for p in REL_BY_GROUP[PEERED].props}
-        names = [f.split(":")[0] for f in group.header_fields[2:]]
-        return peered_schema([n for n in names if n not in fixed])
-    return REL_BY_GROUP[group.group]
-
-
-def _parts_of(group: FileGroup, snapshot_id: str) -> list[str]:
-    return [p for p in group.parts if Path(p).name.startswith(f"{snapshot_id}.")]
+    assert group.type is not None and group.start is not None and group.end is not None
+    props = []
+    for header_field in group.header_fields[2:]:
+        name, _, type_ = header_field.partition(":")
+        props.append(Prop(name, cast(PropType, type_ or "string")))
+    return RelSchema(group.type, group.start, group.end, tuple(props))
 
 
 def _load_snapshot(
@@ -146,22 +153,20 @@ def _load_snapshot(
     # Mark first: if this run dies, the next one sees an incomplete snapshot and redoes it.
     run_autocommit(
         "MERGE (s:Snapshot {uid: $uid}) SET s.snapshot_id = $sid, s.loading = true",
-        {"uid": f"{sid}|Snapshot|{sid}", "sid": sid},
+        {"uid": snapshot_uid(sid), "sid": sid},
         driver=driver,
         database=database,
     )
     staging = import_root / _SUBDIR / sid
     rows = 0
     try:
-        nodes = [g for g in manifest.groups if g.kind == "nodes"]
+        nodes = [g for g in manifest.groups if g.kind == NODES]
         rels = [
-            g
-            for g in manifest.groups
-            if g.kind == "relationships" and g.type not in _TEMPORAL_TYPES
+            g for g in manifest.groups if g.kind == RELATIONSHIPS and g.type not in _TEMPORAL_TYPES
         ]
         for group in [*nodes, *rels]:
             statement = load_csv_statement(group_schema(group))
-            for part in _parts_of(group, sid):
+            for part in group.parts_of(sid):
                 target = staging / group.kind / group.group / Path(part).name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(csv_dir / part, target)
