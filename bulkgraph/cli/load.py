@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
         Exit 0: rebuilt. Exit 3: rebuilt, some snapshots skipped (named). Exit 1: nothing
         replaced (no usable snapshot, or the import failed; the previous graph serves on).
         """
-        from bulkgraph.load.rebuild import rebuild
+        from bulkgraph.pipeline.rebuild import rebuild
 
         with progress_bar("transforming", as_json) as progress:
             summary = rebuild(
