@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkgraph.errors import InputError
+from bulkgraph.extract import operations as ops
 from bulkgraph.extract.model import (
     LEGACY_FORMAT,
     AccountInfo,
@@ -385,23 +386,29 @@ class LegacySnapshot:
                 reservation["OwnerId"] = acct
             # the old tool kept no reservations: one per region holds all its instances
             return [
-                one("ec2:DescribeInstances", {"Reservations": [reservation] if instances else []})
+                one(
+                    ops.DESCRIBE_INSTANCES.name,
+                    {"Reservations": [reservation] if instances else []},
+                )
             ]
         if name == "security_group_data.json":
             groups = [security_group_to_api(r, acct) for r in records]
-            return [one("ec2:DescribeSecurityGroups", {"SecurityGroups": groups})]
+            return [one(ops.DESCRIBE_SECURITY_GROUPS.name, {"SecurityGroups": groups})]
         if name == "rds_data.json":
             return [
-                one("rds:DescribeDBInstances", {"DBInstances": [rds_to_api(r) for r in records]})
+                one(
+                    ops.DESCRIBE_DB_INSTANCES.name,
+                    {"DBInstances": [rds_to_api(r) for r in records]},
+                )
             ]
         if name == "vpc_peering_data.json":
             pcs = [peering_to_api(r) for r in records]
-            return [one("ec2:DescribeVpcPeeringConnections", {"VpcPeeringConnections": pcs})]
+            return [one(ops.DESCRIBE_VPC_PEERING_CONNECTIONS.name, {"VpcPeeringConnections": pcs})]
         if name == "alb_data.json":
             lbs, tgs, health_calls = load_balancers_to_api(records)
             return [
-                one("elbv2:DescribeLoadBalancers", {"LoadBalancers": lbs}),
-                one("elbv2:DescribeTargetGroups", {"TargetGroups": tgs}),
-                self._response("elbv2:DescribeTargetHealth", region, name, health_calls),
+                one(ops.DESCRIBE_LOAD_BALANCERS.name, {"LoadBalancers": lbs}),
+                one(ops.DESCRIBE_TARGET_GROUPS.name, {"TargetGroups": tgs}),
+                self._response(ops.DESCRIBE_TARGET_HEALTH.name, region, name, health_calls),
             ]
         return []
