@@ -164,6 +164,7 @@ def _recording(calls: list[tuple[str, str]]) -> Any:
     return factory
 
 
+@pytest.mark.slow  # building the moto estate: ~10 s, more on a busy machine
 def test_collector_calls_exactly_the_registry_s_operations(tmp_path: Path, aws_env: None) -> None:
     calls: list[tuple[str, str]] = []
     with mock_aws():
