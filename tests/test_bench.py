@@ -16,7 +16,7 @@ import pytest
 from bulkgraph.bench.baseline import BaselineResult, parse_field, read_part
 from bulkgraph.bench.bench import compared_rate, format_table
 from bulkgraph.bench.memory import PeakSampler, cpu_ticks, steal_percent, tree_pids
-from bulkgraph.transform.manifest import Manifest, read_manifest
+from bulkgraph.csvfolder import Manifest, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 

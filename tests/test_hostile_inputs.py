@@ -23,14 +23,15 @@ from typing import Any
 
 import pytest
 
+from bulkgraph.csvfolder import read_manifest
 from bulkgraph.errors import ExitCode, InputError
 from bulkgraph.extract import jsonread
 from bulkgraph.extract.model import is_valid_snapshot_id
 from bulkgraph.extract.native import NativeSnapshot
 from bulkgraph.extract.sources import discover
 from bulkgraph.extract.writer import SnapshotWriter
+from bulkgraph.load.importer import import_command
 from bulkgraph.settings import get_settings
-from bulkgraph.transform.manifest import read_manifest
 from bulkgraph.transform.run import transform
 
 ACCT = "111122223333"
@@ -442,7 +443,7 @@ def test_records_of_the_wrong_shape_are_rejected_with_a_reason(tmp_path: Path) -
 
 
 def test_a_rebuild_with_rejected_records_exits_3(tmp_path: Path) -> None:
-    from bulkgraph.load.rebuild import RebuildSummary, _first_rejects
+    from bulkgraph.pipeline.rebuild import RebuildSummary, _first_rejects
 
     assert RebuildSummary().exit_code == ExitCode.OK
     assert RebuildSummary(rejects=1).exit_code == ExitCode.PARTIAL
@@ -529,7 +530,7 @@ def test_injection_characters_arrive_unchanged_in_neo4j(empty_db, tmp_path: Path
 
     with empty_db.stopped():
         empty_db.admin(
-            *manifest.import_command(out),
+            *import_command(manifest, out),
             "--overwrite-destination",
             "--max-off-heap-memory=256m",
             "--threads=1",

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import ManagedNeo4j
 
+from bulkgraph.csvfolder import read_manifest
 from bulkgraph.errors import BulkgraphError
 from bulkgraph.extract.sources import discover
 from bulkgraph.load.append import append
@@ -24,7 +25,6 @@ from bulkgraph.load.staging import discard_staging, prepare_staging, staging_hom
 from bulkgraph.load.swap import JOURNAL, PREVIOUS_DIR, recover
 from bulkgraph.query.snapshots import list_snapshots
 from bulkgraph.server import Neo4jHome, server_pid
-from bulkgraph.transform.manifest import read_manifest
 from bulkgraph.transform.run import transform
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"

@@ -13,7 +13,7 @@ from typing import Any
 import neo4j
 import pytest
 
-from bulkgraph.load.rebuild import rebuild
+from bulkgraph.pipeline.rebuild import rebuild
 from bulkgraph.query import diff_snapshots, run_query, write_alerts
 from bulkgraph.settings import Settings
 

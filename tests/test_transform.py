@@ -16,8 +16,9 @@ from transform_fixtures import NATIVE, from_dict, load
 import bulkgraph.transform.run as run_module
 import bulkgraph.transform.snapshot as snapshot_module
 import bulkgraph.transform.temporal as temporal_module
+from bulkgraph.csvfolder import read_manifest
+from bulkgraph.load.importer import import_command
 from bulkgraph.transform import csvfmt
-from bulkgraph.transform.manifest import read_manifest
 from bulkgraph.transform.run import transform
 from bulkgraph.transform.schema import node_schema, rel_schema
 
@@ -191,7 +192,7 @@ def test_manifest(out: Path) -> None:
     )
     assert "--legacy-style-quoting=true" in m.import_args
     assert "--multiline-fields=true" in m.import_args  # a tag value of s1 spans two lines
-    cmd = m.import_command(out)
+    cmd = import_command(m, out)
     assert cmd[:4] == ["database", "import", "full", "neo4j"]
     assert any(a.startswith(f"--nodes=Instance={out.resolve()}/nodes/Instance/") for a in cmd)
 

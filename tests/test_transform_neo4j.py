@@ -7,7 +7,8 @@ from pathlib import Path
 
 from transform_fixtures import load
 
-from bulkgraph.transform.manifest import read_manifest
+from bulkgraph.csvfolder import read_manifest
+from bulkgraph.load.importer import import_command
 from bulkgraph.transform.run import transform
 from bulkgraph.transform.schema import index_statements, load_csv_statement, node_schema, rel_schema
 
@@ -21,7 +22,7 @@ def test_bulk_import_round_trip(empty_db, tmp_path: Path) -> None:  # type: igno
     manifest = read_manifest(out)
     with empty_db.stopped():
         empty_db.admin(
-            *manifest.import_command(out),
+            *import_command(manifest, out),
             "--overwrite-destination",
             "--max-off-heap-memory=256m",
             "--threads=1",

@@ -17,7 +17,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from bulkgraph.extract.model import OPERATIONS_V1, CollectionError
+from bulkgraph.extract.model import CollectionError
+from bulkgraph.extract.operations import OPERATIONS
 from bulkgraph.extract.writer import SnapshotWriter
 
 ACCOUNT = "111111111111"
@@ -109,5 +110,5 @@ def write_snapshots(root: Path) -> list[Path]:
             writer.write("elbv2:DescribeTargetHealth", ACCOUNT, region, [])
         writer.finish({ACCOUNT: [US, EU]}, errors, taken + dt.timedelta(minutes=3))
         folders.append(writer.folder)
-    assert len(OPERATIONS_V1) == len(_EMPTY) + 4  # every operation written above
+    assert len(OPERATIONS) == len(_EMPTY) + 4  # every operation written above
     return folders

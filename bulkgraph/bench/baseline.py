@@ -25,9 +25,9 @@ from typing import Any
 import neo4j
 import polars as pl
 
+from bulkgraph.csvfolder import FileGroup, Manifest, read_manifest
 from bulkgraph.db import run_autocommit, run_query
 from bulkgraph.errors import BulkgraphError
-from bulkgraph.transform.manifest import FileGroup, Manifest, read_manifest
 from bulkgraph.transform.schema import index_statements
 
 DEFAULT_BATCH = 10_000

@@ -37,12 +37,12 @@ from bulkgraph import server
 from bulkgraph.bench.baseline import expected_counts, load_transactional
 from bulkgraph.bench.genestate import EstateSpec, generate
 from bulkgraph.bench.memory import PeakSampler, cpu_ticks, load_average, steal_percent
+from bulkgraph.csvfolder import read_manifest
 from bulkgraph.db import home_connection, open_driver
 from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.load.append import append
 from bulkgraph.load.bulk import bulk_import
 from bulkgraph.settings import Settings
-from bulkgraph.transform.manifest import read_manifest
 
 MB = 1024 * 1024
 

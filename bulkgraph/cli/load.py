@@ -132,7 +132,7 @@ def rebuild_command(
     usable snapshot, or the import failed; the previous graph serves on).
     """
     from bulkgraph.cli.transform import print_notes
-    from bulkgraph.load.rebuild import rebuild
+    from bulkgraph.pipeline.rebuild import rebuild
 
     with progress_bar("transforming", as_json) as progress:
         summary = rebuild(

@@ -27,8 +27,9 @@ def transform_command(
     writing the same columns) are reused. Exit 3 when a snapshot failed, a record was
     rejected (rejects.jsonl), or a snapshot holds input that was ignored (files not in its
     manifest, operations not read), named on stderr."""
+    from bulkgraph.csvfolder import REJECTS_NAME as REJECTS
     from bulkgraph.extract.sources import discover
-    from bulkgraph.transform.run import REJECTS, transform
+    from bulkgraph.transform.run import transform
 
     found = discover(sources, account_id=account_id)
     for p in found.problems:

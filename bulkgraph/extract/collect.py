@@ -1,4 +1,5 @@
-"""Collecting a snapshot from AWS with boto3: nine read-only operations per account and region.
+"""Collecting a snapshot from AWS with boto3: the registry's read-only operations
+(`extract/operations.py`) per account and region, and its global ones once per account.
 
 A failing call never stops the run: it is recorded in the manifest's `errors` (that
 account/region/operation is then *unknown*), and the exit code says the snapshot is partial.
@@ -19,38 +20,20 @@ from typing import Any
 from bulkgraph.console import err, log
 from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.extract import archive, s3
-from bulkgraph.extract.model import (
-    OPERATIONS_V1,
-    SNAPSHOT_ID_RULE,
-    CollectionError,
-    is_valid_snapshot_id,
-)
+from bulkgraph.extract.model import SNAPSHOT_ID_RULE, CollectionError, is_valid_snapshot_id
+from bulkgraph.extract.operations import GLOBAL_REGION, OPERATIONS, Operation, PerItem, Scope
 from bulkgraph.extract.writer import SnapshotWriter
 
 #: keys boto3 pages carry that are about the transport, not the estate
 _DROP_KEYS = frozenset({"ResponseMetadata", "NextToken", "Marker", "NextMarker"})
 
-#: the order calls are made in one region; DescribeTargetHealth needs the target groups
-ORDER: tuple[str, ...] = (
-    "ec2:DescribeVpcs",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeInstances",
-    "ec2:DescribeVpcPeeringConnections",
-    "rds:DescribeDBInstances",
-    "elbv2:DescribeLoadBalancers",
-    "elbv2:DescribeTargetGroups",
-    "elbv2:DescribeTargetHealth",
-)
-assert set(ORDER) == set(OPERATIONS_V1.values())
-
 SessionFactory = Callable[..., Any]  # boto3.Session(**kwargs) or a stand-in
 
 
-def _snake(name: str) -> str:
+def _method(operation: Operation) -> str:
     from botocore import xform_name  # DescribeDBInstances -> describe_db_instances
 
-    return str(xform_name(name))
+    return str(xform_name(operation.action))
 
 
 @dataclass(frozen=True)
@@ -113,60 +96,84 @@ def _error(account: str, region: str, operation: str, exc: BaseException) -> Col
     return CollectionError(account, region, operation, type(exc).__name__, str(exc))
 
 
-class _Region:
-    """Every operation in one account and region."""
+class _Job:
+    """Every operation of one scope in one account and region (`global`: once per account)."""
 
-    def __init__(self, account: str, region: str, session: Any, lock: threading.Lock) -> None:
+    def __init__(
+        self,
+        account: str,
+        region: str,
+        session: Any,
+        lock: threading.Lock,
+        operations: Sequence[Operation],
+    ) -> None:
         from botocore.config import Config
 
         self.account = account
         self.region = region
+        self.operations = list(operations)
         self.errors: list[CollectionError] = []
         self.results: dict[str, list[dict[str, Any]]] = {}
         config = Config(retries={"mode": "adaptive", "max_attempts": 10})
+        # a global service's client still needs a region to sign its requests with
+        client_region = (session.region_name or "us-east-1") if region == GLOBAL_REGION else region
         self._clients: dict[str, Any] = {}
         with lock:  # creating clients from one session is not thread-safe
-            for service in ("ec2", "rds", "elbv2"):
-                self._clients[service] = session.client(service, region_name=region, config=config)
+            for service in dict.fromkeys(op.service for op in self.operations):
+                self._clients[service] = session.client(
+                    service, region_name=client_region, config=config
+                )
 
-    def _call(self, operation: str, request: dict[str, Any]) -> list[dict[str, Any]]:
-        service, name = operation.split(":")
-        client = self._clients[service]
-        method = _snake(name)
-        if client.can_paginate(method):
-            return [clean_page(p) for p in client.get_paginator(method).paginate(**request)]
-        return [clean_page(getattr(client, method)(**request))]
+    def _call(self, operation: Operation, request: dict[str, Any]) -> list[dict[str, Any]]:
+        client = self._clients[operation.service]
+        request = {**operation.request, **request}
+        if operation.paginator is not None:
+            pages = client.get_paginator(operation.paginator).paginate(**request)
+            return [clean_page(p) for p in pages]
+        return [clean_page(getattr(client, _method(operation))(**request))]
 
     def run(self) -> None:
-        for operation in ORDER:
-            if operation == "elbv2:DescribeTargetHealth":
-                self._target_health()
+        for operation in self.operations:
+            if isinstance(operation.calls, PerItem):
+                self._per_item(operation, operation.calls)
                 continue
             try:
-                self.results[operation] = [{"request": {}, "pages": self._call(operation, {})}]
+                self.results[operation.name] = [
+                    {"request": dict(operation.request), "pages": self._call(operation, {})}
+                ]
             except Exception as exc:  # never abort the run: record and go on
-                self.errors.append(_error(self.account, self.region, operation, exc))
+                self.errors.append(_error(self.account, self.region, operation.name, exc))
 
-    def _target_health(self) -> None:
-        op = "elbv2:DescribeTargetHealth"
-        groups = self.results.get("elbv2:DescribeTargetGroups")
-        if groups is None:
-            self.errors.append(
-                CollectionError(
-                    self.account, self.region, op, "NotCalled", "DescribeTargetGroups failed"
+    def _per_item(self, operation: Operation, calls: PerItem) -> None:
+        items: list[str] = []
+        for source in calls.sources:
+            results = self.results.get(source.operation)
+            if results is None:
+                self.errors.append(
+                    CollectionError(
+                        self.account,
+                        self.region,
+                        operation.name,
+                        "NotCalled",
+                        f"{source.operation.split(':')[1]} failed",
+                    )
                 )
+                return
+            items.extend(
+                item[source.item_field]
+                for call in results
+                for page in call["pages"]
+                for item in page.get(source.list_key, [])
             )
-            return
-        calls = []
-        for call in groups:
-            for page in call["pages"]:
-                for tg in page.get("TargetGroups", []):
-                    request = {"TargetGroupArn": tg["TargetGroupArn"]}
-                    try:
-                        calls.append({"request": request, "pages": self._call(op, request)})
-                    except Exception as exc:
-                        self.errors.append(_error(self.account, self.region, op, exc))
-        self.results[op] = calls
+        done: list[dict[str, Any]] = []
+        for request in calls.requests(items):
+            try:
+                pages = self._call(operation, request)
+            except Exception as exc:
+                self.errors.append(_error(self.account, self.region, operation.name, exc))
+                continue
+            done.append({"request": {**operation.request, **request}, "pages": pages})
+        self.results[operation.name] = done
 
 
 def _resolve_regions(session: Any, regions: Sequence[str] | str) -> list[str]:
@@ -228,12 +235,14 @@ def collect(
     max_workers: int = 4,
     progress: bool = False,
     now: Callable[[], datetime] | None = None,
+    operations: Sequence[Operation] = OPERATIONS,
 ) -> CollectResult:
     """Collect one snapshot into `out_dir/<snapshot_id>/`; optionally pack and upload it.
 
     `regions`: "all" (the regions enabled for each account), "r1,r2", or a list.
     `role_arns`: assume each role (one account each); none = the caller's own account.
     `session_factory(**boto3.Session kwargs)` makes sessions (tests add event hooks there).
+    `operations`: the registry's, in its order; tests may give a subset.
     """
     import boto3
 
@@ -249,23 +258,28 @@ def collect(
     writer = SnapshotWriter(out_dir, sid, taken_at)
     result = CollectResult(snapshot_id=sid, folder=writer.folder)
 
-    work: list[tuple[str, str, Any]] = []
+    regional = [op for op in operations if op.scope is Scope.REGIONAL]
+    global_ = [op for op in operations if op.scope is Scope.GLOBAL]
+    work: list[tuple[str, str, Any, list[Operation]]] = []
     for account, session in targets:
+        if global_:
+            work.append((account, GLOBAL_REGION, session, global_))
         try:
             names = _resolve_regions(session, regions)
         except Exception as exc:
             errors.append(_error(account, "*", "ec2:DescribeRegions", exc))
             continue
         result.accounts[account] = names
-        work.extend((account, r, session) for r in names)
+        work.extend((account, r, session, regional) for r in names)
 
     lock = threading.Lock()
 
-    def run_one(account: str, region: str, session: Any) -> _Region:
-        job = _Region(account, region, session, lock)
+    def run_one(account: str, region: str, session: Any, ops: list[Operation]) -> _Job:
+        job = _Job(account, region, session, lock, ops)
         job.run()
-        for operation, calls in job.results.items():
-            writer.write(operation, account, region, calls)
+        by_name = {op.name: op for op in ops}
+        for name, calls in job.results.items():
+            writer.write(by_name[name], account, region, calls)
         return job
 
     with (
@@ -274,7 +288,7 @@ def collect(
     ):
         futures = {pool.submit(run_one, *w): w for w in work}
         for future in as_completed(futures):
-            account, region, _ = futures[future]
+            account, region, _, _ = futures[future]
             try:
                 errors.extend(future.result().errors)
             except Exception as exc:  # e.g. a client that could not be created

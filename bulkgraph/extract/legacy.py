@@ -12,7 +12,9 @@ and `Hostname` = `instance.private_dns_name`; its loader stored `Hostname` as
 
 What the legacy format never recorded is *unknown*, not empty: for every region seen, a
 missing file, and DescribeVpcs/DescribeSubnets (never collected by the old tool), become
-`CollectionError`s with error code `LegacyFileMissing` / `NotInLegacyFormat`.
+`CollectionError`s with error code `LegacyFileMissing` / `NotInLegacyFormat`. Which file
+carries which operation, and which operations it never carried, is the registry's
+(`extract/operations.py`, `legacy_file`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 from bulkgraph.errors import InputError
 from bulkgraph.extract import jsonread
+from bulkgraph.extract import operations as ops
 from bulkgraph.extract.model import (
     LEGACY_FORMAT,
     AccountInfo,
@@ -34,22 +37,20 @@ from bulkgraph.extract.model import (
     SnapshotInfo,
     is_valid_snapshot_id,
 )
+from bulkgraph.extract.operations import (
+    GLOBAL_REGION,
+    OPERATIONS,
+    Operation,
+    Scope,
+    legacy_files,
+)
 
 UNKNOWN_ACCOUNT = "unknown"
 
-#: file -> the operations its records become
-LEGACY_FILES: dict[str, tuple[str, ...]] = {
-    "instance_data.json": ("ec2:DescribeInstances",),
-    "security_group_data.json": ("ec2:DescribeSecurityGroups",),
-    "rds_data.json": ("rds:DescribeDBInstances",),
-    "vpc_peering_data.json": ("ec2:DescribeVpcPeeringConnections",),
-    "alb_data.json": (
-        "elbv2:DescribeLoadBalancers",
-        "elbv2:DescribeTargetGroups",
-        "elbv2:DescribeTargetHealth",
-    ),
-}
-NEVER_COLLECTED = ("ec2:DescribeVpcs", "ec2:DescribeSubnets")
+#: file -> the operations its records become (the registry's `legacy_file`)
+LEGACY_FILES: dict[str, tuple[str, ...]] = legacy_files()
+#: what the legacy format never recorded: unknown in every legacy snapshot
+NEVER_COLLECTED: tuple[Operation, ...] = tuple(op for op in OPERATIONS if not op.in_legacy_format)
 
 _STAMP_RE = re.compile(r"archive_(\d{8})_(\d{6})$")
 
@@ -315,12 +316,16 @@ class LegacySnapshot:
                     for r in self.regions
                     for op in operations
                 )
+        unknown = [
+            (r, op) for r in self.regions for op in NEVER_COLLECTED if op.scope is Scope.REGIONAL
+        ]
+        # a global operation is unknown once per account, not once per region
+        unknown += [(GLOBAL_REGION, op) for op in NEVER_COLLECTED if op.scope is Scope.GLOBAL]
         errors.extend(
             CollectionError(
-                self.account_id, r, op, "NotInLegacyFormat", "aws_neo4j_map never collected it"
+                self.account_id, r, op.name, "NotInLegacyFormat", "aws_neo4j_map never collected it"
             )
-            for r in self.regions
-            for op in NEVER_COLLECTED
+            for r, op in unknown
         )
         self._info = SnapshotInfo(
             snapshot_id=snapshot_id,
@@ -374,23 +379,29 @@ class LegacySnapshot:
                 reservation["OwnerId"] = acct
             # the old tool kept no reservations: one per region holds all its instances
             return [
-                one("ec2:DescribeInstances", {"Reservations": [reservation] if instances else []})
+                one(
+                    ops.DESCRIBE_INSTANCES.name,
+                    {"Reservations": [reservation] if instances else []},
+                )
             ]
         if name == "security_group_data.json":
             groups = [security_group_to_api(r, acct) for r in records]
-            return [one("ec2:DescribeSecurityGroups", {"SecurityGroups": groups})]
+            return [one(ops.DESCRIBE_SECURITY_GROUPS.name, {"SecurityGroups": groups})]
         if name == "rds_data.json":
             return [
-                one("rds:DescribeDBInstances", {"DBInstances": [rds_to_api(r) for r in records]})
+                one(
+                    ops.DESCRIBE_DB_INSTANCES.name,
+                    {"DBInstances": [rds_to_api(r) for r in records]},
+                )
             ]
         if name == "vpc_peering_data.json":
             pcs = [peering_to_api(r) for r in records]
-            return [one("ec2:DescribeVpcPeeringConnections", {"VpcPeeringConnections": pcs})]
+            return [one(ops.DESCRIBE_VPC_PEERING_CONNECTIONS.name, {"VpcPeeringConnections": pcs})]
         if name == "alb_data.json":
             lbs, tgs, health_calls = load_balancers_to_api(records)
             return [
-                one("elbv2:DescribeLoadBalancers", {"LoadBalancers": lbs}),
-                one("elbv2:DescribeTargetGroups", {"TargetGroups": tgs}),
-                self._response("elbv2:DescribeTargetHealth", region, name, health_calls),
+                one(ops.DESCRIBE_LOAD_BALANCERS.name, {"LoadBalancers": lbs}),
+                one(ops.DESCRIBE_TARGET_GROUPS.name, {"TargetGroups": tgs}),
+                self._response(ops.DESCRIBE_TARGET_HEALTH.name, region, name, health_calls),
             ]
         return []

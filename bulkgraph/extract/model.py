@@ -23,19 +23,6 @@ SNAPSHOT_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 #: The rule, for messages.
 SNAPSHOT_ID_RULE = "1-128 characters of A-Z a-z 0-9 . _ -, not . or .."
 
-#: The operations of format version 1: file path under `<account>/<region>/` -> operation.
-OPERATIONS_V1: dict[str, str] = {
-    "ec2/DescribeInstances": "ec2:DescribeInstances",
-    "ec2/DescribeSecurityGroups": "ec2:DescribeSecurityGroups",
-    "ec2/DescribeVpcs": "ec2:DescribeVpcs",
-    "ec2/DescribeSubnets": "ec2:DescribeSubnets",
-    "ec2/DescribeVpcPeeringConnections": "ec2:DescribeVpcPeeringConnections",
-    "rds/DescribeDBInstances": "rds:DescribeDBInstances",
-    "elbv2/DescribeLoadBalancers": "elbv2:DescribeLoadBalancers",
-    "elbv2/DescribeTargetGroups": "elbv2:DescribeTargetGroups",
-    "elbv2/DescribeTargetHealth": "elbv2:DescribeTargetHealth",
-}
-
 
 def is_valid_snapshot_id(snapshot_id: str) -> bool:
     """1-128 characters of A-Z a-z 0-9 . _ -, and not `.` or `..`: an id names folders and

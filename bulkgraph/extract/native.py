@@ -18,7 +18,6 @@ from bulkgraph.errors import InputError
 from bulkgraph.extract import jsonread
 from bulkgraph.extract.model import (
     FORMAT_V1,
-    OPERATIONS_V1,
     SNAPSHOT_ID_RULE,
     AccountInfo,
     ApiResponse,
@@ -26,6 +25,7 @@ from bulkgraph.extract.model import (
     SnapshotInfo,
     is_valid_snapshot_id,
 )
+from bulkgraph.extract.operations import BY_KEY, GLOBAL_REGION, Scope
 
 MANIFEST = "manifest.json"
 
@@ -91,16 +91,23 @@ def _parse_files(
         account = entry.get("account_id")
         region = entry.get("region")
         key = match["key"]
-        if key not in OPERATIONS_V1:
+        known = BY_KEY.get(key)
+        if known is None:
             # A later format version may add operations: old readers skip them, loudly.
             warnings.append(f"{path}: unknown operation {operation or key!r}, skipped")
             skipped[path] = str(operation or key)
             continue
-        expected = OPERATIONS_V1[key]
+        expected = known.name
         if operation != expected or account != match["account"] or region != match["region"]:
             raise InputError(
                 f"{what}: operation/account/region ({operation}, {account}, {region}) "
                 f"disagree with its path {path!r}"
+            )
+        if (known.scope is Scope.GLOBAL) != (match["region"] == GLOBAL_REGION):
+            # a global operation is stored once per account, under the `global` folder
+            raise InputError(
+                f"{what}: {expected} is {known.scope.value}, so {path!r} is the wrong place "
+                f"for it (global operations, and only they, live under {GLOBAL_REGION!r})"
             )
         if path in seen:
             raise InputError(f"{what}: {path!r} is listed twice")

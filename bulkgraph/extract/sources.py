@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bulkgraph.console import log
 from bulkgraph.errors import BulkgraphError, InputError
@@ -18,6 +19,9 @@ from bulkgraph.extract import archive, s3
 from bulkgraph.extract.legacy import LegacySnapshot, is_legacy_folder
 from bulkgraph.extract.model import Problem, Snapshot, unreadable
 from bulkgraph.extract.native import MANIFEST, NativeSnapshot
+
+if TYPE_CHECKING:
+    from bulkgraph.settings import Settings
 
 
 @dataclass
@@ -34,10 +38,15 @@ class _Options:
     s3_endpoint_url: str | None
 
 
+def snapshot_cache_dir(settings: Settings) -> Path:
+    """Where tar snapshots are extracted and S3 ones downloaded, under the cache folder."""
+    return settings.bulkgraph_cache_dir / "snapshots"
+
+
 def default_cache_dir() -> Path:
     from bulkgraph.settings import get_settings
 
-    return get_settings().bulkgraph_cache_dir / "snapshots"
+    return snapshot_cache_dir(get_settings())
 
 
 def _open_folder(folder: Path, opts: _Options, location: str | None = None) -> Snapshot:

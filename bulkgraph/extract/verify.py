@@ -1,11 +1,13 @@
-"""Checking a snapshot end to end: every checksum, every file's gzip and JSON."""
+"""Checking a snapshot end to end: every checksum, every file's gzip and JSON, and that each
+file's calls are made the way the registry says its operation is called."""
 
 from __future__ import annotations
 
 from bulkgraph.errors import InputError
 from bulkgraph.extract.legacy import LegacySnapshot
-from bulkgraph.extract.model import Problem, Snapshot, unreadable
+from bulkgraph.extract.model import ApiResponse, Problem, Snapshot, unreadable
 from bulkgraph.extract.native import NativeSnapshot
+from bulkgraph.extract.operations import BY_NAME, PerItem
 
 
 def verify(snapshot: Snapshot) -> list[Problem]:
@@ -25,9 +27,13 @@ def _verify(snapshot: Snapshot) -> list[Problem]:
     if isinstance(snapshot, NativeSnapshot):
         for f in snapshot.files:
             try:
-                snapshot.read_file(f)
+                response = snapshot.read_file(f)
             except InputError as exc:
                 problems.append(_problem(str(exc), f"{snapshot.location}/{f.path}"))
+                continue
+            message = call_problem(response)
+            if message:
+                problems.append(Problem(response.path, message))
         return problems
     if isinstance(snapshot, LegacySnapshot):
         # every file's JSON, and every record converted
@@ -45,6 +51,28 @@ def _verify(snapshot: Snapshot) -> list[Problem]:
     except InputError as exc:
         problems.append(_problem(str(exc), snapshot.info.location))
     return problems
+
+
+def call_problem(response: ApiResponse) -> str | None:
+    """What is wrong with the calls a data file holds, given how its operation is called:
+    exactly one call for an operation called once, every request naming its item for one
+    called per item. None when nothing is."""
+    op = BY_NAME.get(response.operation)
+    if op is None:
+        return None
+    calls = response.calls
+    if not isinstance(op.calls, PerItem):
+        if len(calls) != 1:
+            return f"{op.name} is called {op.describe()}, but the file holds {len(calls)} calls"
+        return None
+    key = op.calls.request_key
+    unnamed = [n for n, c in enumerate(calls) if key not in (c.get("request") or {})]
+    if unnamed:
+        return (
+            f"{op.name} is called {op.calls.describe()}, but request.{key} is missing in "
+            f"calls[{unnamed[0]}]" + (f" and {len(unnamed) - 1} more" if len(unnamed) > 1 else "")
+        )
+    return None
 
 
 def _problem(message: str, fallback: str) -> Problem:

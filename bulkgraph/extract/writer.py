@@ -20,14 +20,12 @@ from bulkgraph import __version__
 from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.extract.model import (
     FORMAT_V1,
-    OPERATIONS_V1,
     SNAPSHOT_ID_RULE,
     CollectionError,
     is_valid_snapshot_id,
 )
 from bulkgraph.extract.native import MANIFEST
-
-_FILE_OF = {op: key for key, op in OPERATIONS_V1.items()}
+from bulkgraph.extract.operations import BY_NAME, Operation
 
 
 def _json_default(value: object) -> Any:
@@ -63,10 +61,16 @@ class SnapshotWriter:
         self._lock = threading.Lock()
 
     def write(
-        self, operation: str, account_id: str, region: str, calls: list[dict[str, Any]]
+        self,
+        operation: str | Operation,
+        account_id: str,
+        region: str,
+        calls: list[dict[str, Any]],
     ) -> dict[str, Any]:
-        rel = f"{account_id}/{region}/{_FILE_OF[operation]}.json.gz"
-        doc = {"operation": operation, "account_id": account_id, "region": region, "calls": calls}
+        """One data file; `operation` is a registry operation or its name."""
+        op = BY_NAME[operation] if isinstance(operation, str) else operation
+        rel = op.path(account_id, region)
+        doc = {"operation": op.name, "account_id": account_id, "region": region, "calls": calls}
         # mtime=0 and no file name: the same content gives the same bytes (and sha256)
         data = gzip.compress(dumps(doc), compresslevel=6, mtime=0)
         path = self.folder / rel
@@ -74,7 +78,7 @@ class SnapshotWriter:
         path.write_bytes(data)
         entry = {
             "path": rel,
-            "operation": operation,
+            "operation": op.name,
             "account_id": account_id,
             "region": region,
             "sha256": hashlib.sha256(data).hexdigest(),

@@ -23,6 +23,14 @@ from pathlib import Path
 
 import neo4j
 
+from bulkgraph.csvfolder import (
+    NODES,
+    RELATIONSHIPS,
+    FileGroup,
+    Manifest,
+    ManifestSnapshot,
+    read_manifest,
+)
 from bulkgraph.db import Connection, open_driver, resolve_connection, run_autocommit, run_query
 from bulkgraph.errors import BulkgraphError
 from bulkgraph.load.postload import apply_post_load
@@ -30,7 +38,7 @@ from bulkgraph.load.settle import settle
 from bulkgraph.load.temporal_cypher import link_snapshot
 from bulkgraph.pausepoint import pause_point
 from bulkgraph.settings import Settings, get_settings
-from bulkgraph.transform.manifest import FileGroup, Manifest, ManifestSnapshot, read_manifest
+from bulkgraph.transform.keys import snapshot_uid
 from bulkgraph.transform.schema import (
     NODE_BY_LABEL,
     REL_BY_GROUP,
@@ -38,7 +46,6 @@ from bulkgraph.transform.schema import (
     RelSchema,
     load_csv_statement,
 )
-from bulkgraph.transform.snapshot import PART_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +132,9 @@ def _complete_snapshots(driver: neo4j.Driver, database: str, ids: list[str]) -> 
 def group_schema(group: FileGroup) -> NodeSchema | RelSchema:
     """The schema a file group was written with. Dynamic properties (PEERED_TO's tags) have
     a column per key found in the data, so those are read from the group's header."""
-    if group.kind == "nodes":
+    if group.kind == NODES:
         return NODE_BY_LABEL[group.group]
     return REL_BY_GROUP[group.group].as_written(group.header_fields)
-
-
-def _parts_of(group: FileGroup, snapshot_id: str) -> list[str]:
-    # exactly `<id>.csv`: a prefix test would give snapshot `a` the parts of `a.b` too
-    return [p for p in group.parts if Path(p).name == f"{snapshot_id}{PART_SUFFIX}"]
 
 
 class _Copies:
@@ -175,7 +177,7 @@ def _load_snapshot(
     # Mark first: if this run dies, the next one sees an incomplete snapshot and redoes it.
     run_autocommit(
         "MERGE (s:Snapshot {uid: $uid}) SET s.snapshot_id = $sid, s.loading = true",
-        {"uid": f"{sid}|Snapshot|{sid}", "sid": sid},
+        {"uid": snapshot_uid(sid), "sid": sid},
         driver=driver,
         database=database,
     )
@@ -183,15 +185,13 @@ def _load_snapshot(
     copied = _Copies()
     rows = 0
     try:
-        nodes = [g for g in manifest.groups if g.kind == "nodes"]
+        nodes = [g for g in manifest.groups if g.kind == NODES]
         rels = [
-            g
-            for g in manifest.groups
-            if g.kind == "relationships" and g.type not in _TEMPORAL_TYPES
+            g for g in manifest.groups if g.kind == RELATIONSHIPS and g.type not in _TEMPORAL_TYPES
         ]
         for group in [*nodes, *rels]:
             statement = load_csv_statement(group_schema(group))
-            for part in _parts_of(group, sid):
+            for part in group.parts_of(sid):
                 # `part` is a checked path inside the CSV folder (read_manifest)
                 target = copied.copy(csv_dir / part, staging / part)
                 url = "file:///" + target.relative_to(import_root).as_posix()

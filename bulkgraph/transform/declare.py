@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from bulkgraph import csvfolder
 from bulkgraph.transform.types import PropType, kind
 
 
@@ -93,7 +94,7 @@ class NodeSchema:
     @property
     def group(self) -> str:
         """The folder under `nodes/` holding this label's files."""
-        return self.label
+        return csvfolder.node_group(self.label)
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ class RelSchema:
     @property
     def group(self) -> str:
         """The folder under `relationships/` holding this (type, start, end) combination."""
-        return f"{self.type}__{self.start}__{self.end}"
+        return csvfolder.rel_group(self.type, self.start, self.end)
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bulkgraph.extract import operations
 from bulkgraph.transform.declare import Prop
 from bulkgraph.transform.families import FAMILIES
 from bulkgraph.transform.schema import NODES, RELS, schema_cypher
@@ -115,6 +116,16 @@ def markdown() -> str:
         if r.dynamic is not None:
             doc = r.dynamic.doc + " (characters other than letters, digits and `_` become `_`)"
             out.append(f"| `{r.type}` | `{r.dynamic.prefix}<key>` | string | computed | {doc} |")
+    out += [
+        "",
+        "## AWS operations read",
+        "",
+        "From `bulkgraph/extract/operations.py`, the one registry of operations. A file is",
+        "`<account>/<region>/<file>.json.gz` in a snapshot; what `aws_neo4j_map` never carried",
+        "is unknown in its archives.",
+        "",
+        operations.markdown().rstrip("\n"),
+    ]
     return "\n".join(out) + "\n"
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
+from bulkgraph import csvfolder
+from bulkgraph.csvfolder import RELATIONSHIPS, State
 from bulkgraph.transform import csvfmt
 from bulkgraph.transform.declare import DynamicProps, RelSchema
 from bulkgraph.transform.keys import uid
@@ -47,7 +49,7 @@ def fingerprint_text(schema: RelSchema, found: pl.DataFrame) -> pl.DataFrame | N
 
 
 def _paths(sdir: Path, schema: RelSchema) -> tuple[Path, Path]:
-    return sdir / f"{schema.group}.rows.parquet", sdir / f"{schema.group}.pairs.parquet"
+    return sdir / State.dynamic_rows(schema.group), sdir / State.dynamic_pairs(schema.group)
 
 
 def keep(
@@ -75,7 +77,7 @@ def keep(
 
 
 def write_parts(
-    out_dir: Path, sdirs: dict[str, Path], schema: RelSchema, suffix: str
+    out_dir: Path, sdirs: dict[str, Path], schema: RelSchema
 ) -> tuple[RelSchema, dict[str, int], bool]:
     """Every snapshot's part of `schema` with a column per key of all snapshots (`sdirs`:
     snapshot id -> its state folder, in time order). Returns the schema as written (its
@@ -87,7 +89,7 @@ def write_parts(
     rows: dict[str, int] = {}
     multiline = False
     for sid, sdir in sdirs.items():
-        path = out_dir / "relationships" / schema.group / f"{sid}{suffix}"
+        path = out_dir / csvfolder.part_path(RELATIONSHIPS, schema.group, sid)
         df = pl.read_parquet(_paths(sdir, schema)[0])
         if df.height == 0:
             path.unlink(missing_ok=True)

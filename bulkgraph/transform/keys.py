@@ -36,3 +36,12 @@ def resource_key_text(label: str, keys: list[str]) -> str:
 
 def uid(snapshot_id: str, rk: pl.Expr) -> pl.Expr:
     return pl.concat_str([pl.lit(snapshot_id + "|"), rk])
+
+
+def uid_text(snapshot_id: str, rk: str) -> str:
+    return f"{snapshot_id}|{rk}"
+
+
+def snapshot_uid(snapshot_id: str) -> str:
+    """The uid of a snapshot's Snapshot node."""
+    return uid_text(snapshot_id, resource_key_text("Snapshot", [snapshot_id]))

@@ -4,7 +4,7 @@ Snapshots are transformed in parallel worker processes (each a pure function of 
 snapshot); a snapshot whose outputs exist for the same input checksum is not redone. Then a
 cheap sequential pass links snapshots in time (NEXT, NEXT_VERSION), writes the relationships
 whose properties are named by the data (dynamic.py: PEERED_TO's tags), the header files,
-`rejects.jsonl` and `import-manifest.json`.
+`rejects.jsonl` and `import-manifest.json` (the folder's layout: `bulkgraph/csvfolder.py`).
 """
 
 from __future__ import annotations
@@ -21,22 +21,29 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bulkgraph.errors import InputError
-from bulkgraph.extract.model import Snapshot
-from bulkgraph.transform import csvfmt, dynamic
-from bulkgraph.transform.manifest import (
+from bulkgraph import csvfolder
+from bulkgraph.csvfolder import (
+    MANIFEST_NAME,
+    REJECTS_NAME,
+    RELATIONSHIPS,
     FileGroup,
+    Kind,
     Manifest,
     ManifestSnapshot,
-    group_arg,
+    State,
     write_manifest,
 )
+from bulkgraph.csvfolder import (
+    NODES as NODE_FILES,
+)
+from bulkgraph.errors import InputError
+from bulkgraph.extract.model import Snapshot
+from bulkgraph.load.importer import manifest_import_args
+from bulkgraph.transform import csvfmt, dynamic
 from bulkgraph.transform.schema import NODES, RELS, RelSchema
 from bulkgraph.transform.snapshot import (
-    PART_SUFFIX,
     SnapshotResult,
     output_layout,
-    state_dir,
     transform_snapshot,
 )
 from bulkgraph.transform.temporal import link
@@ -44,9 +51,6 @@ from bulkgraph.transform.temporal import link
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
-
-#: every rejected record of the folder's snapshots, one JSON object a line
-REJECTS = "rejects.jsonl"
 
 
 @dataclass
@@ -85,7 +89,7 @@ class TransformResult:
 
 
 def _done(out_dir: Path, snapshot: Snapshot) -> SnapshotResult | None:
-    path = state_dir(out_dir, snapshot.info.snapshot_id) / "result.json"
+    path = State.dir(out_dir, snapshot.info.snapshot_id) / State.RESULT
     try:
         result = SnapshotResult.from_json(json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
@@ -172,7 +176,7 @@ def transform(
         seen[sid] = s.info.location
     ordered = sorted(snapshots, key=lambda s: (s.info.taken_at, s.info.snapshot_id))
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = TransformResult(out_dir, out_dir / "import-manifest.json")
+    result = TransformResult(out_dir, out_dir / MANIFEST_NAME)
     results: dict[str, SnapshotResult] = {}
     todo: list[Snapshot] = []
     for s in ordered:
@@ -220,24 +224,26 @@ def transform(
         progress("linking snapshots", total, total)
     temporal = link(out_dir, ids)
     # NEXT / NEXT_VERSION hold only ids already written in the node files
-    sdirs = {sid: state_dir(out_dir, sid) for sid in ids}
+    sdirs = {sid: State.dir(out_dir, sid) for sid in ids}
     multiline = any(results[sid].multiline for sid in ids)
     widened: dict[str, tuple[RelSchema, dict[str, int]]] = {}
     for rel in RELS:
         if rel.dynamic is not None:
-            written, rows, broken = dynamic.write_parts(out_dir, sdirs, rel, PART_SUFFIX)
+            written, rows, broken = dynamic.write_parts(out_dir, sdirs, rel)
             widened[rel.group] = (written, rows)
             multiline |= broken
 
     groups: list[FileGroup] = []
     for node in NODES:
         rows = {
-            f"nodes/{node.group}/{sid}{PART_SUFFIX}": results[sid].node_rows[node.label]
+            csvfolder.part_path(NODE_FILES, node.group, sid): results[sid].node_rows[node.label]
             for sid in ids
             if results[sid].node_rows.get(node.label)
         }
         if rows:
-            groups.append(_group(out_dir, "nodes", node.group, node.header, rows, label=node.label))
+            groups.append(
+                _group(out_dir, NODE_FILES, node.group, node.header, rows, label=node.label)
+            )
     for rel in RELS:
         if rel.group in widened:
             per_sid, header = widened[rel.group][1], widened[rel.group][0].header
@@ -248,12 +254,12 @@ def transform(
                 s: results[s].rel_rows[rel.group] for s in ids if results[s].rel_rows.get(rel.group)
             }
             header = rel.header
-        rows = {f"relationships/{rel.group}/{sid}{PART_SUFFIX}": n for sid, n in per_sid.items()}
+        rows = {csvfolder.part_path(RELATIONSHIPS, rel.group, sid): n for sid, n in per_sid.items()}
         if rows:
             groups.append(
                 _group(
                     out_dir,
-                    "relationships",
+                    RELATIONSHIPS,
                     rel.group,
                     header,
                     rows,
@@ -264,9 +270,9 @@ def transform(
             )
 
     # rejects of all snapshots, in time order
-    with (out_dir / REJECTS).open("w", encoding="utf-8") as fh:
+    with (out_dir / REJECTS_NAME).open("w", encoding="utf-8") as fh:
         for sid in ids:
-            fh.write((state_dir(out_dir, sid) / "rejects.jsonl").read_text(encoding="utf-8"))
+            fh.write((State.dir(out_dir, sid) / State.REJECTS).read_text(encoding="utf-8"))
 
     for s in good:
         sid = s.info.snapshot_id
@@ -286,7 +292,7 @@ def transform(
             for k, v in c.items():
                 acc[k] += v
     for g in groups:
-        if g.kind == "nodes":
+        if g.kind == NODE_FILES:
             result.nodes_per_label[g.group] = g.total_rows
         else:
             assert g.type is not None
@@ -307,7 +313,7 @@ def transform(
         groups=groups,
         nodes_per_label=result.nodes_per_label,
         relationships_per_type=dict(sorted(result.relationships_per_type.items())),
-        import_args=[*(group_arg(g) for g in groups), *csvfmt.import_options(multiline)],
+        import_args=manifest_import_args(groups, csvfmt.import_options(multiline)),
     )
     write_manifest(out_dir, manifest)
     return result
@@ -315,7 +321,7 @@ def transform(
 
 def _group(
     out_dir: Path,
-    kind: str,
+    kind: Kind,
     group: str,
     header: str,
     rows: dict[str, int],
@@ -325,7 +331,7 @@ def _group(
     start: str | None = None,
     end: str | None = None,
 ) -> FileGroup:
-    header_path = f"{kind}/{group}/header.csv"
+    header_path = csvfolder.header_path(kind, group)
     path = out_dir / header_path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(header + "\n", encoding="utf-8")

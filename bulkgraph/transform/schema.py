@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+from bulkgraph.csvfolder import rel_group
 from bulkgraph.transform.declare import SYSTEM_NODE_PROPS, NodeSchema, Prop, RelSchema, rel
 from bulkgraph.transform.families import FAMILIES, base
 from bulkgraph.transform.types import PropType, kind
@@ -139,7 +140,7 @@ def node_schema(label: str) -> NodeSchema:
 
 
 def rel_schema(type_: str, start: str, end: str) -> RelSchema:
-    return REL_BY_GROUP[f"{type_}__{start}__{end}"]
+    return REL_BY_GROUP[rel_group(type_, start, end)]
 
 
 def _cell(index: int, prop: Prop, *, key: bool = False) -> str:

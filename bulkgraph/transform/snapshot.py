@@ -1,6 +1,6 @@
 """One snapshot to its part files: a pure function of the snapshot (run in a worker process).
 
-Writes, under the output folder:
+Writes, under the output folder (layout: `bulkgraph/csvfolder.py`):
 - `nodes/<Label>/<snapshot_id>.csv` and `relationships/<group>/<snapshot_id>.csv` (no header),
 - `state/<snapshot_id>/keys.parquet`: label, resource_key, uid, fingerprint of versioned
   non-stub nodes, read by the temporal pass,
@@ -21,6 +21,9 @@ from typing import Any
 
 import polars as pl
 
+from bulkgraph import csvfolder
+from bulkgraph.csvfolder import NODES as NODE_FILES
+from bulkgraph.csvfolder import RELATIONSHIPS, State
 from bulkgraph.extract.model import ApiResponse, Snapshot
 from bulkgraph.transform import csvfmt, dynamic
 from bulkgraph.transform.families import FAMILIES, FamilyCount, Graph, base
@@ -36,7 +39,8 @@ from bulkgraph.transform.schema import (
 from bulkgraph.transform.types import kind
 from bulkgraph.transform.unknown import unknown_calls, unknown_labels
 
-PART_SUFFIX = ".csv"
+#: the one relationship group whose columns depend on the data (a `tag_<key>` per peering
+#: tag key of all snapshots): written by the sequential pass, not per snapshot
 #: Bump when the same snapshot would give different part files (values, order, escaping)
 #: without any column changing: the columns themselves are covered by `output_layout()`.
 TRANSFORM_REVISION = 2  # 2: state files of dynamic properties named by their group
@@ -78,10 +82,6 @@ class SnapshotResult:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SnapshotResult:
         return cls(**data)
-
-
-def state_dir(out_dir: Path, snapshot_id: str) -> Path:
-    return out_dir / "state" / snapshot_id
 
 
 def _typed_empty(schema: NodeSchema) -> dict[str, pl.DataType]:
@@ -279,7 +279,7 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
     for label, df in nodes.items():
         if label == "Snapshot" or df.height == 0:
             continue
-        rels[f"CONTAINS__Snapshot__{label}"] = df.select(
+        rels[csvfolder.rel_group("CONTAINS", "Snapshot", label)] = df.select(
             pl.lit(f"Snapshot|{sid}").alias("start_rk"), pl.col("resource_key").alias("end_rk")
         )
 
@@ -301,7 +301,7 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
             pl.when(pl.col("stub").is_null()).then(pl.col(c)).otherwise(None).alias(c)
             for c in ("resource_key", "fingerprint")
         ).sort("uid")
-        path = out_dir / "nodes" / schema.group / f"{sid}{PART_SUFFIX}"
+        path = out_dir / csvfolder.part_path(NODE_FILES, schema.group, sid)
         if df.height:
             cols = csvfmt.prop_cols(schema.columns)
             result.multiline |= csvfmt.write_lines(path, csvfmt.lines(df, cols))
@@ -325,24 +325,24 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
         cols = [("start", "string"), ("end", "string"), *csvfmt.prop_cols(rs.props)]
         # ids are written like any other string: quoted and escaped
         result.multiline |= csvfmt.write_lines(
-            out_dir / "relationships" / group / f"{sid}{PART_SUFFIX}", csvfmt.lines(out, cols)
+            out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid), csvfmt.lines(out, cols)
         )
         result.rel_rows[group] = out.height
 
-    sdir = state_dir(out_dir, sid)
+    sdir = State.dir(out_dir, sid)
     sdir.mkdir(parents=True, exist_ok=True)
-    pl.concat(keys_frames).sort(["label", "resource_key"]).write_parquet(sdir / "keys.parquet")
+    pl.concat(keys_frames).sort(["label", "resource_key"]).write_parquet(sdir / State.KEYS)
     for rs in with_pairs:
         dynamic.keep(sdir, sid, rs, rels.get(rs.group), pairs[rs.group])
-    with (sdir / "rejects.jsonl").open("w", encoding="utf-8") as fh:
+    with (sdir / State.REJECTS).open("w", encoding="utf-8") as fh:
         for row in sorted(g.rejects.rows, key=lambda r: (r["file"], r["record"], r["reason"])):
             fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
     result.rejected = len(g.rejects.rows)
     result.families = {op: asdict(c) for op, c in sorted(g.counts.items())}
     result.skipped_operations = g.unknown_operations
     result.unknown = unknown
-    (sdir / "result.json").write_text(json.dumps(asdict(result), sort_keys=True, indent=1))
+    (sdir / State.RESULT).write_text(json.dumps(asdict(result), sort_keys=True, indent=1))
     return result
 
 
-__all__ = ["FamilyCount", "SnapshotResult", "state_dir", "transform_snapshot"]
+__all__ = ["FamilyCount", "SnapshotResult", "transform_snapshot"]

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import polars as pl
 
+from bulkgraph import csvfolder
+from bulkgraph.csvfolder import RELATIONSHIPS, State
 from bulkgraph.transform import csvfmt
+from bulkgraph.transform.keys import snapshot_uid
 from bulkgraph.transform.schema import NODES
-from bulkgraph.transform.snapshot import PART_SUFFIX, state_dir
 
 _KEYS = {"label": pl.String, "resource_key": pl.String, "uid": pl.String, "fingerprint": pl.String}
 #: snapshots linked per step: one sort over a chunk instead of a join per snapshot, while
@@ -30,7 +32,7 @@ def link(out_dir: Path, ordered_ids: list[str]) -> dict[str, dict[str, int]]:
 
     def put_lines(group: str, sid: str, part: pl.DataFrame | None) -> None:
         """Write the part's lines, or remove the part file of an earlier run if none."""
-        path = out_dir / "relationships" / group / f"{sid}{PART_SUFFIX}"
+        path = out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid)
         if part is None or part.height == 0:
             path.unlink(missing_ok=True)
             return
@@ -38,11 +40,9 @@ def link(out_dir: Path, ordered_ids: list[str]) -> dict[str, dict[str, int]]:
         written.setdefault(group, {})[sid] = part.height
 
     for prev, nxt in itertools.pairwise(ordered_ids):
-        link_df = pl.DataFrame(
-            {"start": [f"{prev}|Snapshot|{prev}"], "end": [f"{nxt}|Snapshot|{nxt}"]}
-        )
+        link_df = pl.DataFrame({"start": [snapshot_uid(prev)], "end": [snapshot_uid(nxt)]})
         put_lines(
-            "NEXT__Snapshot__Snapshot",
+            csvfolder.rel_group("NEXT", "Snapshot", "Snapshot"),
             nxt,
             csvfmt.lines(link_df, [("start", "string"), ("end", "string")]).to_frame(),
         )
@@ -58,7 +58,11 @@ def link(out_dir: Path, ordered_ids: list[str]) -> dict[str, dict[str, int]]:
         )
         for order, sid in enumerate(chunk):
             for label in versioned:
-                put_lines(f"NEXT_VERSION__{label}__{label}", sid, parts.get((order, label)))
+                put_lines(
+                    csvfolder.rel_group("NEXT_VERSION", label, label),
+                    sid,
+                    parts.get((order, label)),
+                )
         last = ordered.unique(["label", "resource_key"], keep="last", maintain_order=True)
         last = last.with_columns(pl.lit(-1, pl.Int32).alias("order"))
     return written
@@ -67,7 +71,7 @@ def link(out_dir: Path, ordered_ids: list[str]) -> dict[str, dict[str, int]]:
 def _in_time_order(last: pl.DataFrame, out_dir: Path, chunk: list[str]) -> pl.DataFrame:
     """The carried last-seen rows and the chunk's keys, sorted by resource, then time."""
     scans = [
-        pl.scan_parquet(state_dir(out_dir, sid) / "keys.parquet").with_columns(
+        pl.scan_parquet(State.dir(out_dir, sid) / State.KEYS).with_columns(
             pl.lit(order, pl.Int32).alias("order")
         )
         for order, sid in enumerate(chunk)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from bulkgraph.extract import operations as ops
 from bulkgraph.extract.model import ApiResponse
 from bulkgraph.transform.declare import NodeSchema, Prop, rel
 from bulkgraph.transform.families.base import ACCOUNT_REGION, TAGS, in_region, put_tags, tagged
@@ -13,7 +14,7 @@ from bulkgraph.transform.families.subnets import SUBNET
 from bulkgraph.transform.families.vpcs import VPC
 from bulkgraph.transform.family import Family, Graph, Read, children, list_at, read, sourced
 
-OPERATION = "ec2:DescribeInstances"
+OPERATION = ops.DESCRIBE_INSTANCES.name
 
 INSTANCE = NodeSchema(
     "Instance",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bulkgraph.extract import operations as ops
 from bulkgraph.extract.model import ApiResponse
 from bulkgraph.transform.declare import NodeSchema, Prop, rel
 from bulkgraph.transform.families.base import ACCOUNT_REGION, TAGS, in_region, put_tags, tagged
@@ -9,7 +10,7 @@ from bulkgraph.transform.families.security_groups import SECURITY_GROUP
 from bulkgraph.transform.families.vpcs import VPC
 from bulkgraph.transform.family import Family, Graph, Read, children, list_at, read, sourced
 
-OPERATION = "elbv2:DescribeLoadBalancers"
+OPERATION = ops.DESCRIBE_LOAD_BALANCERS.name
 
 LOAD_BALANCER = NodeSchema(
     "LoadBalancer",

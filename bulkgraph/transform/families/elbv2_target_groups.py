@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from bulkgraph.extract import operations as ops
 from bulkgraph.extract.model import ApiResponse
 from bulkgraph.transform.declare import NodeSchema, Prop, rel
 from bulkgraph.transform.families.base import ACCOUNT_REGION
 from bulkgraph.transform.families.elbv2_load_balancers import LOAD_BALANCER
 from bulkgraph.transform.family import Family, Graph, Read, children, list_at, read, sourced
 
-OPERATION = "elbv2:DescribeTargetGroups"
+OPERATION = ops.DESCRIBE_TARGET_GROUPS.name
 
 TARGET_GROUP = NodeSchema(
     "TargetGroup",

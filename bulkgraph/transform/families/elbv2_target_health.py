@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from bulkgraph.extract import operations as ops
 from bulkgraph.extract.model import ApiResponse
 from bulkgraph.transform.declare import NodeSchema, Prop, RelSchema, rel
 from bulkgraph.transform.families.ec2_instances import INSTANCE
@@ -18,7 +19,7 @@ from bulkgraph.transform.families.elbv2_load_balancers import LOAD_BALANCER
 from bulkgraph.transform.families.elbv2_target_groups import TARGET_GROUP
 from bulkgraph.transform.family import Family, Graph, Read, list_at, read, sourced
 
-OPERATION = "elbv2:DescribeTargetHealth"
+OPERATION = ops.DESCRIBE_TARGET_HEALTH.name
 
 LAMBDA_FUNCTION = NodeSchema(
     "LambdaFunction", keys=(Prop("arn", doc="the function's ARN"),), doc="a load balancer target"

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import polars as pl
 
+from bulkgraph.extract import operations as ops
 from bulkgraph.extract.model import ApiResponse
 from bulkgraph.transform.declare import DynamicProps, Prop, rel
 from bulkgraph.transform.families.base import TAGS
 from bulkgraph.transform.families.vpcs import VPC
 from bulkgraph.transform.family import Family, Graph, Read, children, list_at, read, sourced
 
-OPERATION = "ec2:DescribeVpcPeeringConnections"
+OPERATION = ops.DESCRIBE_VPC_PEERING_CONNECTIONS.name
 
 PEERED_TO = rel(
     "PEERED_TO",

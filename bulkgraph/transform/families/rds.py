@@ -6,6 +6,7 @@ identifier: an identifier is unique only within its account and region.
 
 from __future__ import annotations
 
+from bulkgraph.extract import operations as ops
 from bulkgraph.extract.model import ApiResponse
 from bulkgraph.transform.declare import NodeSchema, Prop, rel
 from bulkgraph.transform.families.base import ACCOUNT_REGION, REGION, TAGS, put_tags, tagged
@@ -14,7 +15,7 @@ from bulkgraph.transform.families.vpcs import VPC
 from bulkgraph.transform.family import Family, Graph, Read, children, list_at, read, sourced
 from bulkgraph.transform.types import PropType
 
-OPERATION = "rds:DescribeDBInstances"
+OPERATION = ops.DESCRIBE_DB_INSTANCES.name
 
 
 def _aws(name: str, type_: PropType = "string", doc: str = "", required: bool = False) -> Prop:

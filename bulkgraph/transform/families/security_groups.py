@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from bulkgraph.extract import operations as ops
 from bulkgraph.extract.model import ApiResponse
 from bulkgraph.transform.declare import NodeSchema, Prop, RelSchema, rel
 from bulkgraph.transform.families.base import (
@@ -26,7 +27,7 @@ from bulkgraph.transform.families.vpcs import VPC
 from bulkgraph.transform.family import Family, Graph, Read, children, list_at, read, sourced
 from bulkgraph.transform.records import table, typed
 
-OPERATION = "ec2:DescribeSecurityGroups"
+OPERATION = ops.DESCRIBE_SECURITY_GROUPS.name
 
 SECURITY_GROUP = NodeSchema(
     "SecurityGroup",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from bulkgraph.extract import operations as ops
 from bulkgraph.extract.model import ApiResponse
 from bulkgraph.transform.declare import NodeSchema, Prop, rel
 from bulkgraph.transform.families.base import ACCOUNT_REGION, TAGS, put_tags, tagged
 from bulkgraph.transform.families.vpcs import VPC
 from bulkgraph.transform.family import Family, Graph, Read, list_at, read, sourced
 
-OPERATION = "ec2:DescribeSubnets"
+OPERATION = ops.DESCRIBE_SUBNETS.name
 
 SUBNET = NodeSchema(
     "Subnet",

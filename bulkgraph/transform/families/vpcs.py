@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from bulkgraph.extract import operations as ops
 from bulkgraph.extract.model import ApiResponse
 from bulkgraph.transform.declare import NodeSchema, Prop
 from bulkgraph.transform.families.base import ACCOUNT_REGION, TAGS, put_tags, tagged
 from bulkgraph.transform.family import Family, Graph, Read, list_at, read, sourced
 
-OPERATION = "ec2:DescribeVpcs"
+OPERATION = ops.DESCRIBE_VPCS.name
 
 VPC = NodeSchema(
     "VPC",

@@ -2,7 +2,8 @@
 
 What a nightly cron job or systemd timer runs. A snapshot that cannot be read or transformed
 is named and skipped, and the rebuild goes on with the rest (exit 3); with no usable snapshot
-nothing is replaced (exit 1).
+nothing is replaced (exit 1). Every stage gets the one `Settings` the rebuild was given:
+finding snapshots (its cache folder for tar and S3 snapshots) and the import (its Neo4j).
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bulkgraph.csvfolder import REJECTS_NAME as REJECTS
 from bulkgraph.errors import BulkgraphError, ExitCode
-from bulkgraph.extract.sources import discover
+from bulkgraph.extract.sources import discover, snapshot_cache_dir
 from bulkgraph.load.bulk import ImportSummary, bulk_import
 from bulkgraph.load.settle import settle
 from bulkgraph.pausepoint import pause_point
 from bulkgraph.server import Neo4jHome, resolve_home
 from bulkgraph.settings import Settings, get_settings
-from bulkgraph.transform.run import REJECTS, Progress, transform
+from bulkgraph.transform.run import Progress, transform
 
 #: rejected records a summary shows (a temporary CSV folder goes, and its rejects.jsonl with it)
 REJECT_SAMPLES = 20
@@ -95,7 +97,7 @@ def rebuild(
     if settled.acted:
         summary.settled = settled.to_dict()
     t0 = time.monotonic()
-    found = discover(sources, account_id=account_id)
+    found = discover(sources, cache_dir=snapshot_cache_dir(settings), account_id=account_id)
     for problem in found.problems:
         summary.skipped[problem.location] = problem.message
     summary.phases["discover"] = time.monotonic() - t0

@@ -1,13 +1,25 @@
-"""`CSV_DIR/import-manifest.json`: what the transform wrote and how to import it.
+"""The CSV folder: what the transform writes and load reads, in one place.
 
-The load code reads it with `read_manifest(csv_dir)`; `Manifest.import_command(csv_dir)` gives
-the full `neo4j-admin` argument list with absolute paths.
+```
+CSV_DIR/
+  import-manifest.json                      what is there and how to import it (`Manifest`)
+  rejects.jsonl                             records the transform could not use, all snapshots
+  nodes/<Label>/header.csv                  one header line per group
+  nodes/<Label>/<snapshot_id>.csv           one part per snapshot, no header
+  relationships/<TYPE>__<Start>__<End>/...  the same for each (type, start label, end label)
+  state/<snapshot_id>/...                   the transform's own per-snapshot files (`State`)
+```
+
+The transform writes it (`transform/run.py`, `transform/snapshot.py`, `transform/temporal.py`);
+`load/bulk.py` and `load/append.py` read it through the manifest. Paths inside the manifest
+are relative to CSV_DIR, with `/` separators.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
@@ -16,6 +28,61 @@ from bulkgraph.extract.model import SNAPSHOT_ID_RULE, is_valid_snapshot_id
 
 MANIFEST_NAME = "import-manifest.json"
 MANIFEST_FORMAT = "bulkgraph-csv/1"
+REJECTS_NAME = "rejects.jsonl"
+HEADER_NAME = "header.csv"
+PART_SUFFIX = ".csv"
+
+Kind = Literal["nodes", "relationships"]
+NODES: Kind = "nodes"
+RELATIONSHIPS: Kind = "relationships"
+
+
+def node_group(label: str) -> str:
+    """The group (folder under `nodes/`) of a label's files."""
+    return label
+
+
+def rel_group(type_: str, start: str, end: str) -> str:
+    """The group (folder under `relationships/`) of one (type, start, end) combination."""
+    return f"{type_}__{start}__{end}"
+
+
+def header_path(kind: Kind, group: str) -> str:
+    return f"{kind}/{group}/{HEADER_NAME}"
+
+
+def part_path(kind: Kind, group: str, snapshot_id: str) -> str:
+    """A snapshot's part of a group, relative to CSV_DIR."""
+    return f"{kind}/{group}/{snapshot_id}{PART_SUFFIX}"
+
+
+def part_snapshot(part: str) -> str:
+    """The snapshot a part file belongs to (its name without the suffix)."""
+    return part.rsplit("/", 1)[-1].removesuffix(PART_SUFFIX)
+
+
+class State:
+    """`state/<snapshot_id>/`: per-snapshot files the transform re-reads, not the importer."""
+
+    KEYS = "keys.parquet"  # label, resource_key, uid, fingerprint of versioned nodes
+    REJECTS = REJECTS_NAME
+    #: written last: its presence with the same input checksum means the snapshot is done
+    RESULT = "result.json"
+
+    @staticmethod
+    def dir(csv_dir: Path, snapshot_id: str) -> Path:
+        return csv_dir / "state" / snapshot_id
+
+    @staticmethod
+    def dynamic_rows(group: str) -> str:
+        """Rows of a relationship group with properties named by the data (start, end,
+        fixed properties), kept for the final pass that writes its parts."""
+        return f"{group}.rows.parquet"
+
+    @staticmethod
+    def dynamic_pairs(group: str) -> str:
+        """The (by, key, value) pairs that become that group's dynamic columns."""
+        return f"{group}.pairs.parquet"
 
 
 class ManifestSnapshot(BaseModel):
@@ -69,6 +136,9 @@ class FileGroup(BaseModel):
     def total_rows(self) -> int:
         return sum(self.rows.values())
 
+    def parts_of(self, snapshot_id: str) -> list[str]:
+        return [p for p in self.parts if part_snapshot(p) == snapshot_id]
+
 
 class Manifest(BaseModel):
     format: str = MANIFEST_FORMAT
@@ -77,40 +147,8 @@ class Manifest(BaseModel):
     nodes_per_label: dict[str, int]
     relationships_per_type: dict[str, int]
     #: neo4j-admin options after `database import full <db>`, paths relative to CSV_DIR
+    #: (`load/importer.py` builds them; kept whole for readers of older folders and people)
     import_args: list[str] = Field(default_factory=list)
-
-    def import_command(self, csv_dir: Path, database: str = "neo4j") -> list[str]:
-        """`neo4j-admin` arguments with absolute paths: `database import full <db> ...`."""
-        return ["database", "import", "full", database, *self.absolute_args(csv_dir)]
-
-    def absolute_args(self, csv_dir: Path) -> list[str]:
-        base = csv_dir.resolve()
-        if "," in str(base):
-            raise InputError(f"{base}: neo4j-admin cannot read file lists under a path with ','")
-        out: list[str] = []
-        for arg in self.import_args:
-            opt, sep, value = arg.partition("=")
-            if sep and opt in ("--nodes", "--relationships"):
-                name, _, files = value.partition("=")
-                absolute = ",".join(f"{base}/{f}" for f in files.split(","))
-                out.append(f"{opt}={name}={absolute}")
-            else:
-                out.append(arg)
-        return out
-
-
-def regex_escape(name: str) -> str:
-    """neo4j-admin reads file names in a group as Java regular expressions (checked on 5.26:
-    the folder part is taken literally, the name is a pattern): escape the name."""
-    return "".join("\\" + c if c in ".^$*+?()[]{}|\\-" else c for c in name)
-
-
-def group_arg(group: FileGroup) -> str:
-    files = [group.header, *group.parts]
-    escaped = ",".join(f"{f.rsplit('/', 1)[0]}/{regex_escape(f.rsplit('/', 1)[1])}" for f in files)
-    if group.kind == "nodes":
-        return f"--nodes={group.label}={escaped}"
-    return f"--relationships={group.type}={escaped}"
 
 
 def write_manifest(csv_dir: Path, manifest: Manifest) -> Path:
