@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bulkgraph.bench.baseline import BaselineResult, parse_field, read_part
-from bulkgraph.bench.bench import compared_rate, format_table
-from bulkgraph.bench.memory import PeakSampler, cpu_ticks, steal_percent, tree_pids
+from bench.baseline import BaselineResult, parse_field, read_part
+from bench.bench import compared_rate, format_table
+from bench.memory import PeakSampler, cpu_ticks, steal_percent, tree_pids
 from bulkgraph.transform.manifest import Manifest, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -259,7 +259,7 @@ def test_baseline_compares_the_rate_after_its_first_snapshot() -> None:
 def test_bad_arguments_exit_2_before_any_work(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bulkgraph.bench.bench import main
+    from bench.bench import main
 
     code = main(["--quick", "--baseline-snapshots", "9", "--workdir", str(tmp_path / "w")])
     assert code == 2

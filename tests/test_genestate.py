@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bulkgraph.bench.genestate import EstateSpec, generate, parse_interval
+from bench.genestate import EstateSpec, generate, parse_interval
 from bulkgraph.errors import BulkgraphError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -297,8 +297,9 @@ def test_script_runs_and_reports_one_line_per_snapshot(tmp_path: Path) -> None:
 
 
 def test_reused_instance_json_matches_a_fresh_rendering() -> None:
-    from bulkgraph.bench.estate import Estate, _instance_calls, account_ids
-    from bulkgraph.bench.genestate import DEFAULT_START
+    from bench.estate import Estate, _instance_calls, account_ids
+    from bench.genestate import DEFAULT_START
+    from bulkgraph.extract.writer import dumps
 
     estate = Estate(
         seed=1,
@@ -311,6 +312,8 @@ def test_reused_instance_json_matches_a_fresh_rendering() -> None:
     [cell] = estate.cells
     for day in range(3):
         cached = _instance_calls(cell)
+        # the pieces join to the text the snapshot writer gives the whole calls
+        assert cached == dumps(json.loads(cached))
         cell.reservation_json.clear()
         assert _instance_calls(cell) == cached
         moment = DEFAULT_START + timedelta(days=day)
