@@ -1,1 +1,4 @@
-"""Benchmark helpers: a synthetic AWS estate written as native snapshots (`genestate`)."""
+"""The benchmark (`scripts/bench`) and the synthetic estate generator (`scripts/gen-estate`).
+
+Beside `scripts/` and `tests/`, not part of the installed package: run it from a checkout.
+"""

@@ -10,7 +10,7 @@ One run: generate a synthetic estate (gen-estate) of M+1 snapshots, then measure
      reused), then `append` of it into the live graph;
   5. the next night's rebuild: `bulk_import` of all M+1 snapshots, whose transform was the
      one new snapshot of step 4 (what `bulkgraph rebuild --workdir` does every night).
-It prints a table and writes `bench.json` and `bench.png` into the out folder.
+It prints a table and writes `bench.json`, `bench.md` and `bench.png` into the out folder.
 
 Everything runs on a Neo4j instance of its own, in the work folder, never the user's.
 """

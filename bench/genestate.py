@@ -16,7 +16,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from queue import Empty
@@ -98,11 +98,6 @@ class SnapshotSummary:
             f"  subnet {c['subnets']}  pcx {c['peerings']}  changed {ch['total']}"
             f"  {self.files} files {self.bytes / 1e6:.1f} MB  {self.seconds:.2f}s"
         )
-
-
-@dataclass
-class _Progress:
-    summaries: list[SnapshotSummary] = field(default_factory=list)
 
 
 def snapshot_id_for(moment: datetime) -> str:
