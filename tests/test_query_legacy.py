@@ -45,6 +45,7 @@ def by_id(value: dict[str, Any]) -> str:
     return str(value.get("id") or value.get("name") or value.get("DBInstanceIdentifier"))
 
 
+@pytest.mark.slow  # two bulk imports: one snapshot, then three
 def test_legacy_queries_on_one_snapshot_then_pack_versions_on_three(
     neo4j_server: Any, query_graphs: QueryGraphs
 ) -> None:
