@@ -265,3 +265,20 @@ def test_bad_arguments_exit_2_before_any_work(
     assert code == 2
     assert "--baseline-snapshots must be between 1 and --snapshots" in capsys.readouterr().err
     assert not (tmp_path / "w" / "snapshots").exists()
+
+
+def test_bench_is_not_installed_and_imports_no_chart_library() -> None:
+    """bench/ lives beside the package: nothing of it ships in bulkgraph, the runner loads
+    matplotlib (a dev extra) only to draw, and the chart does not import the runner."""
+    assert not (ROOT / "bulkgraph" / "bench").exists()
+    code = (
+        "import sys\n"
+        "import bench.chart\n"
+        "assert 'bench.bench' not in sys.modules, 'chart imports the runner'\n"
+        "import bench.bench, bench.genestate\n"
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported before drawing'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
