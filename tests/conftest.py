@@ -45,7 +45,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import neo4j
 import pytest
@@ -55,6 +55,9 @@ from bulkgraph.db import run_autocommit, run_query
 from bulkgraph.server import Neo4jHome
 from bulkgraph.server.config import bolt_port, bolt_uri
 from bulkgraph.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from query_estate import QueryGraphs
 
 NEO4J_FIXTURES = {"neo4j_server", "managed_neo4j", "empty_db"}
 
@@ -189,6 +192,14 @@ def managed_neo4j(
 def empty_db(managed_neo4j: ManagedNeo4j) -> ManagedNeo4j:
     managed_neo4j.clear()
     return managed_neo4j
+
+
+@pytest.fixture(scope="session")
+def query_graphs(tmp_path_factory: pytest.TempPathFactory) -> QueryGraphs:
+    """The query tests' estate (tests/query_estate.py), transformed once per session."""
+    from query_estate import QueryGraphs  # it imports this module
+
+    return QueryGraphs(tmp_path_factory.mktemp("query-estate"))
 
 
 @pytest.fixture(autouse=True)

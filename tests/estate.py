@@ -45,8 +45,6 @@ class RegionIds:
     subnets: list[str] = field(default_factory=list)
     sg_web: str = ""
     sg_db: str = ""
-    sg_default: str = ""
-    prefix_list: str = ""
     instances: dict[str, str] = field(default_factory=dict)  # name tag -> instance id
     states: dict[str, str] = field(default_factory=dict)  # instance id -> expected state
     private_ips: dict[str, str] = field(default_factory=dict)  # instance id -> private ip
@@ -66,10 +64,6 @@ class Estate:
     @property
     def instance_ids(self) -> list[str]:
         return sorted(i for r in self.regions.values() for i in r.instances.values())
-
-
-def _session(endpoint_url: str | None, region: str) -> Any:
-    return boto3.session.Session(region_name=region)
 
 
 def _client(service: str, region: str, endpoint_url: str | None) -> Any:
@@ -99,19 +93,12 @@ def _region(region: str, cidr_base: int, endpoint_url: str | None) -> RegionIds:
             VpcId=vpc, CidrBlock=f"10.{cidr_base}.{n}.0/24", AvailabilityZone=f"{region}{az}"
         )["Subnet"]["SubnetId"]
         ids.subnets.append(sub)
-    ids.sg_default = ec2.describe_security_groups(
-        Filters=[
-            {"Name": "vpc-id", "Values": [vpc]},
-            {"Name": "group-name", "Values": ["default"]},
-        ]
-    )["SecurityGroups"][0]["GroupId"]
     pl = ec2.create_managed_prefix_list(
         PrefixListName=f"office-{region}",
         AddressFamily="IPv4",
         MaxEntries=5,
         Entries=[{"Cidr": "198.51.100.0/24", "Description": "office"}],
     )["PrefixList"]["PrefixListId"]
-    ids.prefix_list = pl
     web = ec2.create_security_group(GroupName="web", Description="web tier", VpcId=vpc)["GroupId"]
     db = ec2.create_security_group(GroupName="db", Description="database tier", VpcId=vpc)[
         "GroupId"

@@ -9,8 +9,8 @@ from typing import Any
 
 import neo4j
 import pytest
-from fixtures.graph import estate
-from fixtures.graph.builder import reload
+import query_estate as estate
+from query_estate import QueryGraphs
 
 from bulkgraph.query import write_alerts
 from bulkgraph.query.alerts import finding_id
@@ -19,8 +19,8 @@ S1, S3 = estate.S1, estate.S3
 
 
 @pytest.fixture(scope="module")
-def drv(neo4j_server: Any) -> Iterator[neo4j.Driver]:
-    reload(neo4j_server, estate.all_snapshots())
+def drv(neo4j_server: Any, query_graphs: QueryGraphs) -> Iterator[neo4j.Driver]:
+    query_graphs.load(neo4j_server)
     yield neo4j_server.driver()
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bulkgraph.bench.baseline import BaselineResult, parse_field, read_part
-from bulkgraph.bench.bench import compared_rate, format_table
-from bulkgraph.bench.memory import PeakSampler, cpu_ticks, steal_percent, tree_pids
+from bench.baseline import BaselineResult, parse_field, read_part
+from bench.bench import compared_rate, format_table
+from bench.memory import PeakSampler, cpu_ticks, steal_percent, tree_pids
 from bulkgraph.csvfolder import Manifest, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -259,9 +259,26 @@ def test_baseline_compares_the_rate_after_its_first_snapshot() -> None:
 def test_bad_arguments_exit_2_before_any_work(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bulkgraph.bench.bench import main
+    from bench.bench import main
 
     code = main(["--quick", "--baseline-snapshots", "9", "--workdir", str(tmp_path / "w")])
     assert code == 2
     assert "--baseline-snapshots must be between 1 and --snapshots" in capsys.readouterr().err
     assert not (tmp_path / "w" / "snapshots").exists()
+
+
+def test_bench_is_not_installed_and_imports_no_chart_library() -> None:
+    """bench/ lives beside the package: nothing of it ships in bulkgraph, the runner loads
+    matplotlib (a dev extra) only to draw, and the chart does not import the runner."""
+    assert not (ROOT / "bulkgraph" / "bench").exists()
+    code = (
+        "import sys\n"
+        "import bench.chart\n"
+        "assert 'bench.bench' not in sys.modules, 'chart imports the runner'\n"
+        "import bench.bench, bench.genestate\n"
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported before drawing'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

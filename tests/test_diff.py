@@ -7,8 +7,8 @@ from typing import Any
 
 import neo4j
 import pytest
-from fixtures.graph import estate
-from fixtures.graph.builder import reload
+import query_estate as estate
+from query_estate import QueryGraphs
 
 from bulkgraph.errors import BulkgraphError
 from bulkgraph.query import diff_snapshots
@@ -18,8 +18,8 @@ RDS2_KEY = f"RDSInstance|{estate.ACCOUNT}|{estate.REGION}|rds-2"
 
 
 @pytest.fixture(scope="module")
-def drv(neo4j_server: Any) -> Iterator[neo4j.Driver]:
-    reload(neo4j_server, estate.all_snapshots())
+def drv(neo4j_server: Any, query_graphs: QueryGraphs) -> Iterator[neo4j.Driver]:
+    query_graphs.load(neo4j_server)
     yield neo4j_server.driver()
 
 

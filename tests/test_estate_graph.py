@@ -43,7 +43,7 @@ from bulkgraph.transform.run import transform
 
 pytestmark = pytest.mark.slow
 
-FIXTURES = Path(__file__).parent / "fixtures" / "estate"
+FIXTURES = Path(__file__).parent / "fixtures"
 REGIONS = "us-east-1,eu-west-1"
 SNAPSHOT_ID = "20261128T020000Z"
 LEGACY_NAME = "archive_20261128_020000"

@@ -15,7 +15,7 @@ from bulkgraph.errors import BulkgraphError, InputError
 from bulkgraph.extract.native import NativeSnapshot
 from bulkgraph.extract.sources import discover
 from bulkgraph.extract.verify import verify
-from bulkgraph.extract.writer import SnapshotWriter
+from bulkgraph.extract.writer import SnapshotWriter, dumps
 
 ACCT = "111122223333"
 TAKEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -215,3 +215,46 @@ def test_discover_orders_by_time_and_reports_problems(tmp_path: Path) -> None:
         ("broken", "manifest.json:"),
         ("missing", "does not exist"),
     ]
+
+
+def test_writer_takes_calls_already_rendered(tmp_path: Path) -> None:
+    """A generator may hand over the calls' JSON text (the bench estate reuses the text of
+    unchanged items): the data file is byte for byte the one the parsed calls give."""
+    calls: list[dict[str, Any]] = [{"request": {}, "pages": [VPC_PAGE, {"Vpcs": []}]}]
+    written = {}
+    given: dict[str, list[dict[str, Any]] | bytes] = {"parsed": calls, "rendered": dumps(calls)}
+    for name in given:
+        w = SnapshotWriter(tmp_path / name, "snap-1", TAKEN)
+        written[name] = w.write("ec2:DescribeVpcs", ACCT, "us-east-1", given[name])
+        w.finish({ACCT: ["us-east-1"]}, [], TAKEN)
+    assert written["parsed"] == written["rendered"]
+    data = tmp_path / "rendered" / "snap-1" / written["rendered"]["path"]
+    doc = json.loads(gzip.decompress(data.read_bytes()))
+    assert doc == {
+        "operation": "ec2:DescribeVpcs",
+        "account_id": ACCT,
+        "region": "us-east-1",
+        "calls": calls,
+    }
+    snap = NativeSnapshot(tmp_path / "rendered" / "snap-1")
+    assert verify(snap) == []
+
+
+def test_writer_records_the_collector_and_compression_it_is_given(tmp_path: Path) -> None:
+    collector = {"name": "bulkgraph-gen-estate", "version": "0", "seed": 7}
+    sizes = {}
+    for level in (1, 9):
+        w = SnapshotWriter(
+            tmp_path / str(level), "snap-1", TAKEN, collector=collector, compresslevel=level
+        )
+        pages = [{"Vpcs": [{"VpcId": f"vpc-{i}", "CidrBlock": "10.0.0.0/16"} for i in range(500)]}]
+        sizes[level] = w.write(
+            "ec2:DescribeVpcs", ACCT, "us-east-1", [{"request": {}, "pages": pages}]
+        )["bytes"]
+        w.finish({ACCT: ["us-east-1"]}, [], TAKEN)
+        assert NativeSnapshot(tmp_path / str(level) / "snap-1").info.collector == collector
+    assert sizes[9] < sizes[1]
+    # without one, the writer names itself
+    make_snapshot(tmp_path / "default")
+    manifest = json.loads((tmp_path / "default" / "snap-1" / "manifest.json").read_text())
+    assert manifest["collector"]["name"] == "bulkgraph"

@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.graph import estate
-from fixtures.graph.builder import reload
+import query_estate as estate
+from query_estate import QueryGraphs
 
 S1, S2, S3 = estate.S1, estate.S2, estate.S3
 
 
 @pytest.fixture(scope="module")
-def server(neo4j_server: Any) -> Any:
-    reload(neo4j_server, estate.all_snapshots())
+def server(neo4j_server: Any, query_graphs: QueryGraphs) -> Any:
+    query_graphs.load(neo4j_server)
     return neo4j_server
 
 

@@ -1,6 +1,7 @@
 """Every query of the pack against a real Neo4j holding three snapshots: exact rows.
 
-The graph is tests/fixtures/graph/estate.py (see its docstring for what changes when).
+The graph is tests/query_estate.py, built by the transform and the bulk import (see its
+docstring for what changes when).
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from typing import Any
 
 import neo4j
 import pytest
-from fixtures.graph import estate
-from fixtures.graph.builder import reload
+import query_estate as estate
+from query_estate import QueryGraphs
 
 from bulkgraph.errors import BulkgraphError
 from bulkgraph.query import list_snapshots, run_query
@@ -21,8 +22,8 @@ ACCT, REGION = estate.ACCOUNT, estate.REGION
 
 
 @pytest.fixture(scope="module")
-def drv(neo4j_server: Any) -> Iterator[neo4j.Driver]:
-    reload(neo4j_server, estate.all_snapshots())
+def drv(neo4j_server: Any, query_graphs: QueryGraphs) -> Iterator[neo4j.Driver]:
+    query_graphs.load(neo4j_server)
     yield neo4j_server.driver()
 
 

@@ -1,7 +1,7 @@
 """The older aws_neo4j_map queries: unchanged on a one-snapshot database, and the pack's
 snapshot-aware versions give the same rows inside one snapshot of a multi-snapshot one.
 
-tests/fixtures/graph/legacy-queries.cypher is a verbatim copy of the users' queries.
+tests/fixtures/legacy-queries.cypher is a verbatim copy of the users' queries.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.graph import estate
-from fixtures.graph.builder import reload
+import query_estate as estate
+from query_estate import QueryGraphs
 
 from bulkgraph.db import rows_to_jsonable
 from bulkgraph.query import run_query
 
-LEGACY_FILE = Path(__file__).parent / "fixtures" / "graph" / "legacy-queries.cypher"
+LEGACY_FILE = Path(__file__).parent / "fixtures" / "legacy-queries.cypher"
 
 #: pack query for each legacy statement, in file order, and its parameters
 PACK_VERSIONS = [
@@ -45,11 +45,14 @@ def by_id(value: dict[str, Any]) -> str:
     return str(value.get("id") or value.get("name") or value.get("DBInstanceIdentifier"))
 
 
-def test_legacy_queries_on_one_snapshot_then_pack_versions_on_three(neo4j_server: Any) -> None:
+@pytest.mark.slow  # two bulk imports: one snapshot, then three
+def test_legacy_queries_on_one_snapshot_then_pack_versions_on_three(
+    neo4j_server: Any, query_graphs: QueryGraphs
+) -> None:
     statements = legacy_statements()
     assert len(statements) == len(PACK_VERSIONS)
 
-    reload(neo4j_server, [estate.snapshot(estate.S1)])
+    query_graphs.load(neo4j_server, [estate.S1])
     legacy = [
         rows_to_jsonable(neo4j_server.run(stmt, **params))
         for stmt, (_, params) in zip(statements, PACK_VERSIONS, strict=True)
@@ -77,7 +80,7 @@ def test_legacy_queries_on_one_snapshot_then_pack_versions_on_three(neo4j_server
         ("i-web1", "tg-web", "alb-1")
     ]
 
-    reload(neo4j_server, estate.all_snapshots())
+    query_graphs.load(neo4j_server)
     drv = neo4j_server.driver()
     for (name, params), expected in zip(PACK_VERSIONS, legacy, strict=True):
         result = run_query(drv, name, params, snapshot=estate.S1, database="neo4j")

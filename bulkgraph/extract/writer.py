@@ -37,13 +37,27 @@ def _json_default(value: object) -> Any:
 
 
 def dumps(doc: object) -> bytes:
+    """The JSON of a data file: compact, ASCII. Pieces rendered apart (e.g. the calls of a
+    data file, or single items of a page) join to the text of the whole."""
     return json.dumps(doc, default=_json_default, separators=(",", ":")).encode()
 
 
 class SnapshotWriter:
-    """Collects data files into `<out_dir>/<snapshot_id>/`; thread-safe."""
+    """Collects data files into `<out_dir>/<snapshot_id>/`; thread-safe.
 
-    def __init__(self, out_dir: Path, snapshot_id: str, taken_at: datetime) -> None:
+    The same content gives the same bytes: gzip headers carry no time or file name, JSON
+    keeps the order the items came in, and the manifest lists files sorted by path.
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        snapshot_id: str,
+        taken_at: datetime,
+        *,
+        collector: dict[str, Any] | None = None,
+        compresslevel: int = 6,
+    ) -> None:
         if not is_valid_snapshot_id(snapshot_id):
             raise BulkgraphError(
                 f"invalid snapshot id {snapshot_id!r}: {SNAPSHOT_ID_RULE}",
@@ -53,6 +67,8 @@ class SnapshotWriter:
             raise ValueError("taken_at must be timezone-aware")
         self.snapshot_id = snapshot_id
         self.taken_at = taken_at
+        self.collector = collector or {"name": "bulkgraph", "version": __version__}
+        self.compresslevel = compresslevel
         self.folder = out_dir / snapshot_id
         if (self.folder / MANIFEST).exists():
             raise BulkgraphError(f"{self.folder}: a snapshot with this id already exists")
@@ -65,14 +81,23 @@ class SnapshotWriter:
         operation: str | Operation,
         account_id: str,
         region: str,
-        calls: list[dict[str, Any]],
+        calls: list[dict[str, Any]] | bytes,
     ) -> dict[str, Any]:
-        """One data file; `operation` is a registry operation or its name."""
+        """One data file; `operation` is a registry operation or its name. `calls` may come
+        already rendered by `dumps` (a generator that reuses the text of unchanged items
+        saves most of the encoding)."""
         op = BY_NAME[operation] if isinstance(operation, str) else operation
         rel = op.path(account_id, region)
-        doc = {"operation": op.name, "account_id": account_id, "region": region, "calls": calls}
+        rendered = calls if isinstance(calls, bytes) else dumps(calls)
+        # the text json.dumps gives for the whole document, keys in this order
+        doc = b'{"operation":%s,"account_id":%s,"region":%s,"calls":%s}' % (
+            dumps(op.name),
+            dumps(account_id),
+            dumps(region),
+            rendered,
+        )
         # mtime=0 and no file name: the same content gives the same bytes (and sha256)
-        data = gzip.compress(dumps(doc), compresslevel=6, mtime=0)
+        data = gzip.compress(doc, compresslevel=self.compresslevel, mtime=0)
         path = self.folder / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -103,7 +128,7 @@ class SnapshotWriter:
             "snapshot_id": self.snapshot_id,
             "taken_at": self.taken_at.isoformat(),
             "completed_at": completed_at.isoformat(),
-            "collector": {"name": "bulkgraph", "version": __version__},
+            "collector": self.collector,
             "accounts": [
                 {"account_id": a, "regions": sorted(r)} for a, r in sorted(accounts.items())
             ],

@@ -10,7 +10,7 @@ One run: generate a synthetic estate (gen-estate) of M+1 snapshots, then measure
      reused), then `append` of it into the live graph;
   5. the next night's rebuild: `bulk_import` of all M+1 snapshots, whose transform was the
      one new snapshot of step 4 (what `bulkgraph rebuild --workdir` does every night).
-It prints a table and writes `bench.json` and `bench.png` into the out folder.
+It prints a table and writes `bench.json`, `bench.md` and `bench.png` into the out folder.
 
 Everything runs on a Neo4j instance of its own, in the work folder, never the user's.
 """
@@ -33,18 +33,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.baseline import expected_counts, load_transactional
+from bench.chart import write_chart
+from bench.genestate import EstateSpec, generate
+from bench.memory import PeakSampler, cpu_ticks, load_average, steal_percent
+from bench.report import MB, compared_rate, format_markdown, format_table, speedups, targets
 from bulkgraph import server
-from bulkgraph.bench.baseline import expected_counts, load_transactional
-from bulkgraph.bench.genestate import EstateSpec, generate
-from bulkgraph.bench.memory import PeakSampler, cpu_ticks, load_average, steal_percent
 from bulkgraph.csvfolder import read_manifest
 from bulkgraph.db import home_connection, open_driver
 from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.load.append import append
 from bulkgraph.load.bulk import bulk_import
 from bulkgraph.settings import Settings
-
-MB = 1024 * 1024
 
 #: The quick run (the smoke test): small data, small memory; minutes, mostly JVM start-ups.
 QUICK_SIZES = {"instances": 300, "snapshots": 4, "baseline_snapshots": 2}
@@ -126,8 +126,7 @@ def timed_transform(snapshot_dirs: list[Path], out_dir: Path, workers: int) -> d
         result_path = Path(fh.name)
     cmd = [
         sys.executable,
-        "-m",
-        "bulkgraph.bench.timedtransform",
+        str(Path(__file__).with_name("timedtransform.py")),  # needs bulkgraph only
         str(result_path),
         str(out_dir),
         str(workers),
@@ -399,253 +398,7 @@ def _fresh_home(root: Path, settings: Settings) -> server.Neo4jHome:
     return server.install(root, settings=settings)
 
 
-def compared_rate(all_rate: float, warm_rate: float | None) -> dict[str, Any]:
-    """The baseline rate the per-record ratios divide by: the warm one when there is one."""
-    if warm_rate is None:
-        return {"compared": "all snapshots (one loaded)", "compared_records_per_second": all_rate}
-    return {"compared": "all but the first snapshot", "compared_records_per_second": warm_rate}
-
-
-def baseline_rate(b: dict[str, Any]) -> float:
-    """The baseline rate a result's ratios were divided by. Results written before the
-    warm rate was recorded compared with the overall one."""
-    return float(b.get("compared_records_per_second", b["records_per_second"]))
-
-
-def speedups(r: dict[str, Any], baseline_rate: float) -> dict[str, float]:
-    def ratio(stage: str) -> float:
-        return r[stage]["records_per_second"] / baseline_rate if baseline_rate else 0.0
-
-    return {
-        "import_vs_baseline": ratio("import"),
-        "rebuild_vs_baseline": ratio("rebuild"),
-        "nightly_rebuild_vs_baseline": ratio("nightly_rebuild"),
-    }
-
-
-def targets(r: dict[str, Any]) -> dict[str, Any]:
-    """The benchmark targets of docs/benchmarks.md, as measured (met or not)."""
-    series = {p["snapshots"]: p for p in r["series"]}
-    out: dict[str, Any] = {
-        # from nothing: every snapshot transformed
-        "rebuild_under_5_min": r["rebuild"]["seconds"] < 300,
-        # the nightly job: yesterday's CSV folder reused, one new snapshot
-        "nightly_rebuild_under_5_min": r["nightly_rebuild"]["seconds"] < 300,
-        "rebuild_20x_baseline": r["speedup"]["rebuild_vs_baseline"] >= 20,
-        "transform_faster_than_import": r["transform"]["seconds"] < r["import"]["seconds"],
-        # the same comparison in CPU seconds, which steal hardly moves (information only)
-        "transform_cpu_over_import_cpu": _cpu_ratio(r),
-        "note": "the 5-minute target is for 90 snapshots of 10,000 instances",
-    }
-    hi = max(series)
-    # the target compares 90 snapshots with 10; smaller runs compare with their smallest
-    # point above 1 (a single snapshot runs without worker processes)
-    lower = [k for k in series if 1 < k < hi]
-    lo = 10 if 10 in lower else min(lower or [min(series)])
-    if lo < hi:
-        ratio = series[hi]["peak_rss_bytes"] / max(series[lo]["peak_rss_bytes"], 1)
-        out["transform_memory_ratio"] = {"from": lo, "to": hi, "ratio": round(ratio, 3)}
-        out["transform_memory_flat"] = ratio <= 1.10
-    out["measured_on"] = (
-        f"{r['estate']['snapshots']} snapshots x {r['estate']['instances']} instances"
-    )
-    return out
-
-
-def _cpu_ratio(r: dict[str, Any]) -> float | None:
-    transform_cpu = r["transform"].get("cpu_seconds")
-    import_cpu = r["import"].get("cpu_seconds")
-    if not transform_cpu or not import_cpu:  # results of a bench before CPU was recorded
-        return None
-    return round(transform_cpu / import_cpu, 3)
-
-
-def _table_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    b = r["baseline"]
-    g = r["graph"]
-    return [
-        ("stage", "seconds", "records/s", "peak RSS MB"),
-        (
-            f"transform ({g['snapshots']} snapshots, {r['transform']['workers']} workers)",
-            f"{r['transform']['seconds']:.1f}",
-            f"{r['transform']['records_per_second']:,.0f}",
-            f"{r['transform']['peak_rss_bytes'] / MB:,.0f}",
-        ),
-        (
-            "  of which: snapshots in parallel",
-            f"{r['transform']['per_snapshot_seconds']:.1f}",
-            "",
-            "",
-        ),
-        (
-            "  of which: linking + manifest",
-            f"{r['transform']['link_and_manifest_seconds']:.1f}",
-            "",
-            "",
-        ),
-        (
-            "neo4j-admin import",
-            f"{r['import']['seconds']:.1f}",
-            f"{r['import']['records_per_second']:,.0f}",
-            f"{r['import']['peak_rss_bytes'] / MB:,.0f}",
-        ),
-        ("post-load (server start, indexes)", f"{r['post_load']['seconds']:.1f}", "", ""),
-        ("verify counts", f"{r['import']['phases'].get('verify', 0):.1f}", "", ""),
-        (_swap_label(r["import"]), f"{r['import']['phases'].get('swap', 0):.1f}", "", ""),
-        ("staging set-up + clean-up", f"{import_overhead(r['import']):.1f}", "", ""),
-        (
-            "= full rebuild",
-            f"{r['rebuild']['seconds']:.1f}",
-            f"{r['rebuild']['records_per_second']:,.0f}",
-            "",
-        ),
-        (
-            "append: transform of 1 more",
-            f"{r['append']['transform_seconds']:.1f}",
-            "",
-            f"{r['append']['transform_peak_rss_bytes'] / MB:,.0f}",
-        ),
-        (
-            "append: LOAD CSV of 1 more",
-            f"{r['append']['load_seconds']:.1f}",
-            f"{r['append']['records_per_second']:,.0f}",
-            "",
-        ),
-        (
-            f"nightly rebuild ({r['nightly_rebuild']['snapshots']} snapshots, 1 new)",
-            f"{r['nightly_rebuild']['seconds']:.1f}",
-            f"{r['nightly_rebuild']['records_per_second']:,.0f}",
-            "",
-        ),
-        (
-            f"baseline UNWIND/MERGE ({len(b['snapshots'])} snapshots)",
-            f"{b['total_seconds']:.1f}",
-            f"{b['records_per_second']:,.0f}",
-            "",
-        ),
-        *_baseline_split(b),
-    ]
-
-
-def _baseline_split(b: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """The baseline's first snapshot (server warm-up) apart from the rest."""
-    per = b.get("per_snapshot") or []
-    if len(per) < 2:
-        return []
-    first, rest = per[0], per[1:]
-    rest_seconds = sum(s["seconds"] for s in rest)
-    return [
-        (
-            "  of which: 1st snapshot (warm-up)",
-            f"{first['seconds']:.1f}",
-            f"{first['records'] / first['seconds']:,.0f}" if first["seconds"] else "",
-            "",
-        ),
-        (
-            f"  of which: the other {len(rest)} (compared)",
-            f"{rest_seconds:.1f}",
-            f"{b['warm_records_per_second']:,.0f}",
-            "",
-        ),
-    ]
-
-
-def _swap_label(imp: dict[str, Any]) -> str:
-    # "in_place": the live server was stopped, so the checks ran on it after the move
-    if imp.get("swap_mode") == "in_place":
-        return "swap (stores moved; checked in place)"
-    return "swap + live restart"
-
-
-def import_overhead(imp: dict[str, Any]) -> float:
-    """bulk_import's wall time outside its phases (runs before it did not record it)."""
-    total = imp.get("bulk_import_seconds")
-    return 0.0 if total is None else max(0.0, total - sum(imp["phases"].values()))
-
-
-def _summary_lines(r: dict[str, Any]) -> list[str]:
-    lines = [_speedup_line(r["speedup"], "the baseline" + _basis(r["baseline"]))]
-    warm_up = r.get("speedup_with_baseline_warm_up")
-    if warm_up and r["baseline"].get("warm_records_per_second"):
-        lines.append(_speedup_line(warm_up, "the baseline with its warm-up"))
-    lines += [
-        "",
-        "scaling (transform): snapshots  seconds  CPU s  records/s  peak RSS MB",
-    ]
-    for p in r["series"]:
-        cpu = "-" if p.get("cpu_seconds") is None else f"{p['cpu_seconds']:.1f}"
-        lines.append(
-            f"  {p['snapshots']:>5}  {p['seconds']:>8.1f}  {cpu:>6}"
-            f"  {p['records_per_second']:>10,.0f}  {p['peak_rss_bytes'] / MB:>8,.0f}"
-        )
-    ratio = _cpu_ratio(r)
-    if ratio is not None:
-        lines.append(
-            f"CPU seconds (user + system, hardly moved by steal): transform "
-            f"{r['transform']['cpu_seconds']:.1f}, neo4j-admin import "
-            f"{r['import']['cpu_seconds']:.1f} (transform / import = {ratio:.2f})"
-        )
-    la = r["load_average"]
-    lines.append(f"\nload average: start {la['start']}, end {la['end']}")
-    stolen = r.get("cpu_steal_percent") or {}
-    if stolen:
-        worst = max(stolen, key=lambda k: stolen[k])
-        lines.append(
-            f"CPU steal (time the VM's host gave to others): {stolen.get('whole_run', 0.0)}% "
-            f"over the run, worst stage {worst} {stolen[worst]}%"
-        )
-    return lines
-
-
-def _speedup_line(s: dict[str, float], against: str) -> str:
-    return (
-        f"per record: import {s['import_vs_baseline']:.1f}x, full rebuild "
-        f"{s['rebuild_vs_baseline']:.1f}x, nightly rebuild "
-        f"{s['nightly_rebuild_vs_baseline']:.1f}x {against}"
-    )
-
-
-def _basis(b: dict[str, Any]) -> str:
-    return f" ({b.get('compared', 'all snapshots')}, {baseline_rate(b):,.0f} records/s)"
-
-
-def _headline(r: dict[str, Any]) -> str:
-    g = r["graph"]
-    return (
-        f"graph: {g['nodes']:,} nodes + {g['relationships']:,} relationships = "
-        f"{g['records']:,} records; baseline: {r['baseline']['records']:,} records"
-    )
-
-
-def format_table(r: dict[str, Any]) -> str:
-    rows = _table_rows(r)
-    lines = [_headline(r), ""]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        lines.append(
-            "  ".join(
-                cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
-                for i, cell in enumerate(row)
-            )
-        )
-    return "\n".join([*lines, "", *_summary_lines(r)])
-
-
-def format_markdown(r: dict[str, Any]) -> str:
-    """The table of `format_table` as Markdown (pasted into docs/benchmarks.md)."""
-    out = [_headline(r), ""]
-    for i, (name, *cells) in enumerate(_table_rows(r)):
-        name = name.replace("  ", "&nbsp;&nbsp;")
-        out.append("| " + " | ".join([name, *cells]) + " |")
-        if i == 0:
-            out.append("|---|---:|---:|---:|")
-    out += ["", "```", *_summary_lines(r), "```"]
-    return "\n".join(out) + "\n"
-
-
 def write_results(results: dict[str, Any], out: Path) -> tuple[Path, Path]:
-    from bulkgraph.bench.chart import write_chart  # matplotlib only when writing
-
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "bench.json"
     json_path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -6,7 +6,6 @@ estate built from one seed is always the same estate.
 
 from __future__ import annotations
 
-import json
 import random
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,11 +59,6 @@ RDS_CLASSES = ["db.t3.medium", "db.t4g.large", "db.m5.large", "db.m6g.xlarge", "
 FOREIGN_ACCOUNT = "999988887777"
 ELB_ZONE_IDS = {"us-east-1": "Z35SXDOTRQ7X7K", "eu-west-1": "Z32O12XQLNTSW2"}
 NLB_ZONE_IDS = {"us-east-1": "Z26RNL4JYFTOTI", "eu-west-1": "Z2IFOLAFXWLO4F"}
-
-
-def dumps(value: Any) -> str:
-    """JSON text as the data files hold it; pieces rendered apart join to the same text."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def hexid(rng: random.Random, digits: int = 17) -> str:

@@ -12,19 +12,20 @@ import argparse
 import json
 import multiprocessing
 import re
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from queue import Empty
 from typing import Any
 
+from bench.estate import Estate, StepChanges, account_ids
 from bulkgraph import __version__
-from bulkgraph.bench.estate import Estate, StepChanges, account_ids
-from bulkgraph.bench.snapshotwriter import DataFile, write_snapshot
 from bulkgraph.errors import BulkgraphError, ExitCode
+from bulkgraph.extract.writer import SnapshotWriter
 
 DEFAULT_START = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
 DEFAULT_REGIONS = ("us-east-1", "eu-west-1")
@@ -97,11 +98,6 @@ class SnapshotSummary:
             f"  subnet {c['subnets']}  pcx {c['peerings']}  changed {ch['total']}"
             f"  {self.files} files {self.bytes / 1e6:.1f} MB  {self.seconds:.2f}s"
         )
-
-
-@dataclass
-class _Progress:
-    summaries: list[SnapshotSummary] = field(default_factory=list)
 
 
 def snapshot_id_for(moment: datetime) -> str:
@@ -215,12 +211,12 @@ def _produce(
             continue
         snapshot_id = snapshot_id_for(taken_at)
         counts = estate.counts()
-        written = write_snapshot(
+        if force:
+            shutil.rmtree(out / snapshot_id, ignore_errors=True)
+        writer = SnapshotWriter(
             out,
             snapshot_id,
-            taken_at=taken_at,
-            # A pretend collection time that grows with the estate, like a real run.
-            completed_at=taken_at + timedelta(seconds=30 + spec.instances // 50),
+            taken_at,
             collector={
                 "name": "bulkgraph-gen-estate",
                 "version": __version__,
@@ -228,18 +224,22 @@ def _produce(
                 "instances": spec.instances,
                 "churn": spec.churn,
             },
-            data=(
-                DataFile(cell.account, cell.region, path, operation, calls)
-                for cell, path, operation, calls in estate.responses()
-            ),
             compresslevel=spec.compresslevel,
-            force=force,
         )
+        written = [
+            writer.write(operation, cell.account, cell.region, calls)
+            for cell, operation, calls in estate.responses()
+        ]
+        regions: dict[str, list[str]] = {}
+        for cell in estate.cells:
+            regions.setdefault(cell.account, []).append(cell.region)
+        # A pretend collection time that grows with the estate, like a real run.
+        writer.finish(regions, [], taken_at + timedelta(seconds=30 + spec.instances // 50))
         now = time.perf_counter()
         yield SnapshotSummary(
             index=index,
             snapshot_id=snapshot_id,
-            folder=str(written.folder),
+            folder=str(writer.folder),
             taken_at=taken_at.isoformat(),
             counts=counts,
             changes={
@@ -249,8 +249,8 @@ def _produce(
                 "modified": dict(changes.modified),
                 "total": changes.total(),
             },
-            files=written.files,
-            bytes=written.bytes,
+            files=len(written),
+            bytes=sum(entry["bytes"] for entry in written),
             seconds=round(now - started, 3),
         )
         started = now

@@ -5,18 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display on servers and in tests
-
-import matplotlib.pyplot as plt
-
-from bulkgraph.bench.bench import baseline_rate, import_overhead
-
-MB = 1024 * 1024
+from bench.report import MB, import_overhead
 
 
 def write_chart(r: dict[str, Any], path: Path) -> Path:
+    # imported here: matplotlib is a dev extra, and only drawing needs it
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on servers and in tests
+    import matplotlib.pyplot as plt
+
     fig, (ax_time, ax_rate, ax_scale) = plt.subplots(1, 3, figsize=(16, 5))
     g = r["graph"]
     fig.suptitle(
@@ -43,7 +41,7 @@ def write_chart(r: dict[str, Any], path: Path) -> Path:
     ax_time.margins(x=0.25)
 
     rates = [
-        ("baseline\nUNWIND/\nMERGE", baseline_rate(r["baseline"]), "tab:red"),
+        ("baseline\nUNWIND/\nMERGE", r["baseline"]["compared_records_per_second"], "tab:red"),
         ("append\nLOAD CSV", r["append"]["records_per_second"], "tab:orange"),
         ("full\nrebuild\n(end to end)", r["rebuild"]["records_per_second"], "tab:green"),
         (

@@ -68,9 +68,9 @@ class BaselineResult:
         """The rate after the first snapshot: what the transactional path sustains.
 
         The first snapshot pays a freshly started server's warm-up (JIT, query plans, page
-        cache): measured on 90 x 10k at ~2.3x the seconds of each later one. Averaged over
-        a few snapshots that warm-up would make the baseline look far slower per record
-        than it is on a server that stays up. None with one snapshot (no warm rate)."""
+        cache; docs/benchmarks.md has the figures). Averaged over a few snapshots that
+        warm-up would make the baseline look far slower per record than it is on a server
+        that stays up. None with one snapshot (no warm rate)."""
         later = self.per_snapshot[1:]
         seconds = sum(s["seconds"] for s in later)
         if not later or not seconds:

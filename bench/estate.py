@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bulkgraph.bench import shapes
-from bulkgraph.bench.shapes import JSON
+from bench import shapes
+from bench.shapes import JSON
+from bulkgraph.extract.writer import dumps
 
 #: Items per page, as the boto3 paginators return them at their maximum page size.
 PAGE_SIZES = {"ec2": 1000, "rds": 100, "elbv2": 400}
@@ -81,7 +82,7 @@ class Cell:
     instances: dict[str, JSON] = field(default_factory=dict)
     reservation_of: dict[str, str] = field(default_factory=dict)
     #: Rendered JSON of reservations unchanged since the last snapshot: most of the bytes.
-    reservation_json: dict[str, str] = field(default_factory=dict)
+    reservation_json: dict[str, bytes] = field(default_factory=dict)
     wants_public_ip: set[str] = field(default_factory=set)
     next_host: dict[str, int] = field(default_factory=dict)
     rds: dict[str, JSON] = field(default_factory=dict)
@@ -850,42 +851,38 @@ class Estate:
             result["targets"] += sum(len(t) for t in cell.targets.values())
         return result
 
-    def responses(self) -> Iterator[tuple[Cell, str, str, list[JSON] | str]]:
-        """(cell, file path under `<account>/<region>/`, operation, calls) per data file."""
+    def responses(self) -> Iterator[tuple[Cell, str, list[JSON] | bytes]]:
+        """(cell, operation, calls) per data file."""
         for c, cell in enumerate(self.cells):
-            yield cell, "ec2/DescribeInstances", "ec2:DescribeInstances", _instance_calls(cell)
-            for path, key, items in (
-                ("ec2/DescribeSecurityGroups", "SecurityGroups", list(cell.groups.values())),
-                ("ec2/DescribeVpcs", "Vpcs", list(cell.vpcs.values())),
-                ("ec2/DescribeSubnets", "Subnets", list(cell.subnets.values())),
+            yield cell, "ec2:DescribeInstances", _instance_calls(cell)
+            for operation, key, items in (
+                ("ec2:DescribeSecurityGroups", "SecurityGroups", list(cell.groups.values())),
+                ("ec2:DescribeVpcs", "Vpcs", list(cell.vpcs.values())),
+                ("ec2:DescribeSubnets", "Subnets", list(cell.subnets.values())),
                 (
-                    "ec2/DescribeVpcPeeringConnections",
+                    "ec2:DescribeVpcPeeringConnections",
                     "VpcPeeringConnections",
                     [p.item for p in self.peerings.values() if c in p.cells],
                 ),
             ):
-                yield cell, path, "ec2:" + path.split("/")[1], _single_call(key, items, "ec2")
+                yield cell, operation, _single_call(key, items, "ec2")
             yield (
                 cell,
-                "rds/DescribeDBInstances",
                 "rds:DescribeDBInstances",
                 _single_call("DBInstances", list(cell.rds.values()), "rds"),
             )
             yield (
                 cell,
-                "elbv2/DescribeLoadBalancers",
                 "elbv2:DescribeLoadBalancers",
                 _single_call("LoadBalancers", list(cell.lbs.values()), "elbv2"),
             )
             yield (
                 cell,
-                "elbv2/DescribeTargetGroups",
                 "elbv2:DescribeTargetGroups",
                 _single_call("TargetGroups", list(cell.target_groups.values()), "elbv2"),
             )
             yield (
                 cell,
-                "elbv2/DescribeTargetHealth",
                 "elbv2:DescribeTargetHealth",
                 [
                     {
@@ -907,24 +904,25 @@ def _single_call(key: str, items: list[JSON], service: str) -> list[JSON]:
     return [{"request": {}, "pages": pages}]
 
 
-def _instance_calls(cell: Cell) -> str:
-    """The DescribeInstances calls as JSON text, reusing unchanged reservations' text."""
+def _instance_calls(cell: Cell) -> bytes:
+    """The DescribeInstances calls as the snapshot writer renders them, reusing unchanged
+    reservations' text."""
     cache = cell.reservation_json
-    pages: list[str] = []
-    current: list[str] = []
+    pages: list[bytes] = []
+    current: list[bytes] = []
     count = 0
     for reservation_id, reservation in cell.reservations.items():
         text = cache.get(reservation_id)
         if text is None:
-            text = cache[reservation_id] = shapes.dumps(reservation)
+            text = cache[reservation_id] = dumps(reservation)
         current.append(text)
         count += len(reservation["Instances"])
         if count >= PAGE_SIZES["ec2"]:
-            pages.append('{"Reservations":[' + ",".join(current) + "]}")
+            pages.append(b'{"Reservations":[' + b",".join(current) + b"]}")
             current, count = [], 0
     if current or not pages:
-        pages.append('{"Reservations":[' + ",".join(current) + "]}")
-    return '[{"request":{},"pages":[' + ",".join(pages) + "]}]"
+        pages.append(b'{"Reservations":[' + b",".join(current) + b"]}")
+    return b'[{"request":{},"pages":[' + b",".join(pages) + b"]}]"
 
 
 def _health(cell: Cell, targets: list[Target]) -> list[JSON]:

@@ -4,7 +4,7 @@ A fresh interpreter per measurement keeps the benchmark's own memory (drivers, d
 of the baseline, earlier runs) out of the transform's peak RSS, which the parent samples
 over this process and its workers.
 
-    python -m bulkgraph.bench.timedtransform RESULT.json OUT_DIR WORKERS SNAPSHOT_DIR...
+    python bench/timedtransform.py RESULT.json OUT_DIR WORKERS SNAPSHOT_DIR...
 """
 
 from __future__ import annotations

@@ -1,1 +1,0 @@
-"""Benchmark helpers: a synthetic AWS estate written as native snapshots (`genestate`)."""
