@@ -149,6 +149,31 @@ class ManagedNeo4j:
             self.run_autocommit(f"DROP INDEX `{row['name']}` IF EXISTS")
 
 
+def import_settings() -> Settings:
+    """Settings for a bulk import into the test server from library code: small memory, and
+    no developer's `.env` or NEO4J_* variables."""
+    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    return base.model_copy(
+        update={
+            "bulkgraph_heap": TEST_MEMORY["BULKGRAPH_HEAP"],
+            "bulkgraph_pagecache": TEST_MEMORY["BULKGRAPH_PAGECACHE"],
+            "bulkgraph_import_memory": TEST_MEMORY["BULKGRAPH_IMPORT_MEMORY"],
+            "neo4j_uri": None,
+            "neo4j_home": None,
+        }
+    )
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials for moto, and no AWS profile or endpoint of the developer's."""
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
 @pytest.fixture(scope="session")
 def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedNeo4j]:
     root = tmp_path_factory.mktemp("neo4j") / "home"

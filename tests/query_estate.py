@@ -21,13 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from conftest import TEST_MEMORY, ManagedNeo4j
+from conftest import ManagedNeo4j, import_settings
 
 from bulkgraph.csvfolder import read_manifest
 from bulkgraph.extract.sources import discover
 from bulkgraph.extract.writer import SnapshotWriter
 from bulkgraph.load.bulk import bulk_import
-from bulkgraph.settings import Settings
 from bulkgraph.transform.run import transform
 
 ACCOUNT = "111111111111"
@@ -365,15 +364,7 @@ class QueryGraphs:
         server.start()  # no-op when running
         if self._holds(server, csv_dir):
             return  # imported by an earlier module, and nothing has touched it since
-        settings = Settings(_env_file=None).model_copy(  # type: ignore[call-arg]
-            update={
-                "bulkgraph_heap": TEST_MEMORY["BULKGRAPH_HEAP"],
-                "bulkgraph_pagecache": TEST_MEMORY["BULKGRAPH_PAGECACHE"],
-                "bulkgraph_import_memory": TEST_MEMORY["BULKGRAPH_IMPORT_MEMORY"],
-                "neo4j_uri": None,
-                "neo4j_home": None,
-            }
-        )
+        settings = import_settings()
         # stopped: the import then moves the new store in and checks it on the live server,
         # without a staging server beside it (less memory on a shared machine)
         server.stop()

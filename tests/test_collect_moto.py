@@ -22,15 +22,6 @@ from bulkgraph.extract.verify import verify
 REGIONS = "us-east-1,eu-west-1"
 
 
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-
-
 def pages_of(snap: NativeSnapshot, operation: str, region: str) -> list[dict[str, Any]]:
     (resp,) = [r for r in snap.responses() if r.operation == operation and r.region == region]
     return list(resp.pages())

@@ -30,7 +30,7 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import TEST_MEMORY, ManagedNeo4j
+from conftest import ManagedNeo4j, import_settings
 from estate import AMI, Estate, build_estate, realistic_session_factory
 from legacy_writer import native_pages, write_legacy_archive
 from moto import mock_aws
@@ -38,7 +38,6 @@ from moto import mock_aws
 from bulkgraph.extract.collect import collect
 from bulkgraph.extract.sources import discover
 from bulkgraph.load.bulk import bulk_import
-from bulkgraph.settings import Settings
 from bulkgraph.transform.run import transform
 
 pytestmark = pytest.mark.slow
@@ -164,15 +163,7 @@ def legacy_csv(files: EstateFiles) -> Path:
 @pytest.fixture(scope="module")
 def graph(neo4j_server: ManagedNeo4j, native_csv: Path) -> ManagedNeo4j:
     """The native snapshot bulk-imported into the session's server (module scope)."""
-    settings = Settings(_env_file=None).model_copy(  # type: ignore[call-arg]
-        update={
-            "bulkgraph_heap": TEST_MEMORY["BULKGRAPH_HEAP"],
-            "bulkgraph_pagecache": TEST_MEMORY["BULKGRAPH_PAGECACHE"],
-            "bulkgraph_import_memory": TEST_MEMORY["BULKGRAPH_IMPORT_MEMORY"],
-            "neo4j_uri": None,
-            "neo4j_home": None,
-        }
-    )
+    settings = import_settings()
     neo4j_server.start()
     neo4j_server.clear()
     neo4j_server.close_driver()

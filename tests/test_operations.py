@@ -141,15 +141,6 @@ def test_every_operation_has_a_family_or_is_marked_not_transformed() -> None:
     assert set(FAMILIES) <= set(operations.BY_NAME)
 
 
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-
-
 def _recording(calls: list[tuple[str, str]]) -> Any:
     def factory(**kwargs: Any) -> Any:
         session = realistic_session_factory(**kwargs)
