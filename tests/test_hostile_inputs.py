@@ -550,6 +550,7 @@ def test_injection_characters_arrive_unchanged_in_neo4j(empty_db, tmp_path: Path
     append(out)
     assert graph() == imported
     assert user_file.read_text() == "the user's own file"
+    user_file.unlink()  # the session's server is shared with later tests
 
 
 @pytest.mark.slow
@@ -580,3 +581,6 @@ def test_load_removes_only_the_files_it_copied(empty_db, tmp_path: Path) -> None
     with pytest.raises(InputError, match="invalid snapshot id"):
         append(out)
     assert all(p.read_text() == "keep me" for p in mine)
+    for p in mine:  # the session's server is shared: later tests expect its import folder empty
+        p.unlink()
+    (import_dir / "bulkgraph" / "s1").rmdir()
