@@ -12,7 +12,7 @@ is untouched if any step fails. When the live
 server is not running (nothing is being served), steps 2 and 3 trade places: the new store is
 moved into the live instance with the previous one parked, and the post-load and the count
 check run on the live server itself; a failure puts the previous store back. That saves one
-server start and stop (~13 s on the benchmark's machine) with the same outcome either way.
+server start and stop with the same outcome either way.
 """
 
 from __future__ import annotations
@@ -226,11 +226,11 @@ def _post_load_and_verify(
 def _merged_input(manifest: Manifest, csv_dir: Path, into: Path) -> dict[tuple[str, str], Path]:
     """Each group's header and part files joined into one file: (kind, group) -> that file.
 
-    The importer spends about 50 ms on every input file before it imports anything
-    (measured on 5.26: 789 part files of 10 snapshots, 57 s before "Import starting"; the
-    same data as one file per group, 17 s). With one part per snapshot and group, 90 snapshots
-    would be minutes of that, so the parts are concatenated into a scratch folder first (a
-    sequential copy, seconds). The per-snapshot parts stay as they are for re-use and LOAD CSV.
+    The importer spends a fixed time on every input file before it imports anything
+    (docs/benchmarks.md, "Measurements behind the design"). With one part per snapshot and
+    group, 90 snapshots would be minutes of that, so the parts are concatenated into a scratch
+    folder first (a sequential copy, seconds). The per-snapshot parts stay as they are for
+    re-use and LOAD CSV.
     """
     merged: dict[tuple[str, str], Path] = {}
     for group in manifest.groups:

@@ -64,7 +64,7 @@ def prepare_staging(live: Neo4jHome, settings: Settings | None = None) -> Neo4jH
 
 def _share_credentials(live: Neo4jHome, staging: Neo4jHome) -> bool:
     """Give staging the live instance's password: its hashed initial credentials and our
-    0600 copy. Setting a new one runs `neo4j-admin` (a JVM start, ~4 s of every rebuild);
+    0600 copy. Setting a new one runs `neo4j-admin` (a JVM start in every rebuild);
     the staging instance is the live one's own scratch space, so one password serves both.
     False when the live home has no such pair (e.g. a NEO4J_HOME set up by hand)."""
     if not (live.password_file.is_file() and live.auth_file.is_file()):

@@ -1,21 +1,21 @@
 """Start the server JVM directly, with a class-data-sharing archive when one can be used.
 
 Neo4j's launcher (`neo4j start`) is a JVM of its own: it reads the config, builds the server's
-command line, forks the server and waits a while before it exits, ~10 s in all before Bolt
-can be polled. Measured on this project's 90-snapshot store, to the first answered query:
-launcher ~12 s, the same command run directly ~9 s, directly with a class archive ~6 s.
+command line, forks the server and waits a while before it exits; run directly, and with a
+class archive, the server answers its first query in about half the time (figures in
+docs/benchmarks.md, "Measurements behind the design").
 
 So the launcher is asked once for the command line (`console --dry-run`), and asked again
 whenever something it depends on changes (the config, the JVM, the jars). The answer is kept
 per installation with the home's path left open, so a new home (the staging instance of
 every rebuild) reuses it. `neo4j-admin` gets the same treatment: its launcher runs AdminTool
-with the server's JVM options, so that command line is derived from the server's (~3.5 s
-less per call).
+with the server's JVM options, so that command line is derived from the server's (one JVM
+start less per call).
 
 And the server's classes are mapped from an archive (AppCDS) instead of being loaded from
 200 jars at every start. Java 17 can only write that archive when a JVM exits
 (`-XX:ArchiveClassesAtExit`), so the first server started on an installation writes it when
-it stops (a stop then takes ~8 s longer, once per installation and JVM build); every later
+it stops (that stop takes longer, once per installation and JVM build); every later
 start of any home of that installation (the live one, staging, a test's) maps it.
 
 A truncated archive crashes the JVM (SIGBUS, checked on 17.0.15), so an archive is written
@@ -111,7 +111,7 @@ def server_command(home: Neo4jHome) -> list[str]:
 def admin_command(home: Neo4jHome, args: list[str]) -> list[str] | None:
     """The command line `neo4j-admin ARGS` would run, or None where it may differ.
 
-    The admin launcher (a JVM of its own, ~3.5 s of every neo4j-admin call) runs AdminTool
+    The admin launcher (a JVM of its own, started for every neo4j-admin call) runs AdminTool
     with the server's JVM options but no initial heap; tests compare this with its own
     `--verbose` output. Only for homes on a bulkgraph installation (configs we write), and
     not when HEAP_SIZE or a command-specific `neo4j-admin*.conf` would change the options.

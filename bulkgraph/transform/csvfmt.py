@@ -28,9 +28,9 @@ IMPORT_CSV_OPTIONS: tuple[str, ...] = (
     "--id-type=string",
 )
 #: Needed only when a field holds a line break, and costly: the importer then cannot cut its
-#: input at any newline (measured on 5.26: 30 k records imported in 20.9 s with it, 12.3 s
-#: without; 19.5 M records, 168 s and 158 s). AWS names, tags and descriptions cannot hold
-#: line breaks, so the transform records whether any written field does.
+#: input at any newline (docs/benchmarks.md, "Measurements behind the design"). AWS names,
+#: tags and descriptions cannot hold line breaks, so the transform records whether any
+#: written field does.
 MULTILINE_OPTION = "--multiline-fields=true"
 
 
@@ -54,9 +54,9 @@ def lines(df: pl.DataFrame, cols: list[tuple[str, str]]) -> pl.Series:
     return df.select(line_expr([(pl.col(name), t) for name, t in cols])).to_series()
 
 
-#: Below this many lines a part is written from Python: polars' CSV writer costs ~1.5 ms a
-#: call whatever the size (measured: 2,000 lines 0.7 ms from Python, 1.6 ms by polars; 200,000
-#: lines 84 ms and 27 ms). The linking pass writes ~1,300 parts of ~2,000 lines.
+#: Below this many lines a part is written from Python: polars' CSV writer has a fixed cost
+#: per call that outweighs its speed on small parts, and the linking pass writes many small
+#: parts (docs/benchmarks.md, "Measurements behind the design").
 _SMALL_PART = 5000
 
 

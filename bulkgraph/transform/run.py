@@ -116,9 +116,9 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
     A snapshot is parsed into about a million small dicts and lists. Each allocation counts
     towards the collector's thresholds, so it runs over and over while they are alive, and
-    its full passes walk every one of them: ~6 full passes per 10k-instance snapshot, ~20 %
-    of the transform's CPU (10 snapshots on two workers: 36.9 -> 29.7 CPU s, the same peak
-    memory). There is no garbage for it to find: parsed JSON and data frames hold no
+    its full passes walk every one of them: a fifth of the transform's CPU (docs/benchmarks.md,
+    "Measurements behind the design"). There is no garbage for it to find: parsed JSON and
+    data frames hold no
     reference cycles, and reference counting frees them as each family is done.
     `_release_memory` collects once after each snapshot.
     """
@@ -135,9 +135,9 @@ def _release_memory() -> None:
     """Give the memory freed by the last snapshot back to the system.
 
     A worker process transforms snapshot after snapshot; without this its resident memory
-    creeps up with each one (glibc keeps freed blocks in its heaps: measured on 10k-instance
-    snapshots, two workers peaked at 679 MB over 10 snapshots and 839 MB over 90), and the
-    transform's peak would grow with the number of snapshots. Not glibc: nothing to do.
+    creeps up with each one (glibc keeps freed blocks in its heaps), and the transform's peak
+    would grow with the number of snapshots (docs/benchmarks.md, "Measurements behind the
+    design"). Not glibc: nothing to do.
     """
     gc.collect()
     if _LIBC is not None:
