@@ -166,6 +166,43 @@ def transform(
 ) -> TransformResult:
     """Transform `snapshots` into `out_dir` (see the module doc). Raises InputError when two
     snapshots share an id; a snapshot that fails is reported in `failed`, not raised."""
+    _check_unique_ids(snapshots)
+    ordered = sorted(snapshots, key=lambda s: (s.info.taken_at, s.info.snapshot_id))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = TransformResult(out_dir, out_dir / MANIFEST_NAME)
+    results = _transform_each(ordered, out_dir, result, force, workers, progress)
+
+    good = [s for s in ordered if s.info.snapshot_id in results]
+    ids = [s.info.snapshot_id for s in good]
+    if progress:
+        progress("linking snapshots", len(ordered), len(ordered))
+    groups, multiline = _write_groups(out_dir, ids, results)
+    # rejects of all snapshots, in time order
+    with (out_dir / REJECTS_NAME).open("w", encoding="utf-8") as fh:
+        for sid in ids:
+            fh.write((State.dir(out_dir, sid) / State.REJECTS).read_text(encoding="utf-8"))
+    _summarise(result, good, results, groups)
+    manifest = Manifest(
+        snapshots=[
+            ManifestSnapshot(
+                snapshot_id=s.info.snapshot_id,
+                taken_at=s.info.taken_at.isoformat(),
+                source=s.info.source,
+                checksum=s.info.checksum,
+                location=s.info.location,
+            )
+            for s in good
+        ],
+        groups=groups,
+        nodes_per_label=result.nodes_per_label,
+        relationships_per_type=dict(sorted(result.relationships_per_type.items())),
+        import_args=manifest_import_args(groups, csvfmt.import_options(multiline)),
+    )
+    write_manifest(out_dir, manifest)
+    return result
+
+
+def _check_unique_ids(snapshots: list[Snapshot]) -> None:
     seen: dict[str, str] = {}
     for s in snapshots:
         sid = s.info.snapshot_id
@@ -174,9 +211,18 @@ def transform(
                 f"snapshot id {sid!r} appears twice: {seen[sid]} and {s.info.location}"
             )
         seen[sid] = s.info.location
-    ordered = sorted(snapshots, key=lambda s: (s.info.taken_at, s.info.snapshot_id))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result = TransformResult(out_dir, out_dir / MANIFEST_NAME)
+
+
+def _transform_each(
+    ordered: list[Snapshot],
+    out_dir: Path,
+    result: TransformResult,
+    force: bool,
+    workers: int | None,
+    progress: Progress | None,
+) -> dict[str, SnapshotResult]:
+    """Every snapshot's own part files, reused where already written for the same input, in
+    worker processes; records what was reused, transformed and failed in `result`."""
     results: dict[str, SnapshotResult] = {}
     todo: list[Snapshot] = []
     for s in ordered:
@@ -201,27 +247,31 @@ def transform(
             count += 1
             if progress:
                 progress("transforming", count, total)
-    else:
-        # spawn, not fork: forking a process whose polars thread pool is running can deadlock
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(n, len(todo)), mp_context=ctx) as pool:
-            futures: dict[str, Future[SnapshotResult]] = {
-                s.info.snapshot_id: pool.submit(_worker, s, out_dir) for s in todo
-            }
-            for sid, fut in futures.items():
-                try:
-                    results[sid] = fut.result()
-                    result.transformed.append(sid)
-                except Exception as exc:
-                    result.failed[sid] = f"{type(exc).__name__}: {exc}"
-                count += 1
-                if progress:
-                    progress("transforming", count, total)
+        return results
+    # spawn, not fork: forking a process whose polars thread pool is running can deadlock
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(n, len(todo)), mp_context=ctx) as pool:
+        futures: dict[str, Future[SnapshotResult]] = {
+            s.info.snapshot_id: pool.submit(_worker, s, out_dir) for s in todo
+        }
+        for sid, fut in futures.items():
+            try:
+                results[sid] = fut.result()
+                result.transformed.append(sid)
+            except Exception as exc:
+                result.failed[sid] = f"{type(exc).__name__}: {exc}"
+            count += 1
+            if progress:
+                progress("transforming", count, total)
+    return results
 
-    good = [s for s in ordered if s.info.snapshot_id in results]
-    ids = [s.info.snapshot_id for s in good]
-    if progress:
-        progress("linking snapshots", total, total)
+
+def _write_groups(
+    out_dir: Path, ids: list[str], results: dict[str, SnapshotResult]
+) -> tuple[list[FileGroup], bool]:
+    """The passes over all snapshots (time links, relationships with dynamic properties),
+    then every group's header file: the manifest's groups, and whether a field holds a line
+    break."""
     temporal = link(out_dir, ids)
     # NEXT / NEXT_VERSION hold only ids already written in the node files
     sdirs = {sid: State.dir(out_dir, sid) for sid in ids}
@@ -268,12 +318,16 @@ def transform(
                     end=rel.end,
                 )
             )
+    return groups, multiline
 
-    # rejects of all snapshots, in time order
-    with (out_dir / REJECTS_NAME).open("w", encoding="utf-8") as fh:
-        for sid in ids:
-            fh.write((State.dir(out_dir, sid) / State.REJECTS).read_text(encoding="utf-8"))
 
+def _summarise(
+    result: TransformResult,
+    good: list[Snapshot],
+    results: dict[str, SnapshotResult],
+    groups: list[FileGroup],
+) -> None:
+    """Per-snapshot notes, family counts and per-label totals into `result`."""
     for s in good:
         sid = s.info.snapshot_id
         r = results[sid]
@@ -299,24 +353,6 @@ def transform(
             result.relationships_per_type[g.type] = (
                 result.relationships_per_type.get(g.type, 0) + g.total_rows
             )
-    manifest = Manifest(
-        snapshots=[
-            ManifestSnapshot(
-                snapshot_id=s.info.snapshot_id,
-                taken_at=s.info.taken_at.isoformat(),
-                source=s.info.source,
-                checksum=s.info.checksum,
-                location=s.info.location,
-            )
-            for s in good
-        ],
-        groups=groups,
-        nodes_per_label=result.nodes_per_label,
-        relationships_per_type=dict(sorted(result.relationships_per_type.items())),
-        import_args=manifest_import_args(groups, csvfmt.import_options(multiline)),
-    )
-    write_manifest(out_dir, manifest)
-    return result
 
 
 def _group(

@@ -226,8 +226,44 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
     info = snapshot.info
     sid = info.snapshot_id
     g, unknown = build_graph(snapshot)
+    nodes = _typed_nodes(g, sid)
+    rels = _resolved_rels(g, sid, nodes)
+    # Snapshot CONTAINS every other node, stubs included
+    for label, df in nodes.items():
+        if label == "Snapshot" or df.height == 0:
+            continue
+        rels[csvfolder.rel_group("CONTAINS", "Snapshot", label)] = df.select(
+            pl.lit(f"Snapshot|{sid}").alias("start_rk"), pl.col("resource_key").alias("end_rk")
+        )
 
-    # nodes: typed, deduplicated by resource key (first seen wins, in file order)
+    with_pairs = [rs for rs in SNAPSHOT_RELS if rs.dynamic is not None]
+    pairs = {rs.group: dynamic.pairs(rs, g.dynamic.get(rs.group, [])) for rs in with_pairs}
+    texts = {rs.group: dynamic.fingerprint_text(rs, pairs[rs.group]) for rs in with_pairs}
+    fps = _fingerprints(nodes, rels, texts)
+
+    result = SnapshotResult(sid, info.checksum, multiline=False, layout=output_layout())
+    keys = _write_nodes(out_dir, sid, nodes, fps, result)
+    _write_rels(out_dir, sid, rels, result)
+
+    sdir = State.dir(out_dir, sid)
+    sdir.mkdir(parents=True, exist_ok=True)
+    keys.sort(["label", "resource_key"]).write_parquet(sdir / State.KEYS)
+    for rs in with_pairs:
+        dynamic.keep(sdir, sid, rs, rels.get(rs.group), pairs[rs.group])
+    with (sdir / State.REJECTS).open("w", encoding="utf-8") as fh:
+        for row in sorted(g.rejects.rows, key=lambda r: (r["file"], r["record"], r["reason"])):
+            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    result.rejected = len(g.rejects.rows)
+    result.families = {op: asdict(c) for op, c in sorted(g.counts.items())}
+    result.skipped_operations = g.unknown_operations
+    result.unknown = unknown
+    (sdir / State.RESULT).write_text(json.dumps(asdict(result), sort_keys=True, indent=1))
+    return result
+
+
+def _typed_nodes(g: Graph, sid: str) -> dict[str, pl.DataFrame]:
+    """Each label's nodes: typed, deduplicated by resource key (first seen wins, in file
+    order)."""
     nodes: dict[str, pl.DataFrame] = {}
     for schema in NODES:
         df = _nodes_frame(schema, g.nodes.get(schema.label, []))
@@ -235,8 +271,12 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
         df = df.with_columns(rk.alias("resource_key"), pl.lit(sid).alias("snapshot_id"))
         df = df.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in schema.key_names))
         nodes[schema.label] = df.unique("resource_key", keep="first", maintain_order=True)
+    return nodes
 
-    # relationships: resolve both ends; an end the snapshot does not hold becomes a stub
+
+def _resolved_rels(g: Graph, sid: str, nodes: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """Each relationship group with both ends resolved to resource keys; an end the snapshot
+    does not hold becomes a stub node, added to `nodes`."""
     rels: dict[str, pl.DataFrame] = {}
     stubs: dict[str, list[pl.DataFrame]] = defaultdict(list)
     for (type_, start, end), frames in sorted(g.rels.items()):
@@ -274,21 +314,18 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
                 found["resource_key"].alias("resource_key"), pl.lit(sid).alias("snapshot_id")
             )
             nodes[label] = pl.concat([nodes[label], stub_df])
+    return rels
 
-    # Snapshot CONTAINS every other node, stubs included
-    for label, df in nodes.items():
-        if label == "Snapshot" or df.height == 0:
-            continue
-        rels[csvfolder.rel_group("CONTAINS", "Snapshot", label)] = df.select(
-            pl.lit(f"Snapshot|{sid}").alias("start_rk"), pl.col("resource_key").alias("end_rk")
-        )
 
-    with_pairs = [rs for rs in SNAPSHOT_RELS if rs.dynamic is not None]
-    pairs = {rs.group: dynamic.pairs(rs, g.dynamic.get(rs.group, [])) for rs in with_pairs}
-    texts = {rs.group: dynamic.fingerprint_text(rs, pairs[rs.group]) for rs in with_pairs}
-    fps = _fingerprints(nodes, rels, texts)
-
-    result = SnapshotResult(sid, info.checksum, multiline=False, layout=output_layout())
+def _write_nodes(
+    out_dir: Path,
+    sid: str,
+    nodes: dict[str, pl.DataFrame],
+    fps: pl.DataFrame,
+    result: SnapshotResult,
+) -> pl.DataFrame:
+    """Each label's part file, with fingerprints and uids; returns the keys of the versioned
+    nodes that are not stubs (what the temporal pass links)."""
     keys_frames: list[pl.DataFrame] = []
     for schema in NODES:
         df = nodes[schema.label].join(fps, on="resource_key", how="left", suffix="_new")
@@ -315,6 +352,13 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
                 )
             )
         nodes[schema.label] = df
+    return pl.concat(keys_frames)
+
+
+def _write_rels(
+    out_dir: Path, sid: str, rels: dict[str, pl.DataFrame], result: SnapshotResult
+) -> None:
+    """Each relationship group's part file (those with dynamic properties: the final pass)."""
     for group, df in sorted(rels.items()):
         rs = _REL_BY_GROUP[group]
         if rs.dynamic is not None:  # written by the final pass
@@ -328,21 +372,6 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
             out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid), csvfmt.lines(out, cols)
         )
         result.rel_rows[group] = out.height
-
-    sdir = State.dir(out_dir, sid)
-    sdir.mkdir(parents=True, exist_ok=True)
-    pl.concat(keys_frames).sort(["label", "resource_key"]).write_parquet(sdir / State.KEYS)
-    for rs in with_pairs:
-        dynamic.keep(sdir, sid, rs, rels.get(rs.group), pairs[rs.group])
-    with (sdir / State.REJECTS).open("w", encoding="utf-8") as fh:
-        for row in sorted(g.rejects.rows, key=lambda r: (r["file"], r["record"], r["reason"])):
-            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-    result.rejected = len(g.rejects.rows)
-    result.families = {op: asdict(c) for op, c in sorted(g.counts.items())}
-    result.skipped_operations = g.unknown_operations
-    result.unknown = unknown
-    (sdir / State.RESULT).write_text(json.dumps(asdict(result), sort_keys=True, indent=1))
-    return result
 
 
 __all__ = ["FamilyCount", "SnapshotResult", "transform_snapshot"]
