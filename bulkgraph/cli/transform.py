@@ -27,7 +27,7 @@ def transform_command(
     writing the same columns) are reused. Exit 3 when a snapshot failed, a record was
     rejected (rejects.jsonl), or a snapshot holds input that was ignored (files not in its
     manifest, operations not read), named on stderr."""
-    from bulkgraph.csvfolder import REJECTS_NAME as REJECTS
+    from bulkgraph.csvfolder import REJECTS_NAME
     from bulkgraph.extract.sources import discover
     from bulkgraph.transform.run import transform
 
@@ -56,7 +56,7 @@ def transform_command(
     if not result.transformed and not result.reused:
         raise typer.Exit(int(ExitCode.FAILED))
     if result.rejected and not as_json:
-        err.print(f"rejected records, with file, position and reason: {out_dir / REJECTS}")
+        err.print(f"rejected records, with file, position and reason: {out_dir / REJECTS_NAME}")
     partial = found.problems or result.failed or result.rejected
     if partial or result.warnings or result.skipped_operations:
         raise typer.Exit(int(ExitCode.PARTIAL))

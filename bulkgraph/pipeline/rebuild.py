@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bulkgraph.csvfolder import REJECTS_NAME as REJECTS
+from bulkgraph.csvfolder import REJECTS_NAME
 from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.extract.sources import discover, snapshot_cache_dir
 from bulkgraph.load.bulk import ImportSummary, bulk_import
@@ -119,7 +119,7 @@ def rebuild(
         summary.phases["transform"] = time.monotonic() - t0
         summary.skipped.update(result.failed)
         summary.rejects = result.rejected
-        summary.reject_samples = _first_rejects(csv_dir / REJECTS, REJECT_SAMPLES)
+        summary.reject_samples = _first_rejects(csv_dir / REJECTS_NAME, REJECT_SAMPLES)
         summary.warnings = result.warnings
         summary.skipped_operations = result.skipped_operations
         summary.unknown = result.unknown
