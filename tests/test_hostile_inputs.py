@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_transform import rows
 
 from bulkgraph.csvfolder import read_manifest
 from bulkgraph.errors import ExitCode, InputError
@@ -314,11 +315,53 @@ def test_nesting_depth_is_measured_before_parsing() -> None:
 # --- 9: errors name the file and the record --------------------------------------------------
 
 
-def test_deep_nesting_in_a_data_file_names_the_file(tmp_path: Path) -> None:
+def test_loads_records_cuts_only_the_deep_records() -> None:
+    deep = "[" * 150 + "]" * 150
+    text = (
+        '{"calls": [{"request": {}, "pages": [{"L": [{"s": "]]}\\"[["}, DEEP, 7]}, '
+        '{"L": [DEEP]}]}]}'
+    ).replace("DEEP", deep)
+    doc, cuts = jsonread.loads_records(text.encode(), "f")
+    assert doc["calls"][0]["pages"] == [{"L": [{"s": ']]}"[['}, 7]}, {"L": []}]
+    assert [c.locator for c in cuts] == ["calls[0].pages[0].L[1]", "calls[0].pages[1].L[0]"]
+    # a duplicate key that hides the list the scan saw: the file is refused, not misread
+    hidden = '{"calls": [{"pages": [{"L": [DEEP], "L": [1]}]}]}'.replace("DEEP", deep)
+    with pytest.raises(InputError, match="f: JSON nested deeper than 100 levels; refused"):
+        jsonread.loads_records(hidden.encode(), "f")
+
+
+def test_a_record_nested_too_deep_is_rejected_not_its_snapshot(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    folder = write_snapshot(src, "s1", [])
+    deep = "[" * 5000 + "]" * 5000
+    good = json.dumps({"Instances": [instance("i-1")]})
+    later = json.dumps({"Instances": [instance("i-3")]})
+    calls = (
+        f'[{{"request": {{}}, "pages": [{{"Reservations": [{good}, {deep}, {later}]}}, '
+        f'{{"Reservations": [{{"Instances": [{deep}]}}, {good.replace("i-1", "i-4")}]}}]}}]'
+    )
+    replace_file(folder, INSTANCES, raw_file(calls))
+    out = tmp_path / "csv"
+    proc = bulkgraph("transform", str(src), "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == ExitCode.PARTIAL, proc.stderr
+    assert "RecursionError" not in proc.stderr
+    # the snapshot is kept with its readable records; each deep one is a reject naming it
+    assert [s.snapshot_id for s in read_manifest(out).snapshots] == ["s1"]
+    assert sorted(r["id"] for r in rows(out, "nodes", "Instance", "s1")) == ["i-1", "i-3", "i-4"]
+    got = [(r["file"], r["record"], r["reason"]) for r in rejects(out)]
+    where = f"{folder}/{INSTANCES}"
+    reason = "nested deeper than 100 levels; record left out"
+    assert got == [
+        (where, 0, f"calls[0].pages[1].Reservations[0]: {reason}"),
+        (where, 1, f"calls[0].pages[0].Reservations[1]: {reason}"),
+    ]
+
+
+def test_deep_nesting_outside_the_records_refuses_the_file_and_names_it(tmp_path: Path) -> None:
     src = tmp_path / "src"
     write_snapshot(src, "good", [instance("i-1")])
     deep = write_snapshot(src, "deep", [instance("i-2")])
-    calls = '[{"request": {}, "pages": [{"Reservations": [' + "[" * 5000 + "]" * 5000 + "]}]}]"
+    calls = '[{"request": ' + "[" * 5000 + "]" * 5000 + ', "pages": []}]'
     replace_file(deep, INSTANCES, raw_file(calls))
     out = tmp_path / "csv"
     proc = bulkgraph("transform", str(src), "--out", str(out), cwd=tmp_path)

@@ -15,6 +15,7 @@ import os
 import re
 import stat
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,105 @@ def loads(data: bytes | bytearray, where: str, max_depth: int = MAX_JSON_DEPTH) 
         raise InputError(f"{where}: not valid JSON ({exc})") from None
     except RecursionError:  # cannot happen below MAX_JSON_DEPTH; a clear message if it does
         raise InputError(f"{where}: JSON nested too deep to read") from None
+
+
+#: a string, or one structural character: what `deep_records` walks
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
+#: how deep a data file's records sit: file {calls [call {pages [page {List [record
+RECORD_DEPTH = 7
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A record of a data file left out because it nests too deep: where it was
+    (`calls[call].pages[page].<key>[index]`) and the byte span it took."""
+
+    call: int
+    page: int
+    key: str
+    index: int
+    start: int
+    end: int
+
+    @property
+    def locator(self) -> str:
+        return f"calls[{self.call}].pages[{self.page}].{self.key}[{self.index}]"
+
+
+def deep_records(data: bytes | bytearray, limit: int) -> list[Cut] | None:
+    """The records of a data file (`calls[].pages[].<List>[]`) that nest deeper than
+    `limit`, in file order; None when something else than a record does (the file is then
+    refused whole).
+
+    A tokenizer loop in Python: slow beside `nesting_depth_exceeds`, so it only runs on a
+    file already found too deep, to reject the record and keep the rest of the file.
+    """
+    stack: list[list[Any]] = []  # [opener, start offset, index (array) or key (object), deep]
+    cuts: list[Cut] = []
+    last_string = b""
+    for m in _TOKEN.finditer(data):
+        tok = m.group()
+        if tok[0] == 0x22:  # a string: the key of what follows if a colon comes next
+            last_string = tok
+        elif tok in (b"[", b"{"):
+            stack.append([tok, m.start(), 0 if tok == b"[" else None, False])
+            if len(stack) > limit:
+                if len(stack) <= RECORD_DEPTH or not _is_record_path(stack):
+                    return None
+                stack[RECORD_DEPTH - 1][3] = True
+        elif tok in (b"]", b"}"):
+            if not stack:
+                return None
+            _, start, _, deep = stack.pop()
+            if deep and len(stack) == RECORD_DEPTH - 1:
+                call, page, key, index = stack[1][2], stack[3][2], stack[4][2], stack[5][2]
+                cuts.append(Cut(call, page, key, index, start, m.end()))
+        elif tok == b":" and stack and stack[-1][0] == b"{":
+            stack[-1][2] = last_string[1:-1].decode("utf-8", "replace")
+        elif tok == b"," and stack and stack[-1][0] == b"[":
+            stack[-1][2] += 1
+    return cuts
+
+
+def _is_record_path(stack: list[list[Any]]) -> bool:
+    """file {"calls": [ {"pages": [ { "<List>": [ record"""
+    openers = b"".join(entry[0] for entry in stack[: RECORD_DEPTH - 1])
+    return (
+        openers == b"{[{[{["
+        and stack[0][2] == "calls"
+        and stack[2][2] == "pages"
+        and isinstance(stack[4][2], str)
+    )
+
+
+def loads_records(
+    data: bytes | bytearray, where: str, max_depth: int = MAX_JSON_DEPTH
+) -> tuple[Any, list[Cut]]:
+    """Parse a data file like `loads`, except that a record nested too deep is left out and
+    returned as a `Cut` (the transform rejects it, naming the file and the record) instead of
+    the whole file being refused."""
+    if not nesting_depth_exceeds(data, max_depth):
+        return loads(data, where, max_depth), []
+    cuts = deep_records(data, max_depth)
+    refused = InputError(f"{where}: JSON nested deeper than {max_depth} levels; refused")
+    if not cuts:
+        raise refused
+    kept = bytearray()
+    at = 0
+    for cut in cuts:  # each record becomes null, then is taken out of its list
+        kept += data[at : cut.start] + b"null"
+        at = cut.end
+    kept += data[at:]
+    doc = loads(kept, where, max_depth)
+    for cut in reversed(cuts):
+        try:
+            records = doc["calls"][cut.call]["pages"][cut.page][cut.key]
+            if records[cut.index] is not None:
+                raise refused  # a duplicate key hid the list the scan saw
+            del records[cut.index]
+        except (KeyError, IndexError, TypeError):
+            raise refused from None
+    return doc, cuts
 
 
 def load_file(

@@ -88,6 +88,16 @@ def unreadable(exc: BaseException) -> str:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """A record the reader took out of its page because it could not be read safely (nested
+    too deep): the transform reports it in rejects.jsonl, so nothing goes without a trace."""
+
+    record: int  # its position in its page's list
+    where: str  # `calls[0].pages[1].Reservations[3]`
+    reason: str
+
+
+@dataclass(frozen=True)
 class ApiResponse:
     """One data file: every call made for one operation in one account and region."""
 
@@ -96,6 +106,7 @@ class ApiResponse:
     region: str
     path: str  # the file it came from, for messages and rejects.jsonl
     calls: list[dict[str, Any]]  # [{"request": {...}, "pages": [{...}, ...]}]
+    left_out: tuple[LeftOut, ...] = ()
 
     def pages(self) -> Iterator[dict[str, Any]]:
         for call in self.calls:

@@ -22,6 +22,7 @@ from bulkgraph.extract.model import (
     AccountInfo,
     ApiResponse,
     CollectionError,
+    LeftOut,
     SnapshotInfo,
     is_valid_snapshot_id,
 )
@@ -235,7 +236,7 @@ class NativeSnapshot:
                 f"{where}: sha256 mismatch (manifest {f.sha256[:12]}…, file {digest[:12]}…)"
             )
         text = jsonread.gunzip(data, where) if f.path.endswith(".gz") else data
-        doc = jsonread.loads(text, where)
+        doc, cuts = jsonread.loads_records(text, where)
         if not isinstance(doc, dict):
             raise InputError(f"{where}: not a JSON object")
         got = (doc.get("operation"), doc.get("account_id"), doc.get("region"))
@@ -255,6 +256,14 @@ class NativeSnapshot:
             region=f.region,
             path=where,
             calls=calls,
+            left_out=tuple(
+                LeftOut(
+                    c.index,
+                    c.locator,
+                    f"nested deeper than {jsonread.MAX_JSON_DEPTH} levels; record left out",
+                )
+                for c in cuts
+            ),
         )
 
     def responses(self) -> Iterator[ApiResponse]:

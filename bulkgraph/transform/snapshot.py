@@ -122,6 +122,13 @@ def build_graph(snapshot: Snapshot) -> tuple[Graph, list[str]]:
     by_op: dict[str, list[ApiResponse]] = defaultdict(list)
     for resp in snapshot.responses():
         by_op[resp.operation].append(resp)
+        for left in resp.left_out:  # records the reader could not take: rejects, not silence
+            g.rejects.add(
+                info.snapshot_id, [(resp.path, left.record, f"{left.where}: {left.reason}")]
+            )
+            count = g.counts.setdefault(resp.operation, FamilyCount())
+            count.read += 1
+            count.rejected += 1
     for op in sorted(by_op):
         family = FAMILIES.get(op)
         if family is not None:
