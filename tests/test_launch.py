@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,12 +109,13 @@ def test_the_first_server_writes_the_class_archive_and_later_ones_map_it(
 
     first = server.start(home)
     assert first.pid is not None
-    assert any(opt.startswith("-XX:ArchiveClassesAtExit=") for opt in _jvm_options(first.pid))
+    writes = [o for o in _jvm_options(first.pid) if o.startswith("-XX:ArchiveClassesAtExit=")]
+    assert len(writes) == 1
     assert _answers(home)
     server.stop(home)
     assert archive.is_file()  # written at exit, checked, then published
     assert not home.archive_dump_file.exists()
-    assert not list(archive.parent.glob("*.tmp"))
+    assert not Path(writes[0].partition("=")[2]).exists()  # its pending file was published
 
     second = server.start(home)
     assert second.pid is not None
@@ -175,3 +177,19 @@ def test_a_home_with_its_own_jars_gets_no_archive(tmp_path: Path) -> None:
     home.make_dirs()
     home.lib.mkdir()  # a Neo4j set up by hand: never write next to its jars
     assert launch.class_archive(home) is None
+
+
+def test_pending_archives_left_by_a_killed_server_are_swept(tmp_path: Path) -> None:
+    stale, fresh, kept = (
+        tmp_path / "server-a.1.tmp",
+        tmp_path / "server-a.2.tmp",
+        tmp_path / "x.jsa",
+    )
+    for path in (stale, fresh, kept):
+        path.write_bytes(b"x")
+    now = time.time()
+    os.utime(stale, (now - launch.STALE_PENDING_SECONDS - 60,) * 2)
+    os.utime(kept, (now - 10 * launch.STALE_PENDING_SECONDS,) * 2)
+    assert launch.sweep_stale_pending(tmp_path, now) == [stale]
+    # one being written right now (a server exiting) stays, and so does every archive
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["server-a.2.tmp", "x.jsa"]

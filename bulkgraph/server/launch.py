@@ -34,6 +34,7 @@ import re
 import secrets
 import shlex
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,12 +189,31 @@ def _archive_options(home: Neo4jHome) -> list[str]:
     if archive.is_file():
         return [f"-XX:SharedArchiveFile={archive}"]
     archive.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_pending(archive.parent)
     pending = archive.with_name(f"{archive.stem}.{secrets.token_hex(4)}.tmp")
     home.run_dir.mkdir(parents=True, exist_ok=True)
     home.archive_dump_file.write_text(
         json.dumps({"pending": str(pending), "archive": str(archive)}) + "\n", encoding="utf-8"
     )
     return [f"-XX:ArchiveClassesAtExit={pending}"]
+
+
+#: a JVM writes its pending archive as it exits and the stop publishes or removes it within
+#: seconds: one older than this was left by a process killed in between
+STALE_PENDING_SECONDS = 15 * 60
+
+
+def sweep_stale_pending(folder: Path, now: float | None = None) -> list[Path]:
+    """Remove pending archives (`*.tmp`) that a killed JVM or stop left behind: they are never
+    published, and would otherwise stay in the shared cache for good."""
+    now = time.time() if now is None else now
+    removed = []
+    for stale in folder.glob("*.tmp"):
+        with contextlib.suppress(OSError):
+            if now - stale.stat().st_mtime > STALE_PENDING_SECONDS:
+                stale.unlink()
+                removed.append(stale)
+    return removed
 
 
 @dataclass(frozen=True)
