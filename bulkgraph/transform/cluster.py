@@ -158,7 +158,7 @@ def _run(
         answers: list[Outcome | Problem | None] = [None] * len(candidates)
         if progress:
             progress("transforming", 0, len(candidates))
-        for done, future in enumerate(as_completed(futures), 1):
+        for done, future in enumerate(as_completed(futures, loop=client.loop), 1):
             n = index[future.key]
             try:
                 answers[n] = future.result()
