@@ -182,6 +182,28 @@ def test_s3_in_s3_out_is_byte_identical(tmp_path: Path, moto_s3: str, cluster_of
     assert len(result.reused) == len(ARCHIVES)
     assert_same_folder(again, want)
 
+    # `rebuild --scheduler` transforms on the cluster too, then imports (no Neo4j here)
+    res = CliRunner().invoke(
+        app,
+        [
+            "rebuild",
+            *sources,
+            "--workdir",
+            str(tmp_path / "work"),
+            "--neo4j-home",
+            str(tmp_path / "no-neo4j"),
+            "--scheduler",
+            cluster_of_two,
+            "--shared",
+            "s3://work/rebuild/",
+        ],
+    )
+    assert isinstance(res.exception, BulkgraphError), res.output
+    assert "no Neo4j installed" in str(res.exception)
+    assert_same_folder(tmp_path / "work" / "csv", want)
+    keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket="work")["Contents"]]
+    assert sum(k.startswith("rebuild/") and k.endswith(PUBLISHED) for k in keys) == len(ARCHIVES)
+
 
 @pytest.fixture
 def pause_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
