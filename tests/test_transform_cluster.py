@@ -283,3 +283,27 @@ def test_find_lists_without_opening(tmp_path: Path) -> None:
         Problem(str(tmp_path / "missing"), "does not exist"),
         Problem(str(tmp_path / "empty"), "no snapshots found in this folder"),
     ]
+
+
+def test_a_pause_point_pauses_once_per_folder(tmp_path: Path) -> None:
+    """The process that retries a killed worker's task passes the point it was killed at
+    (the workers share the variables): a second process, here, must not sleep there."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, PAUSE_AT: "here", PAUSE_DIR: str(tmp_path)}
+    code = "from bulkgraph.pausepoint import pause_point; pause_point('here'); print('passed')"
+    first = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "here").is_file():
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.05)
+        second = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert second.stdout == "passed\n"
+    finally:
+        first.kill()
+        first.wait()
+    assert first.returncode == -signal.SIGKILL

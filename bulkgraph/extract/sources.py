@@ -72,8 +72,8 @@ class Candidate:
     folder, a tar file, or an archive in S3 (not downloaded yet). Opened by `open_candidate`,
     here or on another machine that sees the same path or bucket (transform/cluster.py)."""
 
-    location: str  # what messages name: the path as given, or the s3 URI
-    path: str = ""  # a folder or tar file ("" for an S3 archive)
+    location: str  # what messages and the manifest name: the path as given, or the s3 URI
+    path: str = ""  # a folder or tar file, absolute ("" for an S3 archive)
     archive: s3.S3Archive | None = None
 
 
@@ -97,8 +97,8 @@ def _open(candidate: Candidate, opts: _Options) -> Snapshot:
         return _open_tar(d.path, opts, d.uri)
     path = Path(candidate.path)
     if path.is_file():
-        return _open_tar(path, opts)
-    return _open_folder(path, opts)
+        return _open_tar(path, opts, candidate.location)
+    return _open_folder(path, opts, candidate.location)
 
 
 def _looks_like_partial_snapshot(folder: Path) -> bool:
@@ -115,6 +115,11 @@ def find(sources: list[str], *, s3_endpoint_url: str | None = None) -> list[Foun
     for source in sources:
         _scan(source, s3_endpoint_url, found)
     return found
+
+
+def _local(location: str) -> Candidate:
+    # absolute: a Dask worker opens it from a working folder of its own
+    return Candidate(location, str(Path(location).absolute()))
 
 
 def _scan(source: str, s3_endpoint_url: str | None, found: list[Found]) -> None:
@@ -135,12 +140,12 @@ def _scan(source: str, s3_endpoint_url: str | None, found: list[Found]) -> None:
         return
     if path.is_file():
         if archive.is_tar_name(path.name):
-            found.append(Candidate(source, source))
+            found.append(_local(source))
         else:
             found.append(Problem(source, "not a snapshot folder or .tar.gz/.tar file"))
         return
     if (path / MANIFEST).is_file() or is_legacy_folder(path):
-        found.append(Candidate(source, source))
+        found.append(_local(source))
         return
     before = len(found)
     for child in sorted(path.iterdir()):
@@ -148,7 +153,7 @@ def _scan(source: str, s3_endpoint_url: str | None, found: list[Found]) -> None:
             continue
         if child.is_dir():
             if (child / MANIFEST).is_file() or is_legacy_folder(child):
-                found.append(Candidate(str(child), str(child)))
+                found.append(_local(str(child)))
             elif _looks_like_partial_snapshot(child):
                 found.append(
                     Problem(str(child), "data files but no manifest.json (incomplete collection?)")
@@ -156,7 +161,7 @@ def _scan(source: str, s3_endpoint_url: str | None, found: list[Found]) -> None:
             else:
                 log.debug("%s: not a snapshot, ignored", child)
         elif child.is_file() and archive.is_tar_name(child.name):
-            found.append(Candidate(str(child), str(child)))
+            found.append(_local(str(child)))
     if len(found) == before:
         found.append(Problem(source, "no snapshots found in this folder"))
 

@@ -118,7 +118,9 @@ def transform_on_cluster(
             + ", ".join(sources)
             + "".join(f"\n  {p.location}: {p.message}" for p in problems)
         )
-    answers = _run(candidates, TaskOptions(shared, force, account_id), scheduler, progress)
+    # the store's root: a relative folder means the same folder to every worker
+    opts = TaskOptions(store.root, force, account_id)
+    answers = _run(candidates, opts, scheduler, progress)
     problems.extend(a for a in answers if isinstance(a, Problem))
     outcomes = once_each([a for a in answers if isinstance(a, Outcome)], problems)
 
@@ -130,7 +132,7 @@ def transform_on_cluster(
         if o.published is None:
             result.failed[sid] = o.error
             continue
-        if done_result(State.dir(out_dir, sid) / State.RESULT, o.info) is None:
+        if force or done_result(State.dir(out_dir, sid) / State.RESULT, o.info) is None:
             store.fetch(o.published, out_dir)
         results[sid] = o.published.result
         (result.reused if o.reused else result.transformed).append(sid)
