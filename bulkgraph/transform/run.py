@@ -5,6 +5,8 @@ snapshot); a snapshot whose outputs exist for the same input checksum is not red
 cheap sequential pass links snapshots in time (NEXT, NEXT_VERSION), writes the relationships
 whose properties are named by the data (dynamic.py: PEERED_TO's tags), the header files,
 `rejects.jsonl` and `import-manifest.json` (the folder's layout: `bulkgraph/csvfolder.py`).
+On a Dask cluster (`cluster.py`) the snapshots are transformed by its workers instead, and
+the same sequential end (`finish`) runs here.
 """
 
 from __future__ import annotations
