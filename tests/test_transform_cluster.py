@@ -85,6 +85,8 @@ def test_a_task_publishes_once_and_reuses(tmp_path: Path, monkeypatch: pytest.Mo
 
     broken = snapshot_task(Candidate(str(tmp_path / "nothing.tar.gz"), ""), opts)
     assert isinstance(broken, Problem)
+    # the extraction went with each task: nothing piles up in the worker's cache
+    assert not (tmp_path / "cache").exists()
     get_settings.cache_clear()
 
 
@@ -127,7 +129,7 @@ def moto_s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    # the workers' own cache, where they download and extract
+    # nothing of this test in the real cache
     monkeypatch.setenv("BULKGRAPH_CACHE_DIR", str(tmp_path / "worker-cache"))
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="snaps")

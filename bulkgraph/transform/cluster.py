@@ -2,9 +2,8 @@
 
 The coordinator (this process) only lists what the sources hold (`sources.find`: S3 prefixes
 are listed, not downloaded) and submits one task per archive or folder. Each task, on a
-worker, opens its snapshot straight from its source (an S3 archive is downloaded into the
-worker's own cache; a path must be one the workers see), transforms it into a scratch
-folder of its own, and publishes the files to the shared location (`shared.py`). A snapshot
+worker, opens its snapshot straight from its source (an S3 archive is downloaded; a path
+must be one the workers see), transforms it in a scratch folder of its own, and publishes the files to the shared location (`shared.py`). A snapshot
 already published there for the same input and output layout is not transformed again.
 
 Then the coordinator copies each published snapshot into the CSV folder on its own disk and
@@ -66,9 +65,21 @@ class Outcome:
 def snapshot_task(candidate: Candidate, opts: TaskOptions) -> Outcome | Problem:
     """Run on a worker: open, transform and publish one snapshot (see the module doc).
     Never raises for a bad snapshot: what cannot be opened is a Problem, a failed transform
-    an Outcome with its error."""
+    an Outcome with its error. The download, the extraction and the transform's own files
+    live in a scratch folder that goes with the task: a worker's disk holds one snapshot
+    per running task, whatever the number of snapshots it has done."""
+    with tempfile.TemporaryDirectory(prefix="bulkgraph-task-") as scratch:
+        return _in_scratch(candidate, opts, Path(scratch))
+
+
+def _in_scratch(candidate: Candidate, opts: TaskOptions, scratch: Path) -> Outcome | Problem:
     try:
-        snapshot = open_candidate(candidate, account_id=opts.account_id, taken_at=opts.taken_at)
+        snapshot = open_candidate(
+            candidate,
+            cache_dir=scratch / "cache",
+            account_id=opts.account_id,
+            taken_at=opts.taken_at,
+        )
     except BulkgraphError as exc:
         return Problem(candidate.location, strip_location(str(exc), candidate.location))
     except Exception as exc:  # one unreadable snapshot must not stop the others
@@ -81,10 +92,9 @@ def snapshot_task(candidate: Candidate, opts: TaskOptions) -> Outcome | Problem:
             found = store.published(prefix)
             if found is not None and reusable(found.result, info):
                 return Outcome(info, found, reused=True)
-        with tempfile.TemporaryDirectory(prefix="bulkgraph-task-") as scratch:
-            folder = Path(scratch) / "csv"
-            result = transform_one(snapshot, folder)
-            return Outcome(info, store.publish(prefix, folder, result))
+        folder = scratch / "csv"
+        result = transform_one(snapshot, folder)
+        return Outcome(info, store.publish(prefix, folder, result))
     except Exception as exc:  # reported per snapshot, as a local transform does
         return Outcome(info, error=f"{type(exc).__name__}: {exc}")
 
