@@ -58,6 +58,7 @@ def local_run(sources: list[str], out: Path, cache: Path) -> TransformResult:
     return transform(found.snapshots, out, workers=1)
 
 
+@pytest.mark.slow  # transforms a snapshot twice
 def test_a_task_publishes_once_and_reuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The task alone (no cluster): it publishes all files then `published.json`; a second
     run reuses the publication; a prefix whose publication never completed is redone."""

@@ -3,8 +3,9 @@
 The coordinator (this process) only lists what the sources hold (`sources.find`: S3 prefixes
 are listed, not downloaded) and submits one task per archive or folder. Each task, on a
 worker, opens its snapshot straight from its source (an S3 archive is downloaded; a path
-must be one the workers see), transforms it in a scratch folder of its own, and publishes the files to the shared location (`shared.py`). A snapshot
-already published there for the same input and output layout is not transformed again.
+must be one the workers see), transforms it in a scratch folder of its own, and publishes
+the files to the shared location (`shared.py`). A snapshot already published there for the
+same input and output layout is not transformed again.
 
 Then the coordinator copies each published snapshot into the CSV folder on its own disk and
 runs the same sequential end as a local transform (`run.finish`): links across snapshots,
