@@ -4,6 +4,9 @@ With BULKGRAPH_TEST_PAUSE_AT=name (or name#n: its n-th passage) and BULKGRAPH_TE
 set, the process that reaches that point writes `<dir>/<name>` (holding its pid) and sleeps
 until it is killed. The fault-injection tests wait for that file, not for a guessed time,
 then SIGKILL the command's process group. Without the variables a point costs one lookup.
+
+A point pauses once per folder, in whichever process gets there first: the processes of a
+cluster share the variables, and the one that retries a killed worker's task must pass.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ def pause_point(name: str) -> None:
         return
     folder = Path(os.environ.get(PAUSE_DIR) or ".")
     folder.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(folder / f".{name}.claimed", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return  # paused here already, in this process or another
     marker = folder / name
     tmp = folder / f".{name}.tmp"
     tmp.write_text(f"{os.getpid()}\n", encoding="utf-8")

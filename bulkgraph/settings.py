@@ -62,6 +62,16 @@ class Settings(BaseSettings):
         gt=0,
         description="largest snapshot data file accepted, after decompression (bytes)",
     )
+    bulkgraph_dask_scheduler: str | None = Field(
+        default=None,
+        description="Dask scheduler (tcp://host:8786) that transform and rebuild run the "
+        "snapshots' transform on; unset = local processes",
+    )
+    bulkgraph_dask_shared: str | None = Field(
+        default=None,
+        description="where the Dask workers put their files for this machine: a folder "
+        "every worker and this machine see, or an s3:// prefix",
+    )
 
     @property
     def uses_managed_neo4j(self) -> bool:

@@ -38,7 +38,7 @@ def test_a_bad_command_line_is_a_usage_error(tmp_path: Path, args: list[str], sa
 
 
 #: Libraries that take a good part of a second to import: only the commands that use them do.
-HEAVY = ("neo4j", "polars", "boto3", "botocore", "matplotlib")
+HEAVY = ("neo4j", "polars", "boto3", "botocore", "matplotlib", "dask", "distributed")
 
 _IMPORTS_FOR_HELP = """
 import sys

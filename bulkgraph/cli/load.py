@@ -122,6 +122,17 @@ def rebuild_command(
         None, "--account-id", help="Account of legacy aws_neo4j_map archives."
     ),
     workers: int | None = typer.Option(None, "--workers", help="Transform processes."),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="Dask scheduler (tcp://host:8786) to transform on "
+        "(default: BULKGRAPH_DASK_SCHEDULER; unset = local processes).",
+    ),
+    shared: str | None = typer.Option(
+        None,
+        "--shared",
+        help="With --scheduler: where workers put their files (default: BULKGRAPH_DASK_SHARED).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Transform every snapshot found and rebuild the graph from them (the nightly job).
@@ -131,9 +142,10 @@ def rebuild_command(
     does not read, missing legacy files), each named on stderr. Exit 1: nothing replaced (no
     usable snapshot, or the import failed; the previous graph serves on).
     """
-    from bulkgraph.cli.transform import print_notes
+    from bulkgraph.cli.transform import dask_options, print_notes
     from bulkgraph.pipeline.rebuild import rebuild
 
+    cluster = dask_options(scheduler, shared, workers)
     with progress_bar("transforming", as_json) as progress:
         summary = rebuild(
             sources,
@@ -144,6 +156,8 @@ def rebuild_command(
             workers=workers,
             progress=progress,
             on_import_line=_importer_line(as_json),
+            scheduler=cluster[0] if cluster else None,
+            shared=cluster[1] if cluster else None,
         )
     for where, why in summary.skipped.items():
         err.print(f"[yellow]skipped[/] {where}: {why}", markup=True, highlight=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -10,6 +11,9 @@ from bulkgraph.cli.common import progress_bar
 from bulkgraph.cli.output import print_json
 from bulkgraph.console import err, is_quiet, out
 from bulkgraph.errors import BulkgraphError, ExitCode
+
+if TYPE_CHECKING:
+    from bulkgraph.extract.model import Problem
 
 
 def transform_command(
@@ -20,6 +24,18 @@ def transform_command(
     force: bool = typer.Option(False, "--force", help="Redo snapshots already transformed."),
     workers: int | None = typer.Option(None, "--workers", help="Worker processes (cores)."),
     account_id: str | None = typer.Option(None, "--account-id", help="Legacy archives."),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="Dask scheduler (tcp://host:8786) to transform on, one task per snapshot "
+        "(default: BULKGRAPH_DASK_SCHEDULER; unset = local processes).",
+    ),
+    shared: str | None = typer.Option(
+        None,
+        "--shared",
+        help="With --scheduler: where workers put their files, a folder they all see or an "
+        "s3:// prefix (default: BULKGRAPH_DASK_SHARED).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Normalize snapshots into CSV_DIR: node/relationship CSVs, import-manifest.json,
@@ -28,18 +44,37 @@ def transform_command(
     rejected (rejects.jsonl), or a snapshot holds input that was ignored (files not in its
     manifest, operations not read), named on stderr."""
     from bulkgraph.csvfolder import REJECTS_NAME
-    from bulkgraph.extract.sources import discover
-    from bulkgraph.transform.run import transform
 
-    found = discover(sources, account_id=account_id)
-    for p in found.problems:
-        err.print(f"[yellow]skipped[/] {p.location}: {p.message}", markup=True, highlight=False)
-    if not found.snapshots:
-        raise BulkgraphError("no usable snapshots in " + ", ".join(sources))
+    cluster = dask_options(scheduler, shared, workers)
+    problems: list[Problem] = []
+    if cluster is None:
+        from bulkgraph.extract.sources import discover
+
+        found = discover(sources, account_id=account_id)
+        problems = found.problems
+        _print_skipped(problems)
+        if not found.snapshots:
+            raise BulkgraphError("no usable snapshots in " + ", ".join(sources))
     with progress_bar("transforming", as_json) as progress:
-        result = transform(
-            found.snapshots, out_dir, force=force, workers=workers, progress=progress
-        )
+        if cluster is None:
+            from bulkgraph.transform.run import transform
+
+            result = transform(
+                found.snapshots, out_dir, force=force, workers=workers, progress=progress
+            )
+        else:
+            from bulkgraph.transform.cluster import transform_on_cluster
+
+            result, problems = transform_on_cluster(
+                sources,
+                out_dir,
+                scheduler=cluster[0],
+                shared=cluster[1],
+                force=force,
+                account_id=account_id,
+                progress=progress,
+            )
+            _print_skipped(problems)
     for sid, message in result.failed.items():
         err.print(f"[red]failed[/] {sid}: {message}", markup=True, highlight=False)
     print_notes(result.warnings, result.unknown)
@@ -57,9 +92,37 @@ def transform_command(
         raise typer.Exit(int(ExitCode.FAILED))
     if result.rejected and not as_json:
         err.print(f"rejected records, with file, position and reason: {out_dir / REJECTS_NAME}")
-    partial = found.problems or result.failed or result.rejected
+    partial = problems or result.failed or result.rejected
     if partial or result.warnings or result.skipped_operations:
         raise typer.Exit(int(ExitCode.PARTIAL))
+
+
+def _print_skipped(problems: list[Problem]) -> None:
+    for p in problems:
+        err.print(f"[yellow]skipped[/] {p.location}: {p.message}", markup=True, highlight=False)
+
+
+def dask_options(
+    scheduler: str | None, shared: str | None, workers: int | None
+) -> tuple[str, str | None] | None:
+    """(scheduler, shared location) when the transform runs on Dask, from the options or
+    the settings; None for the local process pool."""
+    from bulkgraph.settings import get_settings
+
+    settings = get_settings()
+    scheduler = scheduler or settings.bulkgraph_dask_scheduler
+    if scheduler is None:
+        if shared is not None:
+            raise BulkgraphError(
+                "--shared is for a Dask scheduler: give --scheduler too", ExitCode.USAGE
+            )
+        return None
+    if workers is not None:
+        raise BulkgraphError(
+            "--workers sets local processes; with a Dask scheduler the cluster's workers transform",
+            ExitCode.USAGE,
+        )
+    return scheduler, shared or settings.bulkgraph_dask_shared
 
 
 def register(app: typer.Typer) -> None:

@@ -164,6 +164,63 @@ DESCRIBE_TARGET_HEALTH = Operation(
     legacy_file="alb_data.json",
 )
 
+
+# snapshot format 1.1: what it takes to say who holds an IP, what reaches what, and what an
+# instance may do in AWS (graph model 1.1)
+DESCRIBE_NETWORK_INTERFACES = Operation(
+    "ec2",
+    "DescribeNetworkInterfaces",
+    "describe_network_interfaces",
+    since="1.1",
+)
+DESCRIBE_ROUTE_TABLES = Operation(
+    "ec2", "DescribeRouteTables", "describe_route_tables", since="1.1"
+)
+DESCRIBE_INTERNET_GATEWAYS = Operation(
+    "ec2", "DescribeInternetGateways", "describe_internet_gateways", since="1.1"
+)
+DESCRIBE_NAT_GATEWAYS = Operation(
+    "ec2", "DescribeNatGateways", "describe_nat_gateways", since="1.1"
+)
+DESCRIBE_NETWORK_ACLS = Operation(
+    "ec2", "DescribeNetworkAcls", "describe_network_acls", since="1.1"
+)
+DESCRIBE_LISTENERS = Operation(
+    "elbv2",
+    "DescribeListeners",
+    "describe_listeners",
+    calls=PerItem(
+        "load balancer",
+        (Source(DESCRIBE_LOAD_BALANCERS.name, "LoadBalancers", "LoadBalancerArn"),),
+        "LoadBalancerArn",
+    ),
+    since="1.1",
+)
+DESCRIBE_TAGS = Operation(
+    "elbv2",
+    "DescribeTags",
+    None,
+    calls=PerItem(
+        "load balancer and target group ARNs",
+        (
+            Source(DESCRIBE_LOAD_BALANCERS.name, "LoadBalancers", "LoadBalancerArn"),
+            Source(DESCRIBE_TARGET_GROUPS.name, "TargetGroups", "TargetGroupArn"),
+        ),
+        "ResourceArns",
+        batch=20,
+    ),
+    since="1.1",
+)
+LIST_FUNCTIONS = Operation("lambda", "ListFunctions", "list_functions", since="1.1")
+GET_ACCOUNT_AUTHORIZATION_DETAILS = Operation(
+    "iam",
+    "GetAccountAuthorizationDetails",
+    "get_account_authorization_details",
+    scope=Scope.GLOBAL,
+    request=MappingProxyType({"Filter": ["Role"]}),
+    since="1.1",
+)
+
 #: Every operation, in the order the collector calls them in a region: an operation called
 #: per item comes after the operations its items come from.
 OPERATIONS: tuple[Operation, ...] = (
@@ -176,6 +233,15 @@ OPERATIONS: tuple[Operation, ...] = (
     DESCRIBE_LOAD_BALANCERS,
     DESCRIBE_TARGET_GROUPS,
     DESCRIBE_TARGET_HEALTH,
+    DESCRIBE_NETWORK_INTERFACES,
+    DESCRIBE_ROUTE_TABLES,
+    DESCRIBE_INTERNET_GATEWAYS,
+    DESCRIBE_NAT_GATEWAYS,
+    DESCRIBE_NETWORK_ACLS,
+    DESCRIBE_LISTENERS,
+    DESCRIBE_TAGS,
+    LIST_FUNCTIONS,
+    GET_ACCOUNT_AUTHORIZATION_DETAILS,
 )
 
 

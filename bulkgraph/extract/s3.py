@@ -56,13 +56,26 @@ def _client_error(exc: Exception, what: str) -> BulkgraphError:
     return BulkgraphError(f"{what}: {exc}")
 
 
-def fetch_prefix(uri: str, cache_dir: Path, *, endpoint_url: str | None = None) -> list[Downloaded]:
-    """Every tar archive under the prefix, downloaded (or re-used) under `cache_dir`."""
+@dataclass(frozen=True)
+class S3Archive:
+    """One tar archive under a prefix, as listed: enough to fetch it later, anywhere."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def list_archives(uri: str, *, endpoint_url: str | None = None) -> list[S3Archive]:
+    """Every tar archive under the prefix, by key, without downloading any."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     loc = parse_s3_uri(uri)
     client = s3_client(endpoint_url)
-    found: list[Downloaded] = []
     try:
         paginator = client.get_paginator("list_objects_v2")
         objects = [
@@ -73,34 +86,55 @@ def fetch_prefix(uri: str, cache_dir: Path, *, endpoint_url: str | None = None) 
         ]
     except (BotoCoreError, ClientError) as exc:
         raise _client_error(exc, f"{uri}: cannot list") from None
-    for obj in sorted(objects, key=lambda o: o["Key"]):
-        key = obj["Key"]
-        local = cache_dir / "s3" / loc.bucket / key
-        meta_path = local.with_name(local.name + ".s3meta.json")
-        wanted = {"size": obj["Size"], "etag": obj.get("ETag", "")}
-        if local.is_file() and meta_path.is_file():
-            try:
-                meta = json.loads(meta_path.read_text())
-            except ValueError:
-                meta = {}
-            if (
-                meta.get("size") == wanted["size"]
-                and meta.get("etag") == wanted["etag"]
-                and local.stat().st_size == wanted["size"]
-            ):
-                found.append(Downloaded(loc.uri(key), local, reused=True))
-                continue
-        local.parent.mkdir(parents=True, exist_ok=True)
-        tmp = local.with_name(f".{local.name}.part")
+    return [
+        S3Archive(loc.bucket, o["Key"], o["Size"], o.get("ETag", ""))
+        for o in sorted(objects, key=lambda o: o["Key"])
+    ]
+
+
+def fetch_archive(
+    obj: S3Archive, cache_dir: Path, *, endpoint_url: str | None = None, client: Any = None
+) -> Downloaded:
+    """`obj` downloaded under `cache_dir`, or re-used while its size and ETag are unchanged."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    local = cache_dir / "s3" / obj.bucket / obj.key
+    meta_path = local.with_name(local.name + ".s3meta.json")
+    wanted: dict[str, object] = {"size": obj.size, "etag": obj.etag}
+    if local.is_file() and meta_path.is_file():
         try:
-            client.download_file(loc.bucket, key, str(tmp))
-        except (BotoCoreError, ClientError) as exc:
-            raise _client_error(exc, f"{loc.uri(key)}: cannot download") from None
-        os.replace(tmp, local)
-        wanted["sha256"] = sha256_file(local)
-        meta_path.write_text(json.dumps(wanted))
-        found.append(Downloaded(loc.uri(key), local, reused=False))
-    return found
+            meta = json.loads(meta_path.read_text())
+        except ValueError:
+            meta = {}
+        if (
+            meta.get("size") == wanted["size"]
+            and meta.get("etag") == wanted["etag"]
+            and local.stat().st_size == wanted["size"]
+        ):
+            return Downloaded(obj.uri, local, reused=True)
+    local.parent.mkdir(parents=True, exist_ok=True)
+    # a name of this process's own: two workers of one machine may fetch the same archive
+    tmp = local.with_name(f".{local.name}.{os.getpid()}.part")
+    try:
+        (client or s3_client(endpoint_url)).download_file(obj.bucket, obj.key, str(tmp))
+    except (BotoCoreError, ClientError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise _client_error(exc, f"{obj.uri}: cannot download") from None
+    os.replace(tmp, local)
+    wanted["sha256"] = sha256_file(local)
+    meta_tmp = meta_path.with_name(f".{meta_path.name}.{os.getpid()}.part")
+    meta_tmp.write_text(json.dumps(wanted))
+    os.replace(meta_tmp, meta_path)
+    return Downloaded(obj.uri, local, reused=False)
+
+
+def fetch_prefix(uri: str, cache_dir: Path, *, endpoint_url: str | None = None) -> list[Downloaded]:
+    """Every tar archive under the prefix, downloaded (or re-used) under `cache_dir`."""
+    client = s3_client(endpoint_url)
+    return [
+        fetch_archive(obj, cache_dir, client=client)
+        for obj in list_archives(uri, endpoint_url=endpoint_url)
+    ]
 
 
 def upload_verified(path: Path, prefix_uri: str, *, endpoint_url: str | None = None) -> str:

@@ -82,12 +82,15 @@ def rebuild(
     progress: Progress | None = None,
     on_import_line: Callable[[str], None] | None = None,
     settings: Settings | None = None,
+    scheduler: str | None = None,
+    shared: str | None = None,
 ) -> RebuildSummary:
     """Discover, transform and bulk-import `sources`; see the module docstring.
 
     With a `workdir`, the CSV folder lives there and is reused by the next run (snapshots
     whose input did not change are not transformed again); without one a temporary folder is
-    used and removed unless `keep_csv`.
+    used and removed unless `keep_csv`. With a Dask `scheduler`, the snapshots are opened and
+    transformed on its workers, who put their files in `shared` (transform/cluster.py).
     """
     settings = settings or get_settings()
     summary = RebuildSummary()
@@ -96,18 +99,20 @@ def rebuild(
     settled = settle(live)
     if settled.acted:
         summary.settled = settled.to_dict()
-    t0 = time.monotonic()
-    found = discover(sources, cache_dir=snapshot_cache_dir(settings), account_id=account_id)
-    for problem in found.problems:
-        summary.skipped[problem.location] = problem.message
-    summary.phases["discover"] = time.monotonic() - t0
-    if not found.snapshots:
-        raise BulkgraphError(
-            "no usable snapshot in "
-            + ", ".join(sources)
-            + "; the graph was not replaced"
-            + "".join(f"\n  {where}: {why}" for where, why in summary.skipped.items())
-        )
+    found = None
+    if scheduler is None:
+        t0 = time.monotonic()
+        found = discover(sources, cache_dir=snapshot_cache_dir(settings), account_id=account_id)
+        for problem in found.problems:
+            summary.skipped[problem.location] = problem.message
+        summary.phases["discover"] = time.monotonic() - t0
+        if not found.snapshots:
+            raise BulkgraphError(
+                "no usable snapshot in "
+                + ", ".join(sources)
+                + "; the graph was not replaced"
+                + "".join(f"\n  {where}: {why}" for where, why in summary.skipped.items())
+            )
 
     own_tmp = workdir is None
     csv_dir = (
@@ -115,7 +120,24 @@ def rebuild(
     )
     try:
         t0 = time.monotonic()
-        result = transform(found.snapshots, csv_dir, workers=workers, progress=_pausing(progress))
+        if found is not None:
+            result = transform(
+                found.snapshots, csv_dir, workers=workers, progress=_pausing(progress)
+            )
+        else:
+            from bulkgraph.transform.cluster import transform_on_cluster
+
+            assert scheduler is not None
+            result, problems = transform_on_cluster(
+                sources,
+                csv_dir,
+                scheduler=scheduler,
+                shared=shared,
+                account_id=account_id,
+                progress=_pausing(progress),
+            )
+            for problem in problems:
+                summary.skipped[problem.location] = problem.message
         summary.phases["transform"] = time.monotonic() - t0
         summary.skipped.update(result.failed)
         summary.rejects = result.rejected

@@ -5,6 +5,8 @@ snapshot); a snapshot whose outputs exist for the same input checksum is not red
 cheap sequential pass links snapshots in time (NEXT, NEXT_VERSION), writes the relationships
 whose properties are named by the data (dynamic.py: PEERED_TO's tags), the header files,
 `rejects.jsonl` and `import-manifest.json` (the folder's layout: `bulkgraph/csvfolder.py`).
+On a Dask cluster (`cluster.py`) the snapshots are transformed by its workers instead, and
+the same sequential end (`finish`) runs here.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from bulkgraph.csvfolder import (
     NODES as NODE_FILES,
 )
 from bulkgraph.errors import InputError
-from bulkgraph.extract.model import Snapshot
+from bulkgraph.extract.model import Snapshot, SnapshotInfo
 from bulkgraph.load.importer import manifest_import_args
 from bulkgraph.transform import csvfmt, dynamic
 from bulkgraph.transform.schema import NODES, RELS, RelSchema
@@ -89,20 +91,31 @@ class TransformResult:
 
 
 def _done(out_dir: Path, snapshot: Snapshot) -> SnapshotResult | None:
-    path = State.dir(out_dir, snapshot.info.snapshot_id) / State.RESULT
+    return done_result(State.dir(out_dir, snapshot.info.snapshot_id) / State.RESULT, snapshot.info)
+
+
+def done_result(path: Path, info: SnapshotInfo) -> SnapshotResult | None:
+    """The result recorded at `path` (a `State.RESULT`), if its files can be reused for the
+    snapshot `info`: same input checksum, same output layout."""
     try:
         result = SnapshotResult.from_json(json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
         return None
-    if not result.checksum or result.checksum != snapshot.info.checksum:
-        return None
+    return result if reusable(result, info) else None
+
+
+def reusable(result: SnapshotResult, info: SnapshotInfo) -> bool:
+    """Whether the files `result` describes hold what transforming `info` would write."""
+    if not result.checksum or result.checksum != info.checksum:
+        return False
     if result.layout != output_layout():
-        log.info("%s: written by another transform version, redone", snapshot.info.snapshot_id)
-        return None
-    return result
+        log.info("%s: written by another transform version, redone", info.snapshot_id)
+        return False
+    return True
 
 
-def _worker(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
+def transform_one(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
+    """`transform_snapshot`, with the memory care of a process that transforms many."""
     try:
         with _cyclic_gc_paused():
             return transform_snapshot(snapshot, out_dir)
@@ -171,11 +184,22 @@ def transform(
     out_dir.mkdir(parents=True, exist_ok=True)
     result = TransformResult(out_dir, out_dir / MANIFEST_NAME)
     results = _transform_each(ordered, out_dir, result, force, workers, progress)
-
-    good = [s for s in ordered if s.info.snapshot_id in results]
-    ids = [s.info.snapshot_id for s in good]
     if progress:
         progress("linking snapshots", len(ordered), len(ordered))
+    finish([s.info for s in ordered], results, result)
+    return result
+
+
+def finish(
+    ordered: list[SnapshotInfo], results: dict[str, SnapshotResult], result: TransformResult
+) -> None:
+    """The sequential end of a transform, once every snapshot's own files are in
+    `result.out_dir` (`results`: those that were, by id; `ordered`: every snapshot in time
+    order): the links across snapshots, the header files, `rejects.jsonl`, the summary in
+    `result`, and the manifest."""
+    out_dir = result.out_dir
+    good = [s for s in ordered if s.snapshot_id in results]
+    ids = [s.snapshot_id for s in good]
     groups, multiline = _write_groups(out_dir, ids, results)
     # rejects of all snapshots, in time order
     with (out_dir / REJECTS_NAME).open("w", encoding="utf-8") as fh:
@@ -185,11 +209,11 @@ def transform(
     manifest = Manifest(
         snapshots=[
             ManifestSnapshot(
-                snapshot_id=s.info.snapshot_id,
-                taken_at=s.info.taken_at.isoformat(),
-                source=s.info.source,
-                checksum=s.info.checksum,
-                location=s.info.location,
+                snapshot_id=s.snapshot_id,
+                taken_at=s.taken_at.isoformat(),
+                source=s.source,
+                checksum=s.checksum,
+                location=s.location,
             )
             for s in good
         ],
@@ -199,7 +223,6 @@ def transform(
         import_args=manifest_import_args(groups, csvfmt.import_options(multiline)),
     )
     write_manifest(out_dir, manifest)
-    return result
 
 
 def _check_unique_ids(snapshots: list[Snapshot]) -> None:
@@ -240,7 +263,7 @@ def _transform_each(
     if n <= 1 or len(todo) <= 1:
         for s in todo:
             try:
-                results[s.info.snapshot_id] = _worker(s, out_dir)
+                results[s.info.snapshot_id] = transform_one(s, out_dir)
                 result.transformed.append(s.info.snapshot_id)
             except Exception as exc:  # one bad snapshot must not stop the others
                 result.failed[s.info.snapshot_id] = f"{type(exc).__name__}: {exc}"
@@ -252,7 +275,7 @@ def _transform_each(
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(n, len(todo)), mp_context=ctx) as pool:
         futures: dict[str, Future[SnapshotResult]] = {
-            s.info.snapshot_id: pool.submit(_worker, s, out_dir) for s in todo
+            s.info.snapshot_id: pool.submit(transform_one, s, out_dir) for s in todo
         }
         for sid, fut in futures.items():
             try:
@@ -323,21 +346,21 @@ def _write_groups(
 
 def _summarise(
     result: TransformResult,
-    good: list[Snapshot],
+    good: list[SnapshotInfo],
     results: dict[str, SnapshotResult],
     groups: list[FileGroup],
 ) -> None:
     """Per-snapshot notes, family counts and per-label totals into `result`."""
     for s in good:
-        sid = s.info.snapshot_id
+        sid = s.snapshot_id
         r = results[sid]
         # from the reader, not from result.json: a file added to a snapshot folder later
         # does not change its checksum, yet must be reported on every run
-        skipped = sorted({*s.info.skipped_operations, *r.skipped_operations})
+        skipped = sorted({*s.skipped_operations, *r.skipped_operations})
         if skipped:
             result.skipped_operations[sid] = skipped
-        if s.info.warnings:
-            result.warnings[sid] = list(s.info.warnings)
+        if s.warnings:
+            result.warnings[sid] = list(s.warnings)
         if r.unknown:
             result.unknown[sid] = r.unknown
         result.rejected += r.rejected
