@@ -358,3 +358,23 @@ def test_the_network_graph_imports_into_neo4j(
     assert peer == {"stub": True, "cidr": "172.20.0.0/16", "account": "222222222222"}
     [gateways] = run("MATCH (g:Gateway {stub: true}) RETURN count(g) AS n")
     assert gateways["n"] == 8
+
+
+def test_an_acl_entry_of_the_wrong_type_is_rejected_against_its_acl(tmp_path: Path) -> None:
+    raw = json.loads((NATIVE / "net11.json").read_text(encoding="utf-8"))
+    for resp in raw["responses"]:
+        if resp["operation"] == "ec2:DescribeNetworkAcls":
+            entries = resp["calls"][0]["pages"][0]["NetworkAcls"][1]["Entries"]
+            entries[0]["RuleNumber"] = "ninety"
+    result = transform([from_dict(raw)], tmp_path, workers=1)
+    assert result.rejected == 2  # and the route of test_routes
+    reasons = [
+        json.loads(line)
+        for line in (tmp_path / "state" / SID / "rejects.jsonl").read_text().splitlines()
+    ]
+    acl = [r for r in reasons if r["file"].endswith("DescribeNetworkAcls.json.gz")]
+    assert [(r["record"], r["reason"]) for r in acl] == [
+        (1, "Entries: $.RuleNumber: expected int, got ninety")
+    ]
+    numbers = {r[2] for r in ends(tmp_path, "NACL_RULE__IPRange__NetworkAcl", "rule_number")}
+    assert "90" not in numbers and {"100", "110", "32767"} <= numbers

@@ -18,6 +18,7 @@ from bulkgraph.transform.families.security_groups import IP_RANGE
 from bulkgraph.transform.families.subnets import SUBNET
 from bulkgraph.transform.families.vpcs import VPC
 from bulkgraph.transform.family import Family, Graph, Read, children, list_at, read, sourced
+from bulkgraph.transform.records import TypedFields, typed
 
 OPERATION = ops.DESCRIBE_NETWORK_ACLS.name
 
@@ -81,13 +82,19 @@ READ = Read(
 )
 
 
-def _rules(entries: pl.DataFrame) -> pl.DataFrame:
-    """One row per entry: `id` (the ACL), `cidr` and the typed RULE_PROPS."""
-    ints = ("rule_number", "fromPort", "toPort", "icmp_type", "icmp_code")
-    return entries.select(
+#: the typed fields of an entry: column -> (path, type)
+_TYPED: TypedFields = {p.name: (_ENTRY[p.name], p.type) for p in RULE_PROPS if p.type == "int"}
+
+
+def _rules(g: Graph, entries: pl.DataFrame) -> pl.DataFrame:
+    """One row per entry: `id` (the ACL), `cidr` and the typed RULE_PROPS; an entry with a
+    value of the wrong type is rejected against its ACL's record."""
+    good, bad = typed(entries, _TYPED, ())
+    g.rejects.add_frame(g.snapshot_id, bad.with_columns(pl.format("Entries: {}", "reason")))
+    return good.select(
         "id",
         pl.coalesce("ipv4", "ipv6").alias("cidr"),
-        *(pl.col(c).cast(pl.Int32, strict=False) for c in ints),
+        *_TYPED,
         "action",
         "protocol",
         pl.when(pl.col("egress") == "true")
@@ -102,7 +109,7 @@ def run(g: Graph, responses: list[ApiResponse]) -> None:
     g.put(NETWORK_ACL, good)
     g.link(IN_VPC, good)
     g.link(SUBNET_IN_ACL, children(tab, "Associations", good, ["id"]))
-    rules = _rules(children(tab, "Entries", good, ["id"]))
+    rules = _rules(g, children(tab, "Entries", good, ["id"]))
     g.put(IP_RANGE, rules.select("cidr", pl.lit(None, pl.String).alias("description")))
     egress = pl.col("direction") == "egress"
     g.link(INGRESS, rules.filter(~egress))
