@@ -15,6 +15,8 @@ from test_transform import by, rows
 from transform_fixtures import NATIVE, from_dict, load
 
 from bulkgraph.load.bulk import bulk_import
+from bulkgraph.transform.declare import rel
+from bulkgraph.transform.families.vpcs import VPC
 from bulkgraph.transform.families.ec2_network_interfaces import _owners
 from bulkgraph.transform.run import transform
 
@@ -378,3 +380,14 @@ def test_an_acl_entry_of_the_wrong_type_is_rejected_against_its_acl(tmp_path: Pa
     ]
     numbers = {r[2] for r in ends(tmp_path, "NACL_RULE__IPRange__NetworkAcl", "rule_number")}
     assert "90" not in numbers and {"100", "110", "32767"} <= numbers
+
+
+def test_a_stub_property_must_be_declared_by_the_end_label() -> None:
+    with pytest.raises(ValueError, match=r"VPC declares no property colour"):
+        rel("PEERS", VPC, VPC, end_stub={"colour": "c"})
+    with pytest.raises(ValueError, match=r"VPC declares no property id"):  # a key: always kept
+        rel("PEERS", VPC, VPC, start_stub={"id": "c"})
+    declared = rel("PEERS", VPC, VPC, end_stub={"region": "r", "cidr": "c"})
+    # in the order the label declares them, each with its column in the relationship's frame
+    assert declared.end_stub == (("cidr", "c"), ("region", "r"))
+    assert declared.stub_columns("end") == (("cidr", "end.cidr"), ("region", "end.region"))

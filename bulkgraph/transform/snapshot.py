@@ -43,7 +43,9 @@ from bulkgraph.transform.unknown import unknown_calls, unknown_labels
 #: tag key of all snapshots): written by the sequential pass, not per snapshot
 #: Bump when the same snapshot would give different part files (values, order, escaping)
 #: without any column changing: the columns themselves are covered by `output_layout()`.
-TRANSFORM_REVISION = 2  # 2: state files of dynamic properties named by their group
+#: 3: a node put by several families keeps the first value each gave for each property;
+#: a stub carries the properties its relationship declares (graph model 1.1)
+TRANSFORM_REVISION = 3  # 2: state files of dynamic properties named by their group
 
 
 def output_layout() -> str:
@@ -275,19 +277,25 @@ def _typed_nodes(g: Graph, sid: str) -> dict[str, pl.DataFrame]:
         rk = resource_key(schema.label, [pl.col(k).cast(pl.String) for k in schema.key_names])
         df = df.with_columns(rk.alias("resource_key"), pl.lit(sid).alias("snapshot_id"))
         df = df.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in schema.key_names))
-        nodes[schema.label] = _first_of_each(df)
+        props = [p.name for p in schema.declared if p.name not in schema.key_names]
+        nodes[schema.label] = _first_of_each(df, props)
     return nodes
 
 
-def _first_of_each(df: pl.DataFrame) -> pl.DataFrame:
-    """One row per resource key: each property the first non-null value given for it (in
+def _first_of_each(df: pl.DataFrame, props: list[str]) -> pl.DataFrame:
+    """One row per resource key: each of `props` the first non-null value given for it (in
     file order), so that a node put by two families (a Lambda function that is a target
-    and is listed, an IPRange a rule describes and an ACL names) keeps what either knows."""
-    if not df["resource_key"].is_duplicated().any():
-        return df
+    and is listed, an IPRange a rule describes and an ACL names) keeps what either knows.
+    The other columns are the same in every row of a key (the keys) or not yet set."""
+    if not props or not df["resource_key"].is_duplicated().any():
+        return df.unique("resource_key", keep="first", maintain_order=True)
     return (
         df.group_by("resource_key", maintain_order=True)
-        .agg(pl.col(c).drop_nulls().first() for c in df.columns if c != "resource_key")
+        .agg(
+            pl.col(c).drop_nulls().first() if c in props else pl.col(c).first()
+            for c in df.columns
+            if c != "resource_key"
+        )
         .select(df.columns)
     )
 
@@ -325,8 +333,10 @@ def _resolved_rels(g: Graph, sid: str, nodes: dict[str, pl.DataFrame]) -> dict[s
         rels[rs.group] = df.unique(
             ["start_rk", "end_rk", *(p.name for p in rs.props)], maintain_order=True
         ).select("start_keys", "end_keys", "start_rk", "end_rk", *(p.name for p in rs.props))
+    stub_keys = {label: {"resource_key", *NODE_BY_LABEL[label].key_names} for label in stubs}
     for label, frames in stubs.items():
-        found = _first_of_each(pl.concat(frames, how="diagonal_relaxed"))
+        found = pl.concat(frames, how="diagonal_relaxed")
+        found = _first_of_each(found, [c for c in found.columns if c not in stub_keys[label]])
         if found.height:
             schema = NODE_BY_LABEL[label]
             stub_df = _nodes_frame(schema, [found.with_columns(pl.lit(True).alias("stub"))])
