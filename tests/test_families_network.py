@@ -16,8 +16,8 @@ from transform_fixtures import NATIVE, from_dict, load
 
 from bulkgraph.load.bulk import bulk_import
 from bulkgraph.transform.declare import rel
-from bulkgraph.transform.families.vpcs import VPC
 from bulkgraph.transform.families.ec2_network_interfaces import _owners
+from bulkgraph.transform.families.vpcs import VPC
 from bulkgraph.transform.run import transform
 
 SID = "20260102T000000Z"
