@@ -18,13 +18,14 @@ PNG_FILE = Path("docs/graph-model.png")
 
 
 def _owners() -> dict[str, str]:
-    """Label or relationship group -> the operation whose family declares it."""
-    owners: dict[str, list[str]] = {}
+    """Label -> the operation whose family declares it; relationship group -> every
+    operation whose family writes it (1.1's DescribeTags adds to a load balancer's TAGGED)."""
+    owners: dict[str, str] = {}
     for op, family in FAMILIES.items():
-        for name in (*(n.label for n in family.nodes), *(r.group for r in family.rels)):
-            owners.setdefault(name, []).append(f"`{op}`")
-    # a relationship two families write (an instance's groups: its own, its interfaces')
-    return {name: ", ".join(ops) for name, ops in owners.items()}
+        owners.update({n.label: f"`{op}`" for n in family.nodes})
+        for r in family.rels:
+            owners[r.group] = f"{owners[r.group]}, `{op}`" if r.group in owners else f"`{op}`"
+    return owners
 
 
 def _stub_doc(r: RelSchema) -> str:
@@ -79,7 +80,8 @@ def markdown() -> str:
         "know it.",
         "A property's `from` is its JSON path in the API record (`computed`: by the family or",
         "the transform; `account_id` and `region` are those of the snapshot file the record",
-        "came from); `written by` names the operation whose family declares the label.",
+        "came from); `written by` names the operation whose family declares the label, and",
+        "each operation whose family writes the relationship.",
         "",
         "![diagram](graph-model.png)",
         "",
