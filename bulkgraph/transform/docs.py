@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bulkgraph.extract import operations
-from bulkgraph.transform.declare import Prop
+from bulkgraph.transform.declare import Prop, RelSchema
 from bulkgraph.transform.families import FAMILIES
 from bulkgraph.transform.schema import NODES, RELS, schema_cypher
 
@@ -18,12 +18,24 @@ PNG_FILE = Path("docs/graph-model.png")
 
 
 def _owners() -> dict[str, str]:
-    """Label or relationship group -> the operation whose family declares it."""
+    """Label -> the operation whose family declares it; relationship group -> every
+    operation whose family writes it (1.1's DescribeTags adds to a load balancer's TAGGED)."""
     owners: dict[str, str] = {}
     for op, family in FAMILIES.items():
         owners.update({n.label: f"`{op}`" for n in family.nodes})
-        owners.update({r.group: f"`{op}`" for r in family.rels})
+        for r in family.rels:
+            owners[r.group] = f"{owners[r.group]}, `{op}`" if r.group in owners else f"`{op}`"
     return owners
+
+
+def _stub_doc(r: RelSchema) -> str:
+    """What a stub made for an end of `r` keeps, if anything."""
+    parts = [
+        f"a stub {label} ({side}) keeps {', '.join(f'`{p}`' for p, _ in props)}"
+        for side, label, props in (("start", r.start, r.start_stub), ("end", r.end, r.end_stub))
+        if props
+    ]
+    return "; ".join(parts)
 
 
 def _cell(text: str) -> str:
@@ -56,7 +68,8 @@ def markdown() -> str:
         "(`bulkgraph/transform/families/`, one module per AWS operation; shared labels in",
         "`families/base.py`; see docs/adding-a-family.md); do not edit.",
         "Every node has `uid` (`<snapshot_id>|<resource_key>`), `snapshot_id`, and, unless it is",
-        "a stub (`stub: true`, only key properties), `resource_key` (`<Label>|<key>[|<key>..]`,",
+        "a stub (`stub: true`: its key properties, and those its relationship's row gives where",
+        "the relationship declares them), `resource_key` (`<Label>|<key>[|<key>..]`,",
         "`\\` and `|` escaped) and `fingerprint` (hash of properties and relationships).",
         "`Snapshot.unknown` lists the calls a snapshot does not know (`account/region/operation`,",
         "`*` = all: a manifest error, or an operation it holds no file for): there the graph",
@@ -67,7 +80,8 @@ def markdown() -> str:
         "know it.",
         "A property's `from` is its JSON path in the API record (`computed`: by the family or",
         "the transform; `account_id` and `region` are those of the snapshot file the record",
-        "came from); `written by` names the operation whose family declares the label.",
+        "came from); `written by` names the operation whose family declares the label, and",
+        "each operation whose family writes the relationship.",
         "",
         "![diagram](graph-model.png)",
         "",
@@ -99,7 +113,8 @@ def markdown() -> str:
     for r in RELS:
         props = ", ".join(f"`{p.name}` ({p.type})" for p in r.props)
         owner = owners.get(r.group, "the transform")
-        out.append(f"| `({r.start})-[:{r.type}]->({r.end})` | {props} | {owner} | {_cell(r.doc)} |")
+        doc = "; ".join(d for d in (r.doc, _stub_doc(r)) if d)
+        out.append(f"| `({r.start})-[:{r.type}]->({r.end})` | {props} | {owner} | {_cell(doc)} |")
     out += [
         "",
         "### Relationship properties",

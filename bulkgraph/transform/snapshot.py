@@ -43,7 +43,9 @@ from bulkgraph.transform.unknown import unknown_calls, unknown_labels
 #: tag key of all snapshots): written by the sequential pass, not per snapshot
 #: Bump when the same snapshot would give different part files (values, order, escaping)
 #: without any column changing: the columns themselves are covered by `output_layout()`.
-TRANSFORM_REVISION = 2  # 2: state files of dynamic properties named by their group
+#: 3: a node put by several families keeps the first value each gave for each property;
+#: a stub carries the properties its relationship declares (graph model 1.1)
+TRANSFORM_REVISION = 3  # 2: state files of dynamic properties named by their group
 
 
 def output_layout() -> str:
@@ -104,7 +106,8 @@ def _nodes_frame(schema: NodeSchema, frames: list[pl.DataFrame]) -> pl.DataFrame
 
 
 def _rel_frame(schema: RelSchema, frames: list[pl.DataFrame]) -> pl.DataFrame:
-    want = ["start_keys", "end_keys", *(p.name for p in schema.props)]
+    stub_cols = [c for side in ("start", "end") for _, c in schema.stub_columns(side)]
+    want = ["start_keys", "end_keys", *(p.name for p in schema.props), *stub_cols]
     parts = [f.select(want) for f in frames if f.height]
     if not parts:
         return pl.DataFrame()
@@ -129,12 +132,16 @@ def build_graph(snapshot: Snapshot) -> tuple[Graph, list[str]]:
             count = g.counts.setdefault(resp.operation, FamilyCount())
             count.read += 1
             count.rejected += 1
+    ran = []
     for op in sorted(by_op):
         family = FAMILIES.get(op)
         if family is not None:
             family(g, by_op[op])
+            ran.append(family)
         else:
             g.unknown_operations.append(op)
+    for family in ran:  # what needs the others' records (Family.after)
+        family.finish(g)
     # accounts and regions: those the manifest names, and those data came from
     pairs = {(a.account_id, r) for a in info.accounts for r in a.regions}
     pairs |= {(r.account_id, r.region) for rs in by_op.values() for r in rs}
@@ -277,8 +284,27 @@ def _typed_nodes(g: Graph, sid: str) -> dict[str, pl.DataFrame]:
         rk = resource_key(schema.label, [pl.col(k).cast(pl.String) for k in schema.key_names])
         df = df.with_columns(rk.alias("resource_key"), pl.lit(sid).alias("snapshot_id"))
         df = df.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in schema.key_names))
-        nodes[schema.label] = df.unique("resource_key", keep="first", maintain_order=True)
+        props = [p.name for p in schema.declared if p.name not in schema.key_names]
+        nodes[schema.label] = _first_of_each(df, props)
     return nodes
+
+
+def _first_of_each(df: pl.DataFrame, props: list[str]) -> pl.DataFrame:
+    """One row per resource key: each of `props` the first non-null value given for it (in
+    file order), so that a node put by two families (a Lambda function that is a target
+    and is listed, an IPRange a rule describes and an ACL names) keeps what either knows.
+    The other columns are the same in every row of a key (the keys) or not yet set."""
+    if not props or not df["resource_key"].is_duplicated().any():
+        return df.unique("resource_key", keep="first", maintain_order=True)
+    return (
+        df.group_by("resource_key", maintain_order=True)
+        .agg(
+            pl.col(c).drop_nulls().first() if c in props else pl.col(c).first()
+            for c in df.columns
+            if c != "resource_key"
+        )
+        .select(df.columns)
+    )
 
 
 def _resolved_rels(g: Graph, sid: str, nodes: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
@@ -307,13 +333,17 @@ def _resolved_rels(g: Graph, sid: str, nodes: dict[str, pl.DataFrame]) -> dict[s
                 missing.select(
                     pl.col(f"{side}_rk").alias("resource_key"),
                     *(pl.col(f"{side}_keys").list.get(i).alias(n) for i, n in enumerate(names)),
+                    # what the relationship declares its stub end keeps (a peer VPC's CIDR)
+                    *(pl.col(col).alias(prop) for prop, col in rs.stub_columns(side)),
                 )
             )
         rels[rs.group] = df.unique(
             ["start_rk", "end_rk", *(p.name for p in rs.props)], maintain_order=True
-        )
+        ).select("start_keys", "end_keys", "start_rk", "end_rk", *(p.name for p in rs.props))
+    stub_keys = {label: {"resource_key", *NODE_BY_LABEL[label].key_names} for label in stubs}
     for label, frames in stubs.items():
-        found = pl.concat(frames).unique("resource_key", keep="first", maintain_order=True)
+        found = pl.concat(frames, how="diagonal_relaxed")
+        found = _first_of_each(found, [c for c in found.columns if c not in stub_keys[label]])
         if found.height:
             schema = NODE_BY_LABEL[label]
             stub_df = _nodes_frame(schema, [found.with_columns(pl.lit(True).alias("stub"))])
