@@ -17,6 +17,9 @@ CREATE CONSTRAINT loadbalancer_uid IF NOT EXISTS FOR (n:`LoadBalancer`) REQUIRE 
 CREATE CONSTRAINT targetgroup_uid IF NOT EXISTS FOR (n:`TargetGroup`) REQUIRE n.uid IS UNIQUE;
 CREATE CONSTRAINT lambdafunction_uid IF NOT EXISTS FOR (n:`LambdaFunction`) REQUIRE n.uid IS UNIQUE;
 CREATE CONSTRAINT ipaddress_uid IF NOT EXISTS FOR (n:`IPAddress`) REQUIRE n.uid IS UNIQUE;
+CREATE CONSTRAINT listener_uid IF NOT EXISTS FOR (n:`Listener`) REQUIRE n.uid IS UNIQUE;
+CREATE CONSTRAINT iamrole_uid IF NOT EXISTS FOR (n:`IAMRole`) REQUIRE n.uid IS UNIQUE;
+CREATE CONSTRAINT instanceprofile_uid IF NOT EXISTS FOR (n:`InstanceProfile`) REQUIRE n.uid IS UNIQUE;
 CREATE INDEX snapshot_snapshot_id IF NOT EXISTS FOR (n:`Snapshot`) ON (n.`snapshot_id`);
 CREATE INDEX snapshot_taken_at IF NOT EXISTS FOR (n:`Snapshot`) ON (n.`taken_at`);
 CREATE INDEX account_snapshot_id IF NOT EXISTS FOR (n:`Account`) ON (n.`snapshot_id`);
@@ -56,3 +59,10 @@ CREATE INDEX lambdafunction_snapshot_id IF NOT EXISTS FOR (n:`LambdaFunction`) O
 CREATE INDEX lambdafunction_resource_key IF NOT EXISTS FOR (n:`LambdaFunction`) ON (n.`resource_key`);
 CREATE INDEX ipaddress_snapshot_id IF NOT EXISTS FOR (n:`IPAddress`) ON (n.`snapshot_id`);
 CREATE INDEX ipaddress_resource_key IF NOT EXISTS FOR (n:`IPAddress`) ON (n.`resource_key`);
+CREATE INDEX listener_snapshot_id IF NOT EXISTS FOR (n:`Listener`) ON (n.`snapshot_id`);
+CREATE INDEX listener_resource_key IF NOT EXISTS FOR (n:`Listener`) ON (n.`resource_key`);
+CREATE INDEX iamrole_snapshot_id IF NOT EXISTS FOR (n:`IAMRole`) ON (n.`snapshot_id`);
+CREATE INDEX iamrole_resource_key IF NOT EXISTS FOR (n:`IAMRole`) ON (n.`resource_key`);
+CREATE INDEX iamrole_name IF NOT EXISTS FOR (n:`IAMRole`) ON (n.`name`);
+CREATE INDEX instanceprofile_snapshot_id IF NOT EXISTS FOR (n:`InstanceProfile`) ON (n.`snapshot_id`);
+CREATE INDEX instanceprofile_resource_key IF NOT EXISTS FOR (n:`InstanceProfile`) ON (n.`resource_key`);
