@@ -18,11 +18,13 @@ PNG_FILE = Path("docs/graph-model.png")
 
 
 def _owners() -> dict[str, str]:
-    """Label or relationship group -> the operation whose family declares it."""
+    """Label -> the operation whose family declares it; relationship group -> every
+    operation whose family writes it (1.1's DescribeTags adds to a load balancer's TAGGED)."""
     owners: dict[str, str] = {}
     for op, family in FAMILIES.items():
         owners.update({n.label: f"`{op}`" for n in family.nodes})
-        owners.update({r.group: f"`{op}`" for r in family.rels})
+        for r in family.rels:
+            owners[r.group] = f"{owners[r.group]}, `{op}`" if r.group in owners else f"`{op}`"
     return owners
 
 
@@ -62,12 +64,16 @@ def markdown() -> str:
         "`*` = all: a manifest error, or an operation it holds no file for): there the graph",
         "holds nothing, which is not the same as nothing existing. `Snapshot.unknown_labels`",
         "says the same per label (`Label/account/region`); `diff` reports no addition or",
-        "removal there (see `bulkgraph/transform/unknown.py`). NEXT_VERSION links the",
+        "removal there (see `bulkgraph/transform/unknown.py`). IAM belongs to the account:",
+        "its file sits under the region folder `global`, which is no Region; it is unknown",
+        "once per account (`account/global/operation`, labels `Label/account/*`), and its",
+        "nodes carry no `account_id` or `region`. NEXT_VERSION links the",
         "consecutive snapshots that hold a resource, so it passes over a snapshot that did not",
         "know it.",
         "A property's `from` is its JSON path in the API record (`computed`: by the family or",
         "the transform; `account_id` and `region` are those of the snapshot file the record",
-        "came from); `written by` names the operation whose family declares the label.",
+        "came from); `written by` names the operation whose family declares the label, and",
+        "each operation whose family writes the relationship.",
         "",
         "![diagram](graph-model.png)",
         "",
