@@ -431,3 +431,15 @@ def test_instance_privileges_in_neo4j(managed_neo4j: ManagedNeo4j, out: Path) ->
         {"port": 8443, "tg": "canary"},
         {"port": 8443, "tg": "green"},
     ]
+
+
+def test_a_nested_list_of_the_wrong_shape_is_rejected(tmp_path: Path) -> None:
+    def change(raw: Raw) -> None:
+        page = _response(raw, "rds:DescribeDBInstances")["calls"][0]["pages"][0]
+        page["DBInstances"][0]["DBSubnetGroup"]["Subnets"] = "subnet-a"
+
+    out = _transform(tmp_path, change)
+    assert [(r["record"], r["reason"]) for r in _rejects(out)] == [
+        (0, "DBSubnetGroup.Subnets: expected a list, got str")
+    ]
+    assert not (out / "nodes" / "RDSInstance" / f"{SID}.csv").exists()

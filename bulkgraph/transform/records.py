@@ -218,8 +218,11 @@ def table(
         if not isinstance(rec, dict):
             bad.append((file, pos, f"expected an object, got {type(rec).__name__}"))
             continue
-        found_lists = [(n, list_field(rec, n)) for n in names]
-        wrong = [(n, v) for n, v in found_lists if v is not None and not isinstance(v, list)]
+        wrong = [
+            (n, v)
+            for n in names
+            if (v := list_field(rec, n)) is not None and not isinstance(v, list)
+        ]
         if wrong:
             got = type(wrong[0][1]).__name__
             bad.append((file, pos, f"{wrong[0][0]}: expected a list, got {got}"))
