@@ -244,6 +244,8 @@ def test_a_url_encoded_trust_policy_reads_as_the_decoded_one(tmp_path: Path) -> 
             json.dumps(EC2_TRUST)
         )
         pages[1]["RoleDetailList"][1]["AssumeRolePolicyDocument"] = "%7Bnot json"
+        # a role rejected for itself: its document is not reported on top
+        pages[1]["RoleDetailList"].append({"RoleName": "x", "AssumeRolePolicyDocument": "?"})
 
     out = _transform(tmp_path, change)
     roles = by(rows(out, "nodes", "IAMRole"), "arn")
@@ -251,7 +253,8 @@ def test_a_url_encoded_trust_policy_reads_as_the_decoded_one(tmp_path: Path) -> 
     assert roles[f"{IAM}:role/batch"]["trust_policy"] == ""
     assert roles[f"{IAM}:role/batch"]["name"] == "batch"
     assert [(r["record"], r["reason"]) for r in _rejects(out)] == [
-        (2, "$.AssumeRolePolicyDocument: not a JSON policy document")
+        (2, "$.AssumeRolePolicyDocument: not a JSON policy document"),
+        (3, "missing $.Arn"),
     ]
     assert policy_text(json.dumps(EC2_TRUST)) == policy_text(EC2_TRUST)
     assert policy_text(42) is None

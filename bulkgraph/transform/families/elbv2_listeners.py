@@ -19,7 +19,7 @@ from bulkgraph.transform.declare import NodeSchema, Prop, rel
 from bulkgraph.transform.families.elbv2_load_balancers import LOAD_BALANCER
 from bulkgraph.transform.families.elbv2_target_groups import TARGET_GROUP
 from bulkgraph.transform.family import Family, Graph, Read, children, list_at, read, sourced
-from bulkgraph.transform.records import Table, table, typed
+from bulkgraph.transform.records import Table, paths_of, table, typed
 
 OPERATION = ops.DESCRIBE_LISTENERS.name
 
@@ -92,7 +92,7 @@ def _forwards(g: Graph, tab: Table, listeners: pl.DataFrame) -> pl.DataFrame:
             places.append((pos, idx))
 
     fields = ACTIONS.typed_fields
-    atab = table(action_items(), {n: p for n, (p, _) in fields.items()}, dict(ACTIONS.lists))
+    atab = table(action_items(), paths_of(fields), dict(ACTIONS.lists))
     actions, bad = typed(atab.main, fields, ACTIONS.required)
     problems = [*zip(bad["file"], bad["pos"], bad["reason"], strict=True), *atab.bad, *atab.dropped]
     g.rejects.add(

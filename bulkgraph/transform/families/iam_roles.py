@@ -106,15 +106,16 @@ def policy_text(document: Any) -> str | None:
     return json.dumps(document, sort_keys=True, ensure_ascii=False)
 
 
-def _trust_policies(g: Graph, responses: list[ApiResponse]) -> pl.DataFrame:
-    """`file`, `pos` and `trust_policy` of each role. Read here, not by `READ`: the reader
-    takes a text beginning with `{` for an object. A document that does not parse is
-    rejected against its role, the role kept."""
+def _trust_policies(g: Graph, responses: list[ApiResponse], roles: pl.DataFrame) -> pl.DataFrame:
+    """`file`, `pos` and `trust_policy` of each good role of `roles`. Read here, not by
+    `READ`: the reader takes a text beginning with `{` for an object. A document that does
+    not parse is rejected against its role, the role kept."""
+    good = set(zip(roles["file"], roles["pos"], strict=True))
     rows: list[tuple[str, int, str]] = []
     bad: list[tuple[str, int, str]] = []
     for file, pos, role in items_of(responses, _pick):
         document = role.get(_TRUST) if isinstance(role, dict) else None
-        if document is None:
+        if document is None or (file, pos) not in good:
             continue
         text = policy_text(document)
         if text is None:
@@ -140,7 +141,7 @@ def _sorted_list(tab: Table, name: str, good: pl.DataFrame, alias: str) -> pl.Da
 
 def run(g: Graph, responses: list[ApiResponse]) -> None:
     good, tab = read(g, OPERATION, READ, responses)
-    good = good.join(_trust_policies(g, responses), on=["file", "pos"], how="left")
+    good = good.join(_trust_policies(g, responses, good), on=["file", "pos"], how="left")
     for name, alias in (
         ("AttachedManagedPolicies", "managed_policy_arns"),
         ("RolePolicyList", "inline_policy_names"),
