@@ -5,6 +5,7 @@ instances gain (tests/fixtures/native/app11.json, responses as AWS returns them)
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import urllib.parse
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from test_transform import rows as rows_of
 from transform_fixtures import NATIVE, from_dict, load
 
 from bulkgraph.extract.sources import discover
+from bulkgraph.extract.writer import SnapshotWriter
 from bulkgraph.load.bulk import bulk_import
 from bulkgraph.transform.families.iam_roles import policy_text
 from bulkgraph.transform.run import transform
@@ -278,6 +280,26 @@ def test_an_account_known_only_through_iam_has_no_region(tmp_path: Path) -> None
     out = _transform(tmp_path, change)
     assert [a["account_id"] for a in rows(out, "nodes", "Account")] == [A, "222222222222"]
     assert [r["account_id"] for r in rows(out, "nodes", "Region")] == [A]
+
+
+def test_a_snapshot_folder_with_iam_under_global(tmp_path: Path) -> None:
+    """The fixture written as a real snapshot folder (the collector's writer) and read back
+    by the native reader: `global` is neither a Region nor a region where the regional
+    operations are missing."""
+    raw = _raw()
+    writer = SnapshotWriter(tmp_path / "snaps", SID, dt.datetime(2026, 1, 15, tzinfo=dt.UTC))
+    for response in raw["responses"]:
+        writer.write(response["operation"], A, response["region"], response["calls"])
+    writer.finish({A: ["us-east-1"]}, [], dt.datetime(2026, 1, 15, 0, 5, tzinfo=dt.UTC))
+    found = discover([str(writer.folder)])
+    assert found.problems == []
+    result = transform(found.snapshots, tmp_path / "csv", workers=1)
+    assert result.transformed == [SID] and result.rejected == 0
+    out = tmp_path / "csv"
+    assert [r["name"] for r in rows(out, "nodes", "Region")] == ["us-east-1"]
+    unknown = _snapshot(out)["unknown"].split(";")
+    assert unknown and not any("/global/" in u for u in unknown)
+    assert len(rows(out, "nodes", "IAMRole")) == 4
 
 
 def test_a_snapshot_without_iam_leaves_it_unknown_once_per_account(tmp_path: Path) -> None:

@@ -132,8 +132,9 @@ def build_graph(snapshot: Snapshot) -> tuple[Graph, list[str]]:
     # accounts and regions: those the manifest names, and those data came from
     pairs = {(a.account_id, r) for a in info.accounts for r in a.regions}
     data = {(r.account_id, r.region) for rs in by_op.values() for r in rs}
-    pairs |= {(a, r) for a, r in data if r != GLOBAL_REGION}  # an account's IAM: no region
     accounts = {a.account_id for a in info.accounts} | {a for a, _ in data}
+    # `global` is where an account's IAM is stored, not a region
+    pairs = {(a, r) for a, r in pairs | data if r != GLOBAL_REGION}
     g.node(
         "Account", pl.DataFrame({"account_id": sorted(accounts)}, schema={"account_id": pl.String})
     )

@@ -83,9 +83,10 @@ def unknown_calls(info: SnapshotInfo, held: Iterable[tuple[str, str, str]]) -> l
         a = account.account_id
         if (a, ANY) in whole or (a, "") in whole:
             continue
+        regions = [r for r in account.regions if r != ops.GLOBAL_REGION]
         for op in PRODUCES:
             # a global operation's one folder, `global`; else each region of the account
-            where = [ops.GLOBAL_REGION] if _is_global(op) else account.regions
+            where = [ops.GLOBAL_REGION] if _is_global(op) else regions
             for region in where:
                 if (a, region) not in whole and (a, region, op) not in have:
                     found.add(entry(a, region, op))
