@@ -198,6 +198,11 @@ class Raw:
         self.igws: list[tuple[str, dict[str, Any]]] = []
         self.nats: list[tuple[str, dict[str, Any]]] = []
         self.acls: list[tuple[str, dict[str, Any]]] = []
+        # snapshot format 1.1: region, the requested load balancer, listener
+        self.listeners: list[tuple[str, str, dict[str, Any]]] = []
+        self.elb_tags: list[dict[str, Any]] = []
+        self.functions: list[dict[str, Any]] = []
+        self.roles: list[dict[str, Any]] = []  # IAM: the account's, under `global`
         self.regions: set[str] = set()
         network = {
             "ec2:DescribeNetworkInterfaces": ("NetworkInterfaces", self.enis),
@@ -207,7 +212,8 @@ class Raw:
             "ec2:DescribeNetworkAcls": ("NetworkAcls", self.acls),
         }
         for op, region, request, page in native_pages(snapshot_dir):
-            self.regions.add(region)
+            if region != "global":
+                self.regions.add(region)
             if op == "ec2:DescribeInstances":
                 self.instances += [
                     (region, i) for r in page["Reservations"] for i in r["Instances"]
@@ -233,6 +239,15 @@ class Raw:
                 self.health += [
                     (region, request["TargetGroupArn"], d) for d in page["TargetHealthDescriptions"]
                 ]
+            elif op == "elbv2:DescribeListeners":
+                lb = request["LoadBalancerArn"]
+                self.listeners += [(region, lb, x) for x in page["Listeners"]]
+            elif op == "elbv2:DescribeTags":
+                self.elb_tags += page["TagDescriptions"]
+            elif op == "lambda:ListFunctions":
+                self.functions += page["Functions"]
+            elif op == "iam:GetAccountAuthorizationDetails":
+                self.roles += page["RoleDetailList"]
 
     def instance(self, iid: str) -> dict[str, Any]:
         (found,) = [i for _, i in self.instances if i["InstanceId"] == iid]
@@ -302,6 +317,9 @@ def expected_graph(raw: Raw) -> tuple[Counter[str], Counter[tuple[str, str, str]
         for g in i.get("SecurityGroups") or []:
             rel("BELONGS_TO", "Instance", "SecurityGroup", iid, g["GroupId"])
         tags("Instance", iid, i.get("Tags"))
+        profile = (i.get("IamInstanceProfile") or {}).get("Arn")
+        if profile:
+            rel("HAS_INSTANCE_PROFILE", "Instance", "InstanceProfile", iid, profile)
     for region, g in raw.groups:
         gid = g["GroupId"]
         node("SecurityGroup", gid)
@@ -331,6 +349,8 @@ def expected_graph(raw: Raw) -> tuple[Counter[str], Counter[tuple[str, str, str]
         for g in d.get("VpcSecurityGroups") or []:
             rel("BELONGS_TO", "RDSInstance", "SecurityGroup", key, g["VpcSecurityGroupId"])
         tags("RDSInstance", key, d.get("TagList"))
+        for sub in (d.get("DBSubnetGroup") or {}).get("Subnets") or []:
+            rel("BELONGS_TO", "RDSInstance", "Subnet", key, sub["SubnetIdentifier"])
     for region, lb in raw.lbs:
         arn = lb["LoadBalancerArn"]
         node("LoadBalancer", arn)
@@ -340,6 +360,9 @@ def expected_graph(raw: Raw) -> tuple[Counter[str], Counter[tuple[str, str, str]
         for gid in lb.get("SecurityGroups") or []:
             rel("BELONGS_TO", "LoadBalancer", "SecurityGroup", arn, gid)
         tags("LoadBalancer", arn, lb.get("Tags"))
+        for zone in lb.get("AvailabilityZones") or []:
+            if zone.get("SubnetId"):
+                rel("BELONGS_TO", "LoadBalancer", "Subnet", arn, zone["SubnetId"])
     for _, tg in raw.tgs:
         node("TargetGroup", tg["TargetGroupArn"])
         for lb_arn in tg.get("LoadBalancerArns") or []:
@@ -366,6 +389,39 @@ def expected_graph(raw: Raw) -> tuple[Counter[str], Counter[tuple[str, str, str]
             p["Status"]["Code"],
         )
     _expected_network(raw, node, rel, tags)
+    # graph model 1.1: listeners, load balancer and target group tags, Lambda, IAM
+    for _, requested, listener in raw.listeners:
+        arn = listener["ListenerArn"]
+        node("Listener", arn)
+        rel(
+            "HAS_LISTENER",
+            "LoadBalancer",
+            "Listener",
+            listener.get("LoadBalancerArn", requested),
+            arn,
+        )
+        for action in listener.get("DefaultActions") or []:
+            weighted = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+            for tg_arn in [action.get("TargetGroupArn"), *(t["TargetGroupArn"] for t in weighted)]:
+                if tg_arn:
+                    rel("FORWARDS_TO", "Listener", "TargetGroup", arn, tg_arn)
+    for d in raw.elb_tags:
+        owner = "LoadBalancer" if ":loadbalancer/" in d["ResourceArn"] else "TargetGroup"
+        tags(owner, d["ResourceArn"], d.get("Tags"))
+    for f in raw.functions:
+        arn = f["FunctionArn"]
+        node("LambdaFunction", arn)
+        if f.get("Role"):
+            rel("HAS_ROLE", "LambdaFunction", "IAMRole", arn, f["Role"])
+        vpc_config = f.get("VpcConfig") or {}
+        for subnet in vpc_config.get("SubnetIds") or []:
+            rel("BELONGS_TO", "LambdaFunction", "Subnet", arn, subnet)
+        for gid in vpc_config.get("SecurityGroupIds") or []:
+            rel("BELONGS_TO", "LambdaFunction", "SecurityGroup", arn, gid)
+    for role in raw.roles:
+        node("IAMRole", role["Arn"])
+        for profile in role.get("InstanceProfileList") or []:
+            rel("HAS_ROLE", "InstanceProfile", "IAMRole", profile["Arn"], role["Arn"])
     node_counts = Counter({label: len(keys) for label, keys in nodes.items()})
     rel_counts = Counter({k: len(v) for k, v in rels.items()})
     for label, n in node_counts.items():
@@ -807,7 +863,16 @@ def read_csv_graph(
 
 #: what the legacy format cannot carry, per label
 NOT_IN_LEGACY = {
-    "Instance": {"instance_type", "image_id", "launch_time"},
+    "Instance": {
+        "instance_type",
+        "image_id",
+        "launch_time",
+        "key_name",
+        "iam_instance_profile_arn",
+        "imds_v1_allowed",
+    },
+    # lambda:ListFunctions: a legacy archive knows a function as a target only
+    "LambdaFunction": {"name", "runtime", "role_arn", "vpc_id"},
     "SecurityGroup": {"vpc_id"},
     "RDSInstance": {"arn"},
     "TargetGroup": {"protocol", "port", "vpc_id"},
@@ -815,6 +880,18 @@ NOT_IN_LEGACY = {
 #: what the legacy reader derives rather than reads: moto names a network load balancer's
 #: ARN `loadbalancer/app/...`, and the reader (rightly, for real AWS) takes the type from it
 DERIVED_IN_LEGACY = {"LoadBalancer": {"type"}}
+#: relationships from fields or operations (graph model 1.1) aws_neo4j_map never carried
+NATIVE_ONLY_RELS = {
+    ("BELONGS_TO", "LoadBalancer", "Subnet"),
+    ("BELONGS_TO", "RDSInstance", "Subnet"),
+    ("HAS_INSTANCE_PROFILE", "Instance", "InstanceProfile"),
+    ("HAS_LISTENER", "LoadBalancer", "Listener"),
+    ("FORWARDS_TO", "Listener", "TargetGroup"),
+    ("HAS_ROLE", "LambdaFunction", "IAMRole"),
+    ("HAS_ROLE", "InstanceProfile", "IAMRole"),
+    ("BELONGS_TO", "LambdaFunction", "Subnet"),
+    ("BELONGS_TO", "LambdaFunction", "SecurityGroup"),
+}
 COMPARED_LABELS = (
     "Account",
     "Region",
@@ -889,6 +966,8 @@ def test_legacy_archive_gives_the_same_graph(native_csv: Path, legacy_csv: Path)
                 continue  # legacy security group records have no VpcId
             if (t, start, end) in {("BELONGS_TO", "Subnet", "VPC")}:
                 continue  # DescribeSubnets never collected by aws_neo4j_map
+            if (t, start, end) in NATIVE_ONLY_RELS:
+                continue
             if t == "CONTAINS" and start == "TargetGroup":
                 props = tuple(p for p in props if p[0] != "port")  # no target port in legacy
             out.add((t, a, b, props))
