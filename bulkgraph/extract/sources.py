@@ -19,6 +19,7 @@ from bulkgraph.extract import archive, s3
 from bulkgraph.extract.legacy import LegacySnapshot, is_legacy_folder
 from bulkgraph.extract.model import Problem, Snapshot, unreadable
 from bulkgraph.extract.native import MANIFEST, NativeSnapshot
+from bulkgraph.extract.resume import incomplete_problems, is_in_progress
 
 if TYPE_CHECKING:
     from bulkgraph.settings import Settings
@@ -107,6 +108,9 @@ def _scan(source: str, opts: _Options, result: DiscoverResult) -> None:
     if (path / MANIFEST).is_file() or is_legacy_folder(path):
         attempt(source, lambda: _open_folder(path, opts))
         return
+    if is_in_progress(path):
+        result.problems.extend(incomplete_problems(path, source))
+        return
     before = len(result.snapshots) + len(result.problems)
     for child in sorted(path.iterdir()):
         if child.name.startswith("."):
@@ -114,6 +118,8 @@ def _scan(source: str, opts: _Options, result: DiscoverResult) -> None:
         if child.is_dir():
             if (child / MANIFEST).is_file() or is_legacy_folder(child):
                 attempt(str(child), partial(_open_folder, child, opts))
+            elif is_in_progress(child):
+                result.problems.extend(incomplete_problems(child))
             elif _looks_like_partial_snapshot(child):
                 result.problems.append(
                     Problem(str(child), "data files but no manifest.json (incomplete collection?)")
