@@ -228,12 +228,15 @@ def incomplete_problems(folder: Path, location: str | None = None) -> list[Probl
     except BulkgraphError as exc:
         return [Problem(where, f"incomplete collection: no manifest.json ({exc})")]
     gaps = missing(folder, plan)
-    planned = len(plan.expected())
+    files = sum(1 for g in gaps if g[1] != "*")
+    unreached = len(gaps) - files
     problems = [
         Problem(
             where,
-            f"incomplete collection (no manifest.json): {len(gaps)} of {planned} data files "
-            f"missing; finish it with `bulkgraph collect --resume {folder}`",
+            f"incomplete collection (no manifest.json): {files} of {len(plan.expected())} "
+            "data files missing"
+            + (f", {unreached} account(s) not reached yet" if unreached else "")
+            + f"; finish it with `bulkgraph collect --resume {folder}`",
         )
     ]
     by_place: dict[tuple[str, str], list[str]] = {}
