@@ -33,6 +33,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from bench.collectbench import launch_many  # noqa: F401  (the tests' too)
+
 MANAGEMENT = "123456789012"  # moto's default account: the organization's management account
 ROLE = "bulkgraph-read"
 REGIONS = ("us-east-1", "eu-west-1")
