@@ -356,6 +356,11 @@ def test_resume_refuses_a_complete_snapshot_and_a_stranger(tmp_path: Path, aws_e
         (tmp_path / "stranger").mkdir()
         with pytest.raises(BulkgraphError, match="not an interrupted collection"):
             collect(None, resume=tmp_path / "stranger")
+        # nor does a new collection start over an interrupted one of the same id
+        (tmp_path / "half" / resume.STATE_DIR).mkdir(parents=True)
+        (tmp_path / "half" / resume.STATE_DIR / resume.PLAN).write_text("{}")
+        with pytest.raises(BulkgraphError, match="interrupted collection of this id"):
+            collect(tmp_path, regions="us-east-1", snapshot_id="half")
 
 
 def test_plan_lists_what_is_missing(tmp_path: Path) -> None:

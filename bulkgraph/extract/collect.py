@@ -337,6 +337,12 @@ def collect(
             raise BulkgraphError(f"invalid snapshot id {sid!r}: {SNAPSHOT_ID_RULE}", ExitCode.USAGE)
         if out_dir is None:
             raise BulkgraphError("collect: an output folder is required", ExitCode.USAGE)
+        if (out_dir / sid).exists() and resume_state.is_in_progress(out_dir / sid):
+            raise BulkgraphError(
+                f"{out_dir / sid}: an interrupted collection of this id is there; finish it "
+                f"with --resume {out_dir / sid}, or remove it",
+                ExitCode.USAGE,
+            )
         reach = _plan_accounts(factory, base, roles, organization_role, accounts, exclude_accounts)
         if not reach:
             raise BulkgraphError("no account to collect (all excluded?)", ExitCode.USAGE)
@@ -350,12 +356,6 @@ def collect(
         ops = list(operations)
         folder_parent = out_dir
         external_ids = {r.arn: r.external_id for r in roles}
-        if (out_dir / sid).exists() and resume_state.is_in_progress(out_dir / sid):
-            raise BulkgraphError(
-                f"{out_dir / sid}: an interrupted collection of this id is there; finish it "
-                f"with --resume {out_dir / sid}, or remove it",
-                ExitCode.USAGE,
-            )
 
     writer = SnapshotWriter(folder_parent, plan.snapshot_id, plan.taken_at)
     folder = writer.folder
