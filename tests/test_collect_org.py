@@ -437,3 +437,34 @@ def test_a_region_of_10000_instances_with_default_settings(tmp_path: Path) -> No
         1000
     ] * (LARGE_REGION // 1000)
     print(f"collected {LARGE_REGION} instances in {elapsed:.0f} s")
+
+
+@pytest.mark.parametrize("bars", [False, True])
+def test_progress_names_each_account_as_its_last_region_is_done(bars: bool) -> None:
+    import logging
+
+    from bulkgraph.extract.progress import CollectProgress
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign,assignment]
+    logger = logging.getLogger("bulkgraph")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with CollectProgress(bars, {"111111111111": 2, "222222222222": 1}) as shown:
+            shown.finished("111111111111", "us-east-1", 0)
+            assert records == []
+            if bars:  # a bar for the account being collected, gone when it is done
+                assert list(shown._tasks) == ["111111111111"]
+            shown.finished("222222222222", "global", 1)
+            shown.finished("111111111111", "eu-west-1", 2)
+            assert shown._tasks == {}
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert [r.getMessage() for r in records] == [
+        "account 222222222222: 1 region job(s) done, 1 error(s)",
+        "account 111111111111: 2 region job(s) done, 2 error(s)",
+    ]
