@@ -468,3 +468,15 @@ def test_progress_names_each_account_as_its_last_region_is_done(bars: bool) -> N
         "account 222222222222: 1 region job(s) done, 1 error(s)",
         "account 111111111111: 2 region job(s) done, 2 error(s)",
     ]
+
+
+def test_docs_give_the_management_account_exactly_what_the_structure_calls() -> None:
+    """docs/operations.md: the management account's policy allows what `collect` calls to
+    list and reach the accounts (GetCallerIdentity needs no permission; DescribeRegions is
+    in the generated read-only policy of each member role)."""
+    text = (Path(__file__).parent.parent / "docs" / "operations.md").read_text()
+    section = text.split("### Permissions in the organization", 1)[1]
+    policy = json.loads(section.split("```json", 1)[1].split("```", 1)[0])
+    actions = {s["Action"] for s in policy["Statement"]}
+    assert actions == STRUCTURE_ACTIONS - {"sts:GetCallerIdentity", "ec2:DescribeRegions"}
+    assert f"role/{ROLE}" in json.dumps(policy)
