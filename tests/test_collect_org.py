@@ -480,3 +480,42 @@ def test_docs_give_the_management_account_exactly_what_the_structure_calls() -> 
     actions = {s["Action"] for s in policy["Statement"]}
     assert actions == STRUCTURE_ACTIONS - {"sts:GetCallerIdentity", "ec2:DescribeRegions"}
     assert f"role/{ROLE}" in json.dumps(policy)
+
+
+def test_a_resume_that_collects_nothing_keeps_the_collection_resumable(
+    tmp_path: Path, aws_env: None
+) -> None:
+    from datetime import UTC, datetime
+
+    import boto3
+    from botocore.exceptions import ClientError
+
+    def deny_all(**kwargs: Any) -> Any:
+        session = boto3.session.Session(**kwargs)
+
+        def hook(**_: Any) -> None:
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "later"}}, "Any")
+
+        session.events.register("before-call", hook)
+        return session
+
+    folder = tmp_path / "s"
+    plan = resume.Plan(
+        snapshot_id="s",
+        taken_at=datetime(2026, 1, 1, tzinfo=UTC),
+        regions=["us-east-1"],
+        operations=[op.name for op in OPERATIONS],
+        accounts={MANAGEMENT: resume.AccountPlan(role_arn=None, regions=["us-east-1"])},
+    )
+    resume.save_plan(folder, plan)
+    with mock_aws():
+        failed = collect(None, resume=folder, session_factory=deny_all)
+        assert failed.exit_code == ExitCode.FAILED
+        assert resume.is_in_progress(folder)  # the plan is kept: try again later
+        done = collect(None, resume=folder)
+    assert done.exit_code == ExitCode.OK, done.errors
+    assert done.files == len(expected_files(MANAGEMENT, ("us-east-1",)))
+    assert (
+        json.loads((folder / "manifest.json").read_text())["taken_at"] == plan.taken_at.isoformat()
+    )
+    assert not (folder / resume.STATE_DIR).exists()

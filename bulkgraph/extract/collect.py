@@ -468,9 +468,10 @@ def collect(
     result.per_account = _per_account(result, writer.files, plan)
     if result.files == 0:
         log.error("nothing collected: no call succeeded (%d errors)", len(errors))
-        resume_state.finish(folder)
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+        if resume is None:  # nothing to resume from: leave no folder behind
+            resume_state.finish(folder)
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         return result
     result.manifest = writer.finish(result.accounts, result.errors, clock())
     resume_state.finish(folder)
