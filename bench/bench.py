@@ -35,6 +35,7 @@ from typing import Any
 
 from bench.baseline import expected_counts, load_transactional
 from bench.chart import write_chart
+from bench.collectbench import collection_rate
 from bench.genestate import EstateSpec, generate
 from bench.memory import PeakSampler, cpu_ticks, load_average, steal_percent
 from bench.report import MB, compared_rate, format_markdown, format_table, speedups, targets
@@ -190,6 +191,13 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         run_ticks = cpu_ticks()
         settings = _settings(config)
         results["machine"]["neo4j"] = settings.bulkgraph_neo4j_version
+
+        # first, collection: `bulkgraph collect` of one region of the estate's size, from moto
+        _say(f"collect of {config.instances} instances from a moto server")
+        results["collect"] = collection_rate(config.instances, workdir / "collect")
+        _say(
+            f"collect: {results['collect']['seconds_per_1000_instances']:.1f} s per 1000 instances"
+        )
 
         # 0. data: M snapshots for the rebuild plus one for the daily append
         snaps_dir = workdir / "snapshots"

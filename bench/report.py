@@ -69,8 +69,23 @@ def _cpu_ratio(r: dict[str, Any]) -> float | None:
 def _table_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     b = r["baseline"]
     g = r["graph"]
+    c = r.get("collect")  # results before 2026-12-01 have no collection stage
+    collect = (
+        [
+            (
+                f"collect {c['instances']} instances from moto "
+                f"({c['seconds_per_1000_instances']:.1f} s per 1000)",
+                f"{c['seconds']:.1f}",
+                f"{c['instances_per_second']:,.0f}",
+                "",
+            )
+        ]
+        if c
+        else []
+    )
     return [
         ("stage", "seconds", "records/s", "peak RSS MB"),
+        *collect,
         (
             f"transform ({g['snapshots']} snapshots, {r['transform']['workers']} workers)",
             f"{r['transform']['seconds']:.1f}",

@@ -57,6 +57,17 @@ class Settings(BaseSettings):
     bulkgraph_load_batch: int = Field(
         default=10_000, description="rows per transaction of LOAD CSV (bulkgraph load)"
     )
+    bulkgraph_collect_read_timeout: float = Field(
+        default=120.0,
+        gt=0,
+        description="seconds `collect` waits for one AWS response (the largest pages are slow)",
+    )
+    bulkgraph_collect_workers: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="account/region pairs `collect` collects at once",
+    )
     bulkgraph_max_file_bytes: int = Field(
         default=2 << 30,
         gt=0,

@@ -127,6 +127,12 @@ def check_results(out: Path, work: Path) -> None:
     r = json.loads((out / "bench.json").read_text())
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| neo4j-admin import |" in (out / "bench.md").read_text()
+    # the collection stage: `bulkgraph collect` of a region of the estate's size, from moto
+    c = r["collect"]
+    assert c["instances"] == r["config"]["instances"]
+    assert c["seconds"] > 0
+    assert c["seconds_per_1000_instances"] == pytest.approx(c["seconds"] * 1000 / c["instances"])
+    assert f"| collect {c['instances']} instances from moto (" in (out / "bench.md").read_text()
 
     # the csv folder also holds the appended 5th snapshot by now: count without it
     manifest = read_manifest(work / "csv")

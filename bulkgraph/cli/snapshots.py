@@ -147,13 +147,31 @@ def verify_command(
 
 
 def collect_command(
-    out_dir: Path = typer.Option(..., "--out", help="Folder to write <snapshot_id>/ into."),
+    out_dir: Path | None = typer.Option(
+        None, "--out", help="Folder to write <snapshot_id>/ into (not with --resume)."
+    ),
     profile: str | None = typer.Option(None, "--profile", help="AWS profile to start from."),
+    organization_role: str | None = typer.Option(
+        None,
+        "--organization-role",
+        help="Collect every active account of the organization (organizations:ListAccounts, "
+        "from the management account or a delegated administrator) through this role NAME "
+        "in each.",
+    ),
+    external_id: str | None = typer.Option(
+        None, "--external-id", help="External id of every AssumeRole (give it again on --resume)."
+    ),
     role_arn: list[str] = typer.Option(
         [],
         "--role-arn",
         help="Role to assume, one per account: ARN or ARN,external-id. Repeatable. "
-        "None = the credentials' own account.",
+        "None (and no --organization-role) = the credentials' own account.",
+    ),
+    accounts: list[str] = typer.Option(
+        [], "--accounts", help="Only these account ids (comma-separated, repeatable)."
+    ),
+    exclude_accounts: list[str] = typer.Option(
+        [], "--exclude-accounts", help="Not these account ids (comma-separated, repeatable)."
     ),
     regions: str = typer.Option(
         "all", "--regions", help="'all' (every region enabled for the account) or r1,r2,..."
@@ -161,28 +179,78 @@ def collect_command(
     snapshot_id: str | None = typer.Option(
         None, "--snapshot-id", help="Default: the UTC start time, YYYYMMDDTHHMMSSZ."
     ),
+    resume: Path | None = typer.Option(
+        None,
+        "--resume",
+        help="Finish the interrupted collection in this snapshot folder: only what has no "
+        "data file yet is collected, then the manifest is written. Its accounts, regions and "
+        "id are the folder's own.",
+    ),
     pack: bool = typer.Option(False, "--pack", help="Also write <snapshot_id>.tar.gz."),
     upload: str | None = typer.Option(
         None, "--upload", help="Put the .tar.gz under s3://bucket/prefix/ and verify it (packs)."
     ),
-    workers: int = typer.Option(4, "--workers", min=1, max=32, help="Regions collected at once."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        max=64,
+        help="Account/region pairs collected at once (default: BULKGRAPH_COLLECT_WORKERS, 8).",
+    ),
+    read_timeout: float | None = typer.Option(
+        None,
+        "--read-timeout",
+        min=1,
+        help="Seconds to wait for one AWS response (default: BULKGRAPH_COLLECT_READ_TIMEOUT, 120).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Collect a snapshot of the estate with boto3 (read-only Describe calls).
+    """Collect a snapshot of the estate with boto3 (read-only Describe calls): one account,
+    the accounts of --role-arn, or a whole organization (--organization-role).
 
-    Exit 0: complete. 3: written, but some calls failed (listed in the manifest's errors).
-    1: nothing usable collected."""
+    Exit 0: complete. 3: written, but some calls failed or some accounts could not be reached
+    (listed in the manifest's errors). 1: nothing usable collected. An interrupted run leaves
+    a folder without manifest.json: finish it with --resume."""
     from bulkgraph.extract.collect import collect
+    from bulkgraph.extract.organization import parse_accounts
+
+    if resume is not None:
+        given = [
+            name
+            for name, value in (
+                ("--out", out_dir),
+                ("--organization-role", organization_role),
+                ("--accounts", accounts),
+                ("--exclude-accounts", exclude_accounts),
+                ("--snapshot-id", snapshot_id),
+                ("--regions", None if regions == "all" else regions),
+            )
+            if value
+        ]
+        if given:
+            raise BulkgraphError(
+                f"--resume takes the accounts, regions and id from the folder: "
+                f"do not give {', '.join(given)}",
+                ExitCode.USAGE,
+            )
+    elif out_dir is None:
+        raise BulkgraphError("collect: give --out FOLDER (or --resume FOLDER)", ExitCode.USAGE)
 
     result = collect(
         out_dir,
         profile=profile,
         regions=regions,
         role_arns=role_arn,
+        organization_role=organization_role,
+        external_id=external_id,
+        accounts=parse_accounts(accounts, "--accounts"),
+        exclude_accounts=parse_accounts(exclude_accounts, "--exclude-accounts"),
         snapshot_id=snapshot_id,
+        resume=resume,
         pack=pack,
         upload=upload,
         max_workers=workers,
+        read_timeout=read_timeout,
         progress=show_progress(),
     )
     summary = {
@@ -190,8 +258,10 @@ def collect_command(
         "folder": str(result.folder) if result.manifest else None,
         "archive": str(result.archive) if result.archive else None,
         "uploaded": result.uploaded,
+        "resumed": result.resumed,
         "files": result.files,
         "accounts": result.accounts,
+        "per_account": {a: s.__dict__ for a, s in result.per_account.items()},
         "errors": [e.__dict__ for e in result.errors],
         "exit_code": int(result.exit_code),
     }
@@ -207,10 +277,23 @@ def collect_command(
     if as_json:
         print_json(summary)
     elif result.manifest:
+        print_table(
+            ["account", "regions", "files", "errors", "reached"],
+            [
+                {
+                    "account": a,
+                    "regions": s.regions,
+                    "files": s.files,
+                    "errors": s.errors,
+                    "reached": "yes" if s.reached else "NO",
+                }
+                for a, s in result.per_account.items()
+            ],
+        )
         where = result.uploaded or result.archive or result.folder
         out.print(
-            f"snapshot {result.snapshot_id}: {result.files} files, {len(result.errors)} "
-            f"errors -> {where}",
+            f"snapshot {result.snapshot_id}: {len(result.per_account)} account(s), "
+            f"{result.files} files, {len(result.errors)} errors -> {where}",
             highlight=False,
         )
     if result.exit_code != ExitCode.OK:

@@ -86,6 +86,11 @@ class Operation:
     calls: Calls = field(default_factory=Once)
     #: parameters every call sends (besides a per-item request key)
     request: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    #: items per page asked of a paginated call (boto3's PaginationConfig PageSize, sent as
+    #: the operation's own MaxResults/MaxRecords/PageSize/MaxItems): the largest the API
+    #: documents, so that a large region takes few calls and no single call is unbounded.
+    #: None: the operation takes no page size. Not stored in the snapshot's `request`.
+    page_size: int | None = None
     #: the snapshot format version that introduced it
     since: str = "1"
     #: the `aws_neo4j_map` file whose records the legacy reader turns into this operation;
@@ -126,31 +131,49 @@ class Operation:
         return text
 
 
-DESCRIBE_VPCS = Operation("ec2", "DescribeVpcs", "describe_vpcs")
-DESCRIBE_SUBNETS = Operation("ec2", "DescribeSubnets", "describe_subnets")
+DESCRIBE_VPCS = Operation("ec2", "DescribeVpcs", "describe_vpcs", page_size=1000)
+DESCRIBE_SUBNETS = Operation("ec2", "DescribeSubnets", "describe_subnets", page_size=1000)
 DESCRIBE_SECURITY_GROUPS = Operation(
     "ec2",
     "DescribeSecurityGroups",
     "describe_security_groups",
+    page_size=1000,
     legacy_file="security_group_data.json",
 )
 DESCRIBE_INSTANCES = Operation(
-    "ec2", "DescribeInstances", "describe_instances", legacy_file="instance_data.json"
+    "ec2",
+    "DescribeInstances",
+    "describe_instances",
+    legacy_file="instance_data.json",
+    page_size=1000,
 )
 DESCRIBE_VPC_PEERING_CONNECTIONS = Operation(
     "ec2",
     "DescribeVpcPeeringConnections",
     "describe_vpc_peering_connections",
     legacy_file="vpc_peering_data.json",
+    page_size=1000,
 )
 DESCRIBE_DB_INSTANCES = Operation(
-    "rds", "DescribeDBInstances", "describe_db_instances", legacy_file="rds_data.json"
+    "rds",
+    "DescribeDBInstances",
+    "describe_db_instances",
+    legacy_file="rds_data.json",
+    page_size=100,
 )
 DESCRIBE_LOAD_BALANCERS = Operation(
-    "elbv2", "DescribeLoadBalancers", "describe_load_balancers", legacy_file="alb_data.json"
+    "elbv2",
+    "DescribeLoadBalancers",
+    "describe_load_balancers",
+    legacy_file="alb_data.json",
+    page_size=400,
 )
 DESCRIBE_TARGET_GROUPS = Operation(
-    "elbv2", "DescribeTargetGroups", "describe_target_groups", legacy_file="alb_data.json"
+    "elbv2",
+    "DescribeTargetGroups",
+    "describe_target_groups",
+    legacy_file="alb_data.json",
+    page_size=400,
 )
 DESCRIBE_TARGET_HEALTH = Operation(
     "elbv2",
@@ -171,19 +194,20 @@ DESCRIBE_NETWORK_INTERFACES = Operation(
     "ec2",
     "DescribeNetworkInterfaces",
     "describe_network_interfaces",
+    page_size=1000,
     since="1.1",
 )
 DESCRIBE_ROUTE_TABLES = Operation(
-    "ec2", "DescribeRouteTables", "describe_route_tables", since="1.1"
+    "ec2", "DescribeRouteTables", "describe_route_tables", since="1.1", page_size=100
 )
 DESCRIBE_INTERNET_GATEWAYS = Operation(
-    "ec2", "DescribeInternetGateways", "describe_internet_gateways", since="1.1"
+    "ec2", "DescribeInternetGateways", "describe_internet_gateways", since="1.1", page_size=1000
 )
 DESCRIBE_NAT_GATEWAYS = Operation(
-    "ec2", "DescribeNatGateways", "describe_nat_gateways", since="1.1"
+    "ec2", "DescribeNatGateways", "describe_nat_gateways", since="1.1", page_size=1000
 )
 DESCRIBE_NETWORK_ACLS = Operation(
-    "ec2", "DescribeNetworkAcls", "describe_network_acls", since="1.1"
+    "ec2", "DescribeNetworkAcls", "describe_network_acls", since="1.1", page_size=100
 )
 DESCRIBE_LISTENERS = Operation(
     "elbv2",
@@ -195,6 +219,7 @@ DESCRIBE_LISTENERS = Operation(
         "LoadBalancerArn",
     ),
     since="1.1",
+    page_size=400,
 )
 DESCRIBE_TAGS = Operation(
     "elbv2",
@@ -211,7 +236,8 @@ DESCRIBE_TAGS = Operation(
     ),
     since="1.1",
 )
-LIST_FUNCTIONS = Operation("lambda", "ListFunctions", "list_functions", since="1.1")
+# ListFunctions documents at most 50 per page (its model allows more, the service does not)
+LIST_FUNCTIONS = Operation("lambda", "ListFunctions", "list_functions", since="1.1", page_size=50)
 GET_ACCOUNT_AUTHORIZATION_DETAILS = Operation(
     "iam",
     "GetAccountAuthorizationDetails",
@@ -219,6 +245,7 @@ GET_ACCOUNT_AUTHORIZATION_DETAILS = Operation(
     scope=Scope.GLOBAL,
     request=MappingProxyType({"Filter": ["Role"]}),
     since="1.1",
+    page_size=1000,
 )
 
 #: Every operation, in the order the collector calls them in a region: an operation called
@@ -255,6 +282,8 @@ def check(operations: tuple[Operation, ...]) -> None:
     for op in operations:
         if op.name in seen:
             raise RegistryError(f"{op.name} is listed twice")
+        if op.page_size is not None and (op.paginator is None or op.page_size < 1):
+            raise RegistryError(f"{op.name}: a page size needs a paginator and must be >= 1")
         if isinstance(op.calls, PerItem):
             if op.calls.batch is not None and op.calls.batch < 1:
                 raise RegistryError(f"{op.name}: batch must be at least 1")

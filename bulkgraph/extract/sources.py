@@ -17,6 +17,7 @@ from bulkgraph.extract import archive, s3
 from bulkgraph.extract.legacy import LegacySnapshot, is_legacy_folder
 from bulkgraph.extract.model import Problem, Snapshot, SnapshotInfo, unreadable
 from bulkgraph.extract.native import MANIFEST, NativeSnapshot
+from bulkgraph.extract.resume import incomplete_problems, is_in_progress
 
 if TYPE_CHECKING:
     from bulkgraph.settings import Settings
@@ -147,6 +148,9 @@ def _scan(source: str, s3_endpoint_url: str | None, found: list[Found]) -> None:
     if (path / MANIFEST).is_file() or is_legacy_folder(path):
         found.append(_local(source))
         return
+    if is_in_progress(path):
+        found.extend(incomplete_problems(path, source))
+        return
     before = len(found)
     for child in sorted(path.iterdir()):
         if child.name.startswith("."):
@@ -154,6 +158,8 @@ def _scan(source: str, s3_endpoint_url: str | None, found: list[Found]) -> None:
         if child.is_dir():
             if (child / MANIFEST).is_file() or is_legacy_folder(child):
                 found.append(_local(str(child)))
+            elif is_in_progress(child):
+                found.extend(incomplete_problems(child))
             elif _looks_like_partial_snapshot(child):
                 found.append(
                     Problem(str(child), "data files but no manifest.json (incomplete collection?)")

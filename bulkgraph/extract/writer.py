@@ -100,9 +100,21 @@ class SnapshotWriter:
         data = gzip.compress(doc, compresslevel=self.compresslevel, mtime=0)
         path = self.folder / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        # written aside and renamed: a data file that exists is whole, even after a kill
+        # (an interrupted collection is resumed from the files that exist)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        return self._add(op, account_id, region, data)
+
+    def adopt(self, operation: Operation, account_id: str, region: str) -> dict[str, Any]:
+        """List a data file an earlier, interrupted run of this collection wrote."""
+        data = (self.folder / operation.path(account_id, region)).read_bytes()
+        return self._add(operation, account_id, region, data)
+
+    def _add(self, op: Operation, account_id: str, region: str, data: bytes) -> dict[str, Any]:
         entry = {
-            "path": rel,
+            "path": op.path(account_id, region),
             "operation": op.name,
             "account_id": account_id,
             "region": region,
@@ -112,6 +124,11 @@ class SnapshotWriter:
         with self._lock:
             self._files.append(entry)
         return entry
+
+    @property
+    def files(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._files)
 
     @property
     def file_count(self) -> int:
