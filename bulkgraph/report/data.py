@@ -15,6 +15,7 @@ known) or flagged partial (a lower bound): never a zero it did not see.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,7 +114,7 @@ class Window:
     def pairs(self) -> list[tuple[Snap, Snap]]:
         """(previous, snapshot) for each snapshot that has one."""
         chain = ([self.before] if self.before else []) + self.snaps
-        return list(zip(chain, chain[1:], strict=False))
+        return list(itertools.pairwise(chain))
 
 
 def read(driver: neo4j.Driver, cypher: str, database: str | None, **params: Any) -> list[Any]:
@@ -317,6 +318,7 @@ def _key(row: dict[str, Any]) -> tuple[str, str, str]:
 def exposure(driver: neo4j.Driver, win: Window, database: str | None = None) -> Exposure:
     pack = load_pack()
     chain = ([win.before] if win.before else []) + win.snaps
+    snaps = win.snaps
     lines: list[ExposureLine] = []
     events: list[ExposureEvent] = []
     for series in exposure_series(pack):
@@ -341,8 +343,11 @@ def exposure(driver: neo4j.Driver, win: Window, database: str | None = None) -> 
         lines.append(
             ExposureLine(
                 series,
-                [len(listed[s.snapshot_id]) if s.snapshot_id in listed else None for s in win.snaps],
-                [known[s.snapshot_id] for s in win.snaps],
+                [
+                    len(listed[s.snapshot_id]) if s.snapshot_id in listed else None
+                    for s in win.snaps
+                ],
+                [known[s.snapshot_id] for s in snaps],
             )
         )
         events += _events(series, chain, listed)
@@ -360,7 +365,7 @@ def _events(
     label the query reads is neither: nobody saw it change."""
     events: list[ExposureEvent] = []
     asked = [s for s in chain if s.snapshot_id in listed]
-    for old, new in zip(asked, asked[1:], strict=False):
+    for old, new in itertools.pairwise(asked):
         before, after = listed[old.snapshot_id], listed[new.snapshot_id]
 
         def seen(key: tuple[str, str, str], old: Snap = old, new: Snap = new) -> bool:
@@ -371,22 +376,15 @@ def _events(
                 for label in series.needs
             )
 
-        for key in sorted(set(after) - set(before)):
-            if seen(key):
-                events.append(
-                    ExposureEvent(new.snapshot_id, new.taken_at, series.title, "exposed", after[key])
-                )
-        for key in sorted(set(before) - set(after)):
-            if seen(key):
-                events.append(
-                    ExposureEvent(
-                        new.snapshot_id,
-                        new.taken_at,
-                        series.title,
-                        "no longer exposed",
-                        before[key],
-                    )
-                )
+        for change, keys, rows in (
+            ("exposed", set(after) - set(before), after),
+            ("no longer exposed", set(before) - set(after), before),
+        ):
+            events += [
+                ExposureEvent(new.snapshot_id, new.taken_at, series.title, change, rows[key])
+                for key in sorted(keys)
+                if seen(key)
+            ]
     return events
 
 
