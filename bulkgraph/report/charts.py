@@ -164,7 +164,15 @@ def exposure_chart(win: Window, exposure: Exposure) -> go.Figure:
         if any(line.known[i] is Known.none for line in exposure.lines)
     ]
     for x0, x1 in unknown:
-        fig.add_vrect(x0=x0, x1=x1, fillcolor=UNKNOWN_FILL, line_width=0)
+        fig.add_vrect(
+            x0=x0,
+            x1=x1,
+            fillcolor=UNKNOWN_FILL,
+            line_width=0,
+            annotation_text="not collected",
+            annotation_position="top left",
+            annotation_font_size=10,
+        )
     _layout(
         fig,
         height=360,

@@ -50,8 +50,16 @@ def _when(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def text(value: Any) -> str:
+    """A value in a table cell: as the CLI prints it (`cell_text`), except that a list of
+    plain values reads as words (`tcp/22, tcp/443`), not JSON."""
+    if isinstance(value, list | tuple) and all(not isinstance(v, dict | list) for v in value):
+        return ", ".join(cell_text(v) for v in value)
+    return cell_text(value)
+
+
 def _rows(columns: list[str], rows: list[dict[str, Any]]) -> list[list[str]]:
-    return [[cell_text(row.get(c)) for c in columns] for row in rows[:MAX_ROWS]]
+    return [[text(row.get(c)) for c in columns] for row in rows[:MAX_ROWS]]
 
 
 def render(data: PageData) -> str:
@@ -76,8 +84,8 @@ def render(data: PageData) -> str:
             e.snapshot_id,
             e.series,
             e.change,
-            *(cell_text(e.row.get(c)) for c in ("account_id", "region", "resource")),
-            *(cell_text(e.row.get(c)) for c in detail_columns),
+            *(text(e.row.get(c)) for c in ("account_id", "region", "resource")),
+            *(text(e.row.get(c)) for c in detail_columns),
         ]
         for e in events[:MAX_ROWS]
     ]
@@ -127,7 +135,7 @@ _ONLY_GROUPS = (
 def _timeline_context(win: Window, tl: Timeline) -> dict[str, Any]:
     when = {s.snapshot_id: _when(s.taken_at) for s in win.snaps}
     change_rows = [
-        [when[c.snapshot_id], c.snapshot_id, c.field, cell_text(c.before), cell_text(c.after)]
+        [when[c.snapshot_id], c.snapshot_id, c.field, text(c.before), text(c.after)]
         for c in tl.changes
     ]
     by_id = {v.snapshot_id: v for v in tl.versions}
