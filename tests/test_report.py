@@ -121,11 +121,12 @@ def test_nights_chart_hatches_a_night_that_did_not_see_everything() -> None:
 def _exposure(win: Window, resource: str = "i-1") -> Exposure:
     series = EXPOSURE_SERIES[-1]
     row = {"account_id": A, "region": R1, "resource": resource, "ports": ["tcp/22"]}
+    last = win.snaps[2]
     return Exposure(
         [s.snapshot_id for s in win.snaps],
         [ExposureLine(series, [1, None, 2], [Known.all, Known.none, Known.all])],
-        [ExposureEvent(win.snaps[2].snapshot_id, win.snaps[2].taken_at, series.title, "exposed", row)],
-    )  # fmt: skip
+        [ExposureEvent(last.snapshot_id, last.taken_at, series.title, "exposed", row)],
+    )
 
 
 def test_exposure_chart_leaves_an_unknown_snapshot_out() -> None:
