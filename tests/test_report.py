@@ -101,6 +101,8 @@ def test_estate_chart_draws_unknown_as_a_gap_and_partial_as_hollow() -> None:
     bands = [s for s in fig.layout.shapes if s.type == "rect"]
     assert len(bands) == 1
     assert bands[0].xref == vpc.xaxis and bands[0].x0 < win.snaps[1].taken_at < bands[0].x1
+    [label] = [a for a in fig.layout.annotations if a.text == "not collected"]
+    assert (label.xref, label.yref) == (vpc.xaxis, f"{vpc.yaxis} domain")
 
 
 def test_nights_chart_hatches_a_night_that_did_not_see_everything() -> None:

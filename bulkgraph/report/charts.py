@@ -51,6 +51,20 @@ def _half_gaps(times: Sequence[dt.datetime]) -> list[tuple[dt.datetime, dt.datet
     return spans
 
 
+def _unknown_label(fig: go.Figure, x: dt.datetime, xref: str, yref: str) -> None:
+    """ "not collected", upright in the middle of a grey band."""
+    fig.add_annotation(
+        x=x,
+        y=0.5,
+        xref=xref,
+        yref=yref,
+        text="not collected",
+        textangle=-90,
+        showarrow=False,
+        font={"size": 10, "color": "#666666"},
+    )
+
+
 def _layout(fig: go.Figure, height: int, **extra: object) -> None:
     fig.update_layout(
         height=height,
@@ -97,9 +111,11 @@ def estate_chart(win: Window, estate: Estate) -> go.Figure:
             row=row,
             col=col,
         )
+        trace = fig.data[-1]
         for (x0, x1), k in zip(spans, series.known, strict=True):
             if k is Known.none:
                 fig.add_vrect(x0=x0, x1=x1, fillcolor=UNKNOWN_FILL, line_width=0, row=row, col=col)
+                _unknown_label(fig, x0 + (x1 - x0) / 2, trace.xaxis, f"{trace.yaxis} domain")
         fig.update_yaxes(rangemode="tozero", row=row, col=col)
     _layout(fig, height=max(300, 230 * rows))
     return fig
@@ -164,15 +180,8 @@ def exposure_chart(win: Window, exposure: Exposure) -> go.Figure:
         if any(line.known[i] is Known.none for line in exposure.lines)
     ]
     for x0, x1 in unknown:
-        fig.add_vrect(
-            x0=x0,
-            x1=x1,
-            fillcolor=UNKNOWN_FILL,
-            line_width=0,
-            annotation_text="not collected",
-            annotation_position="top left",
-            annotation_font_size=10,
-        )
+        fig.add_vrect(x0=x0, x1=x1, fillcolor=UNKNOWN_FILL, line_width=0)
+        _unknown_label(fig, x0 + (x1 - x0) / 2, "x", "y domain")
     _layout(
         fig,
         height=360,
