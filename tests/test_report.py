@@ -127,7 +127,7 @@ def _exposure(win: Window, resource: str = "i-1") -> Exposure:
     return Exposure(
         [s.snapshot_id for s in win.snaps],
         [ExposureLine(series, [1, None, 2], [Known.all, Known.none, Known.all])],
-        [ExposureEvent(last.snapshot_id, last.taken_at, series.title, "exposed", row)],
+        [ExposureEvent(last.snapshot_id, last.taken_at, series.query, "exposed", row)],
     )
 
 

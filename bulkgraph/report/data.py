@@ -286,7 +286,7 @@ def nights(driver: neo4j.Driver, win: Window, database: str | None = None) -> li
 class ExposureEvent:
     snapshot_id: str
     taken_at: dt.datetime
-    series: str
+    query: str  # the series' pack query
     change: str  # "exposed" or "no longer exposed"
     row: dict[str, Any]  # the query's row (of the snapshot that lists it)
 
@@ -351,7 +351,7 @@ def exposure(driver: neo4j.Driver, win: Window, database: str | None = None) -> 
             )
         )
         events += _events(series, chain, listed)
-    events.sort(key=lambda e: (e.taken_at, e.series, e.change, _key(e.row)))
+    events.sort(key=lambda e: (e.taken_at, e.query, e.change, _key(e.row)))
     return Exposure([s.snapshot_id for s in win.snaps], lines, events)
 
 
@@ -381,7 +381,7 @@ def _events(
             ("no longer exposed", set(before) - set(after), before),
         ):
             events += [
-                ExposureEvent(new.snapshot_id, new.taken_at, series.title, change, rows[key])
+                ExposureEvent(new.snapshot_id, new.taken_at, series.query, change, rows[key])
                 for key in sorted(keys)
                 if seen(key)
             ]

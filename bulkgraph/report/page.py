@@ -74,7 +74,7 @@ def render(data: PageData) -> str:
         for s in win.snaps
     ]
     events = data.exposure.events
-    event_columns = ["when", "snapshot", "series", "change", "account", "region", "resource"]
+    event_columns = ["when", "snapshot", "query", "change", "account", "region", "resource"]
     detail_columns = sorted(
         {k for e in events for k in e.row if k not in ("account_id", "region", "resource")}
     )
@@ -82,7 +82,7 @@ def render(data: PageData) -> str:
         [
             _when(e.taken_at),
             e.snapshot_id,
-            e.series,
+            e.query,
             e.change,
             *(text(e.row.get(c)) for c in ("account_id", "region", "resource")),
             *(text(e.row.get(c)) for c in detail_columns),
