@@ -9,7 +9,9 @@ One run: generate a synthetic estate (gen-estate) of M+1 snapshots, then measure
   4. the daily increment: transform of snapshot M+1 into the same folder (the M others are
      reused), then `append` of it into the live graph;
   5. the next night's rebuild: `bulk_import` of all M+1 snapshots, whose transform was the
-     one new snapshot of step 4 (what `bulkgraph rebuild --workdir` does every night).
+     one new snapshot of step 4 (what `bulkgraph rebuild --workdir` does every night);
+  6. `bulkgraph report` of that whole history (M+1 snapshots): reading the graph, drawing
+     the charts, writing the page.
 It prints a table and writes `bench.json`, `bench.md` and `bench.png` into the out folder.
 
 Everything runs on a Neo4j instance of its own, in the work folder, never the user's.
@@ -45,6 +47,7 @@ from bulkgraph.db import home_connection, open_driver
 from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.load.append import append
 from bulkgraph.load.bulk import bulk_import
+from bulkgraph.report import build_report
 from bulkgraph.settings import Settings
 
 #: The quick run (the smoke test): small data, small memory; minutes, mostly JVM start-ups.
@@ -380,6 +383,25 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             "seconds": nightly_seconds,
             "records_per_second": _rate(nightly_records, nightly_seconds),
         }
+
+        # 6. the HTML report of the whole history, as `bulkgraph report --out DIR` writes it
+        _say(f"report of {len(nightly.snapshots)} snapshots")
+        server.start(home)  # no-op when the import left it running
+        ticks = cpu_ticks()
+        t0 = time.monotonic()
+        with open_driver(home_connection(home)) as driver:
+            report = build_report(driver, workdir / "report", database=conn.database)
+        report_seconds = time.monotonic() - t0
+        steal["report"] = steal_percent(ticks, cpu_ticks())
+        results["report"] = {
+            "snapshots": len(report.snapshots),
+            "seconds": report_seconds,
+            "phases": report.phases,
+            "bytes": report.bytes,
+            "charts": report.charts,
+            "exposure_events": report.exposure_events,
+        }
+        _say(f"  {report_seconds:.1f}s, {report.bytes / MB:.1f} MB ({report.phases})")
 
         results["speedup"] = speedups(results, results["baseline"]["compared_records_per_second"])
         # against the baseline with its warm-up in (how runs before 2026-11-30 compared)

@@ -145,6 +145,25 @@ def _table_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "",
         ),
         *_baseline_split(b),
+        *_report_rows(r),
+    ]
+
+
+def _report_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """`bulkgraph report` of the whole history (results of runs before it have none)."""
+    rep = r.get("report")
+    if not rep:
+        return []
+    phases = rep["phases"]
+    return [
+        (f"report ({rep['snapshots']} snapshots, HTML)", f"{rep['seconds']:.1f}", "", ""),
+        ("  of which: reading the graph", f"{phases.get('read', 0):.1f}", "", ""),
+        (
+            "  of which: charts + page",
+            f"{phases.get('draw', 0) + phases.get('write', 0):.1f}",
+            "",
+            "",
+        ),
     ]
 
 

@@ -235,6 +235,16 @@ def _fresh_settings() -> Iterator[None]:
     get_settings.cache_clear()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--report-screenshot",
+        metavar="PNG",
+        default=None,
+        help="also save the screenshot of the samples' report here "
+        "(docs/report.png: scripts/report-screenshot)",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if NEO4J_FIXTURES & set(getattr(item, "fixturenames", ())):

@@ -226,9 +226,19 @@ def check_results(out: Path, work: Path) -> None:
         "import",
         "append",
         "nightly_rebuild",
+        "report",
         "whole_run",
     }
     assert all(0.0 <= v <= 100.0 for v in steal.values())
+    # the report of the whole history, timed by phase, its page written in the work folder
+    rep = r["report"]
+    assert rep["snapshots"] == 5
+    assert rep["charts"] == ["estate", "nights", "exposure"]
+    assert set(rep["phases"]) == {"read", "draw", "write"}
+    assert rep["seconds"] >= sum(rep["phases"].values()) - 0.01 > 0
+    page = work / "report" / "index.html"
+    assert rep["bytes"] == page.stat().st_size > 1_000_000  # plotly.js is inside
+    assert "| report (5 snapshots, HTML) |" in (out / "bench.md").read_text()
 
 
 def test_baseline_compares_the_rate_after_its_first_snapshot() -> None:

@@ -38,7 +38,18 @@ def test_a_bad_command_line_is_a_usage_error(tmp_path: Path, args: list[str], sa
 
 
 #: Libraries that take a good part of a second to import: only the commands that use them do.
-HEAVY = ("neo4j", "polars", "boto3", "botocore", "matplotlib", "dask", "distributed")
+HEAVY = (
+    "neo4j",
+    "polars",
+    "boto3",
+    "botocore",
+    "matplotlib",
+    "dask",
+    "distributed",
+    "plotly",
+    "jinja2",
+    "playwright",
+)
 
 _IMPORTS_FOR_HELP = """
 import sys
@@ -82,6 +93,7 @@ def test_help_imports_no_heavy_library() -> None:
     assert after_import == "[]", "import bulkgraph.cli imported " + after_import
     assert after_help == "[]", "--help of the commands imported " + after_help
     assert "query" in helped and "neo4j status" in helped and "snapshots list" in helped
+    assert "report" in helped
 
 
 def test_every_command_is_a_module_level_function_tests_can_call() -> None:

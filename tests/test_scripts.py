@@ -46,3 +46,28 @@ def test_bench_and_gen_estate_set_up_their_own_venv(tmp_path: Path) -> None:
         # the help came from the copy's own venv, not from the checkout running the tests
         assert (repo / ".venv" / "bin" / "python").exists()
     assert (repo / ".venv" / ".bulkgraph-install-dev").exists()
+
+
+def _ensure_browser(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    script = (
+        f'source "{ROOT}/scripts/_bootstrap.sh"; source "{ROOT}/scripts/_browser.sh"; '
+        "ensure_browser; echo ready"
+    )
+    return subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+def test_the_browser_of_the_report_tests_is_installed_by_scripts_test(tmp_path: Path) -> None:
+    # scripts/test installs Debian's chromium when missing; where it is there, at once
+    assert "ensure_browser" in (ROOT / "scripts" / "test").read_text()
+    fake = tmp_path / "chromium"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "BULKGRAPH_CHROMIUM": str(fake)}
+    done = _ensure_browser(env)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "ready\n", "")
+    # a browser of one's own that is not there: a warning, no apt-get
+    done = _ensure_browser(env | {"BULKGRAPH_CHROMIUM": str(tmp_path / "none")})
+    assert done.returncode == 0 and done.stdout == "ready\n"
+    assert "browser tests will skip" in done.stderr

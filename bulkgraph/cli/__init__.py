@@ -11,7 +11,7 @@ from __future__ import annotations
 import typer
 
 from bulkgraph import __version__
-from bulkgraph.cli import load, neo4j, query, schema, snapshots, transform
+from bulkgraph.cli import load, neo4j, query, report, schema, snapshots, transform
 from bulkgraph.cli.common import run_main
 from bulkgraph.console import setup_logging
 
@@ -49,7 +49,7 @@ def _global(
     setup_logging(verbose=verbose, quiet=quiet)
 
 
-for _module in (neo4j, snapshots, transform, load, query, schema):
+for _module in (neo4j, snapshots, transform, load, query, report, schema):
     _module.register(app)
 
 

@@ -56,13 +56,14 @@ def list_snapshots(driver: neo4j.Driver, database: str | None = None) -> list[Sn
     return out
 
 
-def parse_time(text: str) -> dt.datetime:
-    """An ISO 8601 date or date-time (basic `20261127T020000Z` too); no zone means UTC."""
+def parse_time(text: str, option: str = "--as-of") -> dt.datetime:
+    """An ISO 8601 date or date-time (basic `20261127T020000Z` too); no zone means UTC.
+    `option` names the command-line option in the error."""
     try:
         value = dt.datetime.fromisoformat(text.strip())
     except ValueError:
         raise BulkgraphError(
-            f"--as-of {text!r}: not an ISO 8601 time (e.g. 2026-11-27T02:00:00Z or 2026-11-27)",
+            f"{option} {text!r}: not an ISO 8601 time (e.g. 2026-11-27T02:00:00Z or 2026-11-27)",
             ExitCode.USAGE,
         ) from None
     if value.tzinfo is None:
