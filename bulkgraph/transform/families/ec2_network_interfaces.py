@@ -25,7 +25,8 @@ from bulkgraph.transform.families.ec2_instances import IN_GROUP as INSTANCE_IN_G
 from bulkgraph.transform.families.ec2_instances import INSTANCE
 from bulkgraph.transform.families.ec2_nat_gateways import HAS_IP_PROPS, NAT_GATEWAY
 from bulkgraph.transform.families.elbv2_load_balancers import LOAD_BALANCER
-from bulkgraph.transform.families.elbv2_target_health import IP_ADDRESS, LAMBDA_FUNCTION
+from bulkgraph.transform.families.elbv2_target_health import IP_ADDRESS
+from bulkgraph.transform.families.lambda_functions import LAMBDA_FUNCTION
 from bulkgraph.transform.families.security_groups import SECURITY_GROUP
 from bulkgraph.transform.families.subnets import SUBNET
 from bulkgraph.transform.families.vpcs import VPC
