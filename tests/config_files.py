@@ -46,6 +46,8 @@ def java_bean(value: Any) -> Any:
         for k, v in value.items():
             if k in _TIME_KEYS and isinstance(v, str):
                 out[_lower_first(k)] = config_time(v)
+            elif k == "Variables":  # the user's names (Lambda environment variables)
+                out[_lower_first(k)] = v
             elif k in ("IpPermissions", "IpPermissionsEgress"):
                 out[_lower_first(k)] = [_rule(r) for r in v]
             else:
