@@ -20,12 +20,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
 from bulkgraph.extract import operations as ops
 from bulkgraph.extract.awsconfig.files import ConfigItem, parse_time
 from bulkgraph.extract.operations import Operation
+from bulkgraph.extract.writer import dumps
 
 Record = dict[str, Any]
 
@@ -262,56 +264,113 @@ ADAPTERS: dict[str, Adapter] = {
 BY_OPERATION: dict[str, Adapter] = {a.operation.name: a for a in ADAPTERS.values()}
 
 
-def _sorted(records: Iterable[Record], key: str) -> list[Record]:
-    return sorted(records, key=lambda r: str(r.get(key, "")))
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What the state keeps of a resource's latest item: the operation's record already
+    rendered as JSON text (a tenth of the memory of the parsed item), and what ordering and
+    grouping it needs."""
+
+    resource_type: str
+    resource_id: str
+    capture_time: datetime
+    state_id: int
+    deleted: bool
+    #: its configuration is known (False: ResourceNotRecorded, or no configuration)
+    recorded: bool
+    #: the record, as `writer.dumps` renders it; None when not recorded or deleted
+    record: bytes | None = None
+    #: the value records are sorted by in a data file (the operation's id field)
+    sort_key: str = ""
+    #: a load balancer's ARN: its own (load balancers), or its listener's
+    load_balancer: str = ""
+    #: a load balancer's elbv2:DescribeTags entry
+    tags: bytes | None = None
+
+    @property
+    def order(self) -> tuple[datetime, int]:
+        return (self.capture_time, self.state_id)
 
 
-def one_call(operation: Operation, page: Record) -> list[dict[str, Any]]:
-    return [{"request": dict(operation.request), "pages": [page]}]
+def hold(item: ConfigItem) -> Held:
+    """What the state keeps of `item` (a type with an adapter)."""
+    adapter = ADAPTERS[item.resource_type]
+    held = Held(
+        item.resource_type,
+        item.resource_id,
+        item.capture_time,
+        item.state_id,
+        item.deleted,
+        item.recorded,
+    )
+    if item.deleted or not item.recorded:
+        return held
+    record = adapter.record(item)
+    arn = item.arn or item.resource_id
+    return Held(
+        held.resource_type,
+        held.resource_id,
+        held.capture_time,
+        held.state_id,
+        held.deleted,
+        held.recorded,
+        record=dumps(record),
+        sort_key=str(record.get(adapter.id_field, "")),
+        load_balancer=str(record.get("LoadBalancerArn", "")),
+        tags=dumps({"ResourceArn": arn, "Tags": tag_list(item.tags)})
+        if item.resource_type == LOAD_BALANCER
+        else None,
+    )
 
 
-def calls(
-    operation: Operation, records: list[Record], context: dict[str, list[Record]]
-) -> list[dict[str, Any]]:
-    """The `calls` of `operation`'s data file holding `records` (sorted by id here, so the
-    same state gives the same bytes). `context`: the records of the other operations of the
-    same account and region (listeners and tags are called per load balancer)."""
-    a = BY_OPERATION.get(operation.name)
-    ordered = _sorted(records, a.id_field) if a else records
+def _join(parts: Iterable[bytes]) -> bytes:
+    return b"[" + b",".join(parts) + b"]"
+
+
+def _call(request: dict[str, Any], page: bytes) -> bytes:
+    # the text writer.dumps gives {"request": ..., "pages": [page]}
+    return b'{"request":%s,"pages":[%s]}' % (dumps(request), page)
+
+
+def _list_page(key: str, records: Iterable[bytes]) -> bytes:
+    return b"{%s:%s}" % (dumps(key), _join(records))
+
+
+def calls(operation: Operation, held: list[Held], load_balancers: list[Held]) -> bytes:
+    """The `calls` of `operation`'s data file, rendered, for the resources `held` (sorted by
+    id here, so the same state gives the same bytes); listeners and tags are called per load
+    balancer (`load_balancers`)."""
+    ordered = sorted(held, key=lambda h: (h.sort_key, h.resource_id))
+    records = [h.record for h in ordered if h.record is not None]
     name = operation.name
+    request = dict(operation.request)
     if name == ops.DESCRIBE_INSTANCES.name:
         # Config does not know reservations: one per instance
-        return one_call(operation, {"Reservations": [{"Instances": [r]} for r in ordered]})
+        page = _list_page("Reservations", (_list_page("Instances", [r]) for r in records))
+        return _join([_call(request, page)])
+    lb_arns = sorted({h.load_balancer for h in load_balancers})
     if name == ops.DESCRIBE_LISTENERS.name:
-        by_lb: dict[str, list[Record]] = {}
-        for r in ordered:
-            by_lb.setdefault(str(r.get("LoadBalancerArn", "")), []).append(r)
-        arns = [
-            str(lb["LoadBalancerArn"]) for lb in context.get(ops.DESCRIBE_LOAD_BALANCERS.name, [])
-        ]
-        return [
-            {"request": {"LoadBalancerArn": arn}, "pages": [{"Listeners": by_lb.get(arn, [])}]}
-            for arn in sorted(arns)
-        ]
+        by_lb: dict[str, list[bytes]] = {}
+        for h in ordered:
+            if h.record is not None:
+                by_lb.setdefault(h.load_balancer, []).append(h.record)
+        return _join(
+            _call({"LoadBalancerArn": arn}, _list_page("Listeners", by_lb.get(arn, [])))
+            for arn in lb_arns
+        )
     if name == ops.DESCRIBE_TAGS.name:
         assert isinstance(operation.calls, ops.PerItem)
-        described = {str(r["ResourceArn"]): r for r in records}
-        out = []
-        for request in operation.calls.requests(sorted(described)):
-            batch = request[operation.calls.request_key]
-            out.append(
-                {"request": request, "pages": [{"TagDescriptions": [described[a] for a in batch]}]}
-            )
-        return out
+        described = {h.load_balancer: h.tags for h in load_balancers if h.tags is not None}
+        return _join(
+            _call(req, _list_page("TagDescriptions", (described[a] for a in req[key])))
+            for req in operation.calls.requests(sorted(described))
+            for key in [operation.calls.request_key]
+        )
     if name == ops.GET_ACCOUNT_AUTHORIZATION_DETAILS.name:
-        page = {
-            "UserDetailList": [],
-            "GroupDetailList": [],
-            "RoleDetailList": ordered,
-            "Policies": [],
-        }
-        return one_call(operation, page)
-    return one_call(operation, {_LIST_KEY[name]: ordered})
+        page = b'{"UserDetailList":[],"GroupDetailList":[],"RoleDetailList":%s,"Policies":[]}' % (
+            _join(records)
+        )
+        return _join([_call(request, page)])
+    return _join([_call(request, _list_page(_LIST_KEY[name], records))])
 
 
 _LIST_KEY = {
@@ -328,11 +387,3 @@ _LIST_KEY = {
     ops.DESCRIBE_NETWORK_ACLS.name: "NetworkAcls",
     ops.LIST_FUNCTIONS.name: "Functions",
 }
-
-
-def load_balancer_tags(items: Iterable[ConfigItem]) -> list[Record]:
-    """elbv2:DescribeTags' `TagDescriptions` for the load balancers Config recorded (their
-    tags are the items' `tags` map)."""
-    return [
-        {"ResourceArn": item.arn or item.resource_id, "Tags": tag_list(item.tags)} for item in items
-    ]

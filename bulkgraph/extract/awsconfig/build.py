@@ -33,16 +33,8 @@ from bulkgraph import __version__
 from bulkgraph.console import log
 from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.extract import operations as ops
-from bulkgraph.extract.awsconfig.adapters import (
-    ADAPTERS,
-    BY_OPERATION,
-    LOAD_BALANCER,
-    ROLE,
-    Record,
-    calls,
-    load_balancer_tags,
-)
-from bulkgraph.extract.awsconfig.files import ConfigItem, discover, read_items
+from bulkgraph.extract.awsconfig.adapters import BY_OPERATION, LOAD_BALANCER, ROLE, Held, calls
+from bulkgraph.extract.awsconfig.files import discover, read_items
 from bulkgraph.extract.awsconfig.fold import RegionState
 from bulkgraph.extract.awsconfig.keys import ConfigFile
 from bulkgraph.extract.model import CollectionError, Problem
@@ -66,7 +58,7 @@ ERROR_CODES = {
     UNREADABLE_CONFIG_FILE: "a history file of this resource type could not be read",
 }
 
-#: operations whose records depend on the load balancers' (called per load balancer)
+#: operations called per load balancer: unknown when the load balancers are
 _PER_LOAD_BALANCER = (ops.DESCRIBE_LISTENERS.name, ops.DESCRIBE_TAGS.name)
 
 Progress = Callable[[str, int, int], None]
@@ -143,11 +135,9 @@ class _Account:
         self.account_id = account_id
         self.regions = regions
 
-    def content(
-        self, t: datetime
-    ) -> tuple[dict[tuple[str, str], list[dict[str, Any]]], list[CollectionError]]:
-        """(region, operation) -> calls, and the errors, of this account at `t`."""
-        files: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    def content(self, t: datetime) -> tuple[dict[tuple[str, str], bytes], list[CollectionError]]:
+        """(region, operation) -> rendered calls, and the errors, of this account at `t`."""
+        files: dict[tuple[str, str], bytes] = {}
         errors: list[CollectionError] = []
         for region, state in sorted(self.regions.items()):
             if t < state.first_time:
@@ -157,71 +147,69 @@ class _Account:
                     if op.scope is Scope.REGIONAL
                 )
                 continue
-            records: dict[str, list[Record]] = {}
-            failed: dict[str, CollectionError] = {}
-            for op in OPERATIONS:
-                if op.scope is not Scope.REGIONAL or op.name in _PER_LOAD_BALANCER:
-                    continue
-                adapter = BY_OPERATION.get(op.name)
-                if adapter is None:
-                    failed[op.name] = _error(self.account_id, region, op, NOT_IN_AWS_CONFIG)
-                    continue
-                problem = _unknown(state, adapter.resource_type, t)
-                if problem is not None:
-                    failed[op.name] = _error(self.account_id, region, op, *problem)
-                    continue
-                records[op.name] = [adapter.record(i) for i in state.current(adapter.resource_type)]
-            lb_error = failed.get(ops.DESCRIBE_LOAD_BALANCERS.name)
-            listener = BY_OPERATION[ops.DESCRIBE_LISTENERS.name]
-            for name in _PER_LOAD_BALANCER:
-                op = ops.BY_NAME[name]
-                if lb_error is not None:
-                    failed[name] = _error(
-                        self.account_id, region, op, lb_error.error_code, "load balancers unknown"
-                    )
-                elif name == ops.DESCRIBE_TAGS.name:
-                    records[name] = load_balancer_tags(state.current(LOAD_BALANCER))
-                else:
-                    problem = _unknown(state, listener.resource_type, t)
-                    if problem is not None:
-                        failed[name] = _error(self.account_id, region, op, *problem)
-                    else:
-                        records[name] = [
-                            listener.record(i) for i in state.current(listener.resource_type)
-                        ]
-            for name, recs in records.items():
-                files[(region, name)] = calls(ops.BY_NAME[name], recs, records)
-            errors.extend(failed.values())
+            self._region(region, state, t, files, errors)
         self._global(t, files, errors)
         return files, errors
+
+    def _region(
+        self,
+        region: str,
+        state: RegionState,
+        t: datetime,
+        files: dict[tuple[str, str], bytes],
+        errors: list[CollectionError],
+    ) -> None:
+        load_balancers = state.current(LOAD_BALANCER)
+        failed: dict[str, CollectionError] = {}
+        for op in OPERATIONS:
+            if op.scope is not Scope.REGIONAL:
+                continue
+            adapter = BY_OPERATION.get(op.name)
+            lb_error = failed.get(ops.DESCRIBE_LOAD_BALANCERS.name)
+            if op.name in _PER_LOAD_BALANCER and lb_error is not None:
+                # called per load balancer: unknown with them
+                failed[op.name] = _error(
+                    self.account_id, region, op, lb_error.error_code, "load balancers unknown"
+                )
+                continue
+            if op.name == ops.DESCRIBE_TAGS.name:
+                files[(region, op.name)] = calls(op, [], load_balancers)
+                continue
+            if adapter is None:
+                failed[op.name] = _error(self.account_id, region, op, NOT_IN_AWS_CONFIG)
+                continue
+            problem = _unknown(state, adapter.resource_type, t)
+            if problem is not None:
+                failed[op.name] = _error(self.account_id, region, op, *problem)
+                continue
+            held = state.current(adapter.resource_type)
+            files[(region, op.name)] = calls(op, held, load_balancers)
+        errors.extend(failed.values())
 
     def _global(
         self,
         t: datetime,
-        files: dict[tuple[str, str], list[dict[str, Any]]],
+        files: dict[tuple[str, str], bytes],
         errors: list[CollectionError],
     ) -> None:
         """IAM roles: Config records global resources in one region (awsRegion `global`);
         they go to the account's `global` folder whichever region's files held them."""
         op = ops.GET_ACCOUNT_AUTHORIZATION_DETAILS
-        adapter = ADAPTERS[ROLE]
         started = [s for s in self.regions.values() if t >= s.first_time]
         knowing = [s for s in started if _unknown(s, ROLE, t) is None]
         if not knowing:
             code = NOT_RECORDED if started else BEFORE_FIRST_CONFIG_FILE
-            broken = [s.broken[ROLE] for s in started if ROLE in s.broken]
-            if broken:
+            if any(ROLE in s.broken for s in started):
                 code = UNREADABLE_CONFIG_FILE
             errors.append(_error(self.account_id, GLOBAL_REGION, op, code))
             return
-        latest: dict[str, ConfigItem] = {}
+        latest: dict[str, Held] = {}
         for state in knowing:
-            for item in state.current(ROLE):
-                have = latest.get(item.resource_id)
-                if have is None or item.order > have.order:
-                    latest[item.resource_id] = item
-        records = [adapter.record(i) for i in latest.values()]
-        files[(GLOBAL_REGION, op.name)] = calls(op, records, {})
+            for held in state.current(ROLE):
+                have = latest.get(held.resource_id)
+                if have is None or held.order > have.order:
+                    latest[held.resource_id] = held
+        files[(GLOBAL_REGION, op.name)] = calls(op, list(latest.values()), [])
 
 
 def _unknown(state: RegionState, resource_type: str, t: datetime) -> tuple[str, str] | None:

@@ -6,8 +6,9 @@ captured after that snapshot and at or before `t` are applied, each resource kee
 latest item (capture time, then `configurationStateId`). A deleted item ends its resource
 (and stays as a tombstone, so that an older item read later cannot bring it back).
 
-Memory holds the state (one item per recorded resource) and one item being read: a history
-file whose period runs past `t` is read again at the next step rather than buffered.
+Memory holds the state (per resource, its record as compact JSON text) and one item being
+read: a history file whose period runs past `t` is read again at the next step rather than
+buffered.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bulkgraph.extract.awsconfig.adapters import ADAPTERS
+from bulkgraph.extract.awsconfig.adapters import ADAPTERS, Held, hold
 from bulkgraph.extract.awsconfig.files import ConfigItem
 from bulkgraph.extract.awsconfig.keys import ConfigFile
 from bulkgraph.extract.model import Problem, unreadable
@@ -40,7 +41,7 @@ class RegionState:
     snapshots: list[ConfigFile] = field(default_factory=list)
     histories: list[ConfigFile] = field(default_factory=list)
     #: (resource type, resource id) -> its latest item (deleted ones too)
-    items: dict[tuple[str, str], ConfigItem] = field(default_factory=dict)
+    items: dict[tuple[str, str], Held] = field(default_factory=dict)
     #: resource type -> when Config first told anything about it
     known_since: dict[str, datetime] = field(default_factory=dict)
     broken: dict[str, Broken] = field(default_factory=dict)
@@ -106,16 +107,18 @@ class RegionState:
         return problems
 
     def _replace(self, file: ConfigFile, read: Reader) -> None:
-        items: dict[tuple[str, str], ConfigItem] = {}
+        items: dict[tuple[str, str], Held] = {}
+        told: set[str] = set()
         for item in read(file):
             if item.resource_type in ADAPTERS:
-                items[(item.resource_type, item.resource_id)] = item
+                items[(item.resource_type, item.resource_id)] = hold(item)
+                if item.tells_type:
+                    told.add(item.resource_type)
         self.items = items
         self.base = file.start
         self.broken.clear()
-        for (rtype, _), item in items.items():
-            if item.tells_type:
-                self.known_since[rtype] = min(self.known_since.get(rtype, file.start), file.start)
+        for rtype in told:
+            self.known_since[rtype] = min(self.known_since.get(rtype, file.start), file.start)
 
     def _apply(self, item: ConfigItem) -> None:
         if item.resource_type not in ADAPTERS:
@@ -125,12 +128,12 @@ class RegionState:
         key = (item.resource_type, item.resource_id)
         current = self.items.get(key)
         if current is None or item.order >= current.order:
-            self.items[key] = item
+            self.items[key] = hold(item)
         since = self.known_since.get(item.resource_type)
         if item.tells_type and (since is None or item.capture_time < since):
             self.known_since[item.resource_type] = item.capture_time
 
-    def current(self, resource_type: str) -> list[ConfigItem]:
+    def current(self, resource_type: str) -> list[Held]:
         """The resources of a type that exist in the state (deleted ones left out)."""
         return [
             item
