@@ -59,10 +59,18 @@ class Adapter:
     _names: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_names", {name.lower(): name for name in self.fields})
+        names = {name.lower(): name for name in self.fields}
+        # a spelling already right maps to itself (and lower-case keys of `fields` stay theirs)
+        names.update({name: name for name in self.fields})
+        object.__setattr__(self, "_names", names)
 
     def key(self, key: str) -> str:
-        return self._names.get(key.lower()) or _upper_first(key)
+        # memoised in `_names` too: the same few hundred keys recur in every item
+        name = self._names.get(key)
+        if name is None:
+            name = self._names.get(key.lower()) or _upper_first(key)
+            self._names[key] = name
+        return name
 
     def convert(self, value: Any) -> Any:
         """A Config value with boto3's keys (and timestamps as a collector stores them)."""
