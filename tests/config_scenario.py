@@ -7,7 +7,8 @@
   with awsRegion `global`); instance history in which `i-old` is deleted (07:00) and `i-new`
   discovered with 10.0.0.5 (08:00); a security group history straddling D2 in which an SSH
   rule is added (D1 20:00) and removed (D2 03:00);
-- account A, eu-west-1: a VPC history, and an instance history file that is not gzip;
+- account A, eu-west-1: a VPC history, an instance history file that is not gzip, and an
+  S3 bucket history file that is not gzip either (no adapter: never read);
 - account B, us-east-1: its first file at D1 12:00 (the type URL-encoded in its key);
 - account B, eu-west-1: RDS only as ResourceNotRecorded / ResourceDeletedNotRecorded, a VPC.
 """
@@ -217,6 +218,9 @@ def write_scenario(base: Path) -> Scenario:
     )
     corrupt = write_history(root, A, EU, "AWS::EC2::Instance", at(D1, -24), at(D1, -18), [])
     corrupt.write_bytes(b"this is not gzip")
+    # the history of a type no adapter reads is never opened (so this one is no problem)
+    unread = write_history(root, A, EU, "AWS::S3::Bucket", at(D1, -24), at(D1, -18), [])
+    unread.write_bytes(b"not gzip either, and nobody reads it")
     # account B's us-east-1 starts later (and its key has the type URL-encoded)
     write_history(
         root,

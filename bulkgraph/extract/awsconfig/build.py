@@ -140,7 +140,7 @@ class _Account:
         files: dict[tuple[str, str], bytes] = {}
         errors: list[CollectionError] = []
         for region, state in sorted(self.regions.items()):
-            if t < state.first_time:
+            if state.first_time is None or t < state.first_time:
                 errors.extend(
                     _error(self.account_id, region, op, BEFORE_FIRST_CONFIG_FILE)
                     for op in OPERATIONS
@@ -195,7 +195,9 @@ class _Account:
         """IAM roles: Config records global resources in one region (awsRegion `global`);
         they go to the account's `global` folder whichever region's files held them."""
         op = ops.GET_ACCOUNT_AUTHORIZATION_DETAILS
-        started = [s for s in self.regions.values() if t >= s.first_time]
+        started = [
+            s for s in self.regions.values() if s.first_time is not None and t >= s.first_time
+        ]
         knowing = [s for s in started if _unknown(s, ROLE, t) is None]
         if not knowing:
             code = NOT_RECORDED if started else BEFORE_FIRST_CONFIG_FILE

@@ -51,13 +51,16 @@ class RegionState:
     _next_history: int = 0
     _open: list[ConfigFile] = field(default_factory=list)
 
-    @property
-    def first_time(self) -> datetime:
-        """The time of its first Config file."""
-        return min(f.start for f in (*self.snapshots, *self.histories))
+    #: the time of its first Config file (of any type: Config was on from then)
+    first_time: datetime | None = None
 
     def add(self, file: ConfigFile) -> None:
-        (self.snapshots if file.is_snapshot else self.histories).append(file)
+        if self.first_time is None or file.start < self.first_time:
+            self.first_time = file.start
+        if file.is_snapshot:
+            self.snapshots.append(file)
+        elif file.resource_type in ADAPTERS:  # the history of other types is never read
+            self.histories.append(file)
 
     def prepare(self) -> None:
         self.snapshots.sort()
