@@ -18,7 +18,7 @@ written as `datetime.isoformat()` as a collector stores boto3's values.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -330,55 +330,75 @@ def hold(item: ConfigItem) -> Held:
     )
 
 
-def _join(parts: Iterable[bytes]) -> bytes:
-    return b"[" + b",".join(parts) + b"]"
+def _call(request: dict[str, Any], key: str, records: Iterable[bytes]) -> Iterator[bytes]:
+    """The text of `{"request": request, "pages": [{key: [records]}]}`, in pieces."""
+    yield b'{"request":%s,"pages":[{%s:[' % (dumps(request), dumps(key))
+    for n, record in enumerate(records):
+        yield b"," + record if n else record
+    yield b"]}]}"
 
 
-def _call(request: dict[str, Any], page: bytes) -> bytes:
-    # the text writer.dumps gives {"request": ..., "pages": [page]}
-    return b'{"request":%s,"pages":[%s]}' % (dumps(request), page)
+def _calls(calls: Iterable[Iterator[bytes]]) -> Iterator[bytes]:
+    yield b"["
+    for n, call in enumerate(calls):
+        if n:
+            yield b","
+        yield from call
+    yield b"]"
 
 
-def _list_page(key: str, records: Iterable[bytes]) -> bytes:
-    return b"{%s:%s}" % (dumps(key), _join(records))
+def _by_load_balancer(arns: list[str], listeners: Iterator[Held]) -> Iterator[list[bytes]]:
+    """Per load balancer of `arns` (sorted), its listeners (sorted by load balancer)."""
+    pending = next(listeners, None)
+    for arn in arns:
+        mine: list[bytes] = []
+        while pending is not None and pending.load_balancer <= arn:
+            if pending.load_balancer == arn and pending.record is not None:
+                mine.append(pending.record)
+            pending = next(listeners, None)
+        yield mine
+    for _ in listeners:  # read to the end: the store's cursor is then done
+        pass
 
 
-def calls(operation: Operation, held: list[Held], load_balancers: list[Held]) -> bytes:
-    """The `calls` of `operation`'s data file, rendered, for the resources `held` (sorted by
-    id here, so the same state gives the same bytes); listeners and tags are called per load
-    balancer (`load_balancers`)."""
-    ordered = sorted(held, key=lambda h: (h.sort_key, h.resource_id))
-    records = [h.record for h in ordered if h.record is not None]
+def calls(
+    operation: Operation, held: Iterator[Held], load_balancers: list[Held]
+) -> Iterator[bytes]:
+    """The text of the `calls` of `operation`'s data file, in pieces, for the resources
+    `held` (in data-file order: the same state gives the same bytes). Listeners and tags
+    are called per load balancer (`load_balancers`; `held` then grouped by load balancer)."""
+    records = (h.record for h in held if h.record is not None)
     name = operation.name
     request = dict(operation.request)
+    lb_arns = sorted({h.load_balancer for h in load_balancers})
     if name == ops.DESCRIBE_INSTANCES.name:
         # Config does not know reservations: one per instance
-        page = _list_page("Reservations", (_list_page("Instances", [r]) for r in records))
-        return _join([_call(request, page)])
-    lb_arns = sorted({h.load_balancer for h in load_balancers})
+        reservations = (b'{"Instances":[%s]}' % r for r in records)
+        return _calls([_call(request, "Reservations", reservations)])
     if name == ops.DESCRIBE_LISTENERS.name:
-        by_lb: dict[str, list[bytes]] = {}
-        for h in ordered:
-            if h.record is not None:
-                by_lb.setdefault(h.load_balancer, []).append(h.record)
-        return _join(
-            _call({"LoadBalancerArn": arn}, _list_page("Listeners", by_lb.get(arn, [])))
-            for arn in lb_arns
+        return _calls(
+            _call({"LoadBalancerArn": arn}, "Listeners", mine)
+            for arn, mine in zip(lb_arns, _by_load_balancer(lb_arns, held), strict=True)
         )
     if name == ops.DESCRIBE_TAGS.name:
         assert isinstance(operation.calls, ops.PerItem)
+        key = operation.calls.request_key
         described = {h.load_balancer: h.tags for h in load_balancers if h.tags is not None}
-        return _join(
-            _call(req, _list_page("TagDescriptions", (described[a] for a in req[key])))
+        return _calls(
+            _call(req, "TagDescriptions", (described[a] for a in req[key]))
             for req in operation.calls.requests(sorted(described))
-            for key in [operation.calls.request_key]
         )
     if name == ops.GET_ACCOUNT_AUTHORIZATION_DETAILS.name:
-        page = b'{"UserDetailList":[],"GroupDetailList":[],"RoleDetailList":%s,"Policies":[]}' % (
-            _join(records)
-        )
-        return _join([_call(request, page)])
-    return _join([_call(request, _list_page(_LIST_KEY[name], records))])
+        roles = list(records)  # an account's roles, from one or more regions' files
+
+        def details() -> Iterator[bytes]:
+            yield b'{"request":%s,"pages":[{"UserDetailList":[],"GroupDetailList":[],' % (
+                dumps(request)
+            )
+            yield b'"RoleDetailList":[' + b",".join(roles) + b'],"Policies":[]}]}'
+
+        return _calls([details()])
+    return _calls([_call(request, _LIST_KEY[name], records)])
 
 
 _LIST_KEY = {

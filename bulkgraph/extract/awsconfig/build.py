@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,7 @@ from bulkgraph.extract.awsconfig.adapters import BY_OPERATION, LOAD_BALANCER, RO
 from bulkgraph.extract.awsconfig.files import discover, read_items
 from bulkgraph.extract.awsconfig.fold import RegionState
 from bulkgraph.extract.awsconfig.keys import ConfigFile
+from bulkgraph.extract.awsconfig.store import Store
 from bulkgraph.extract.model import CollectionError, Problem
 from bulkgraph.extract.native import MANIFEST
 from bulkgraph.extract.operations import GLOBAL_REGION, OPERATIONS, Operation, Scope
@@ -135,9 +137,8 @@ class _Account:
         self.account_id = account_id
         self.regions = regions
 
-    def content(self, t: datetime) -> tuple[dict[tuple[str, str], bytes], list[CollectionError]]:
-        """(region, operation) -> rendered calls, and the errors, of this account at `t`."""
-        files: dict[tuple[str, str], bytes] = {}
+    def write(self, writer: SnapshotWriter, t: datetime) -> list[CollectionError]:
+        """Write this account's data files at `t`; its errors."""
         errors: list[CollectionError] = []
         for region, state in sorted(self.regions.items()):
             if state.first_time is None or t < state.first_time:
@@ -147,19 +148,19 @@ class _Account:
                     if op.scope is Scope.REGIONAL
                 )
                 continue
-            self._region(region, state, t, files, errors)
-        self._global(t, files, errors)
-        return files, errors
+            self._region(writer, region, state, t, errors)
+        self._global(writer, t, errors)
+        return errors
 
     def _region(
         self,
+        writer: SnapshotWriter,
         region: str,
         state: RegionState,
         t: datetime,
-        files: dict[tuple[str, str], bytes],
         errors: list[CollectionError],
     ) -> None:
-        load_balancers = state.current(LOAD_BALANCER)
+        load_balancers = list(state.current(LOAD_BALANCER))
         failed: dict[str, CollectionError] = {}
         for op in OPERATIONS:
             if op.scope is not Scope.REGIONAL:
@@ -173,7 +174,9 @@ class _Account:
                 )
                 continue
             if op.name == ops.DESCRIBE_TAGS.name:
-                files[(region, op.name)] = calls(op, [], load_balancers)
+                writer.write_stream(
+                    op, self.account_id, region, calls(op, iter(()), load_balancers)
+                )
                 continue
             if adapter is None:
                 failed[op.name] = _error(self.account_id, region, op, NOT_IN_AWS_CONFIG)
@@ -182,16 +185,12 @@ class _Account:
             if problem is not None:
                 failed[op.name] = _error(self.account_id, region, op, *problem)
                 continue
-            held = state.current(adapter.resource_type)
-            files[(region, op.name)] = calls(op, held, load_balancers)
+            by_lb = op.name == ops.DESCRIBE_LISTENERS.name
+            held = state.current(adapter.resource_type, by_load_balancer=by_lb)
+            writer.write_stream(op, self.account_id, region, calls(op, held, load_balancers))
         errors.extend(failed.values())
 
-    def _global(
-        self,
-        t: datetime,
-        files: dict[tuple[str, str], bytes],
-        errors: list[CollectionError],
-    ) -> None:
+    def _global(self, writer: SnapshotWriter, t: datetime, errors: list[CollectionError]) -> None:
         """IAM roles: Config records global resources in one region (awsRegion `global`);
         they go to the account's `global` folder whichever region's files held them."""
         op = ops.GET_ACCOUNT_AUTHORIZATION_DETAILS
@@ -211,7 +210,8 @@ class _Account:
                 have = latest.get(held.resource_id)
                 if have is None or held.order > have.order:
                     latest[held.resource_id] = held
-        files[(GLOBAL_REGION, op.name)] = calls(op, list(latest.values()), [])
+        roles = sorted(latest.values(), key=lambda h: (h.sort_key, h.resource_id))
+        writer.write_stream(op, self.account_id, GLOBAL_REGION, calls(op, iter(roles), []))
 
 
 def _unknown(state: RegionState, resource_type: str, t: datetime) -> tuple[str, str] | None:
@@ -222,7 +222,7 @@ def _unknown(state: RegionState, resource_type: str, t: datetime) -> tuple[str, 
     since = state.known_since.get(resource_type)
     if since is None or since > t:
         return NOT_RECORDED, resource_type
-    if any(not item.recorded for item in state.current(resource_type)):
+    if state.any_unrecorded(resource_type):
         return NOT_RECORDED, f"{resource_type} items with status ResourceNotRecorded"
     return None
 
@@ -234,13 +234,9 @@ def _write(out_dir: Path, t: datetime, accounts: list[_Account]) -> Path:
         shutil.rmtree(folder)
     writer = SnapshotWriter(out_dir, sid, t, collector={"name": COLLECTOR, "version": __version__})
     errors: list[CollectionError] = []
-    regions: dict[str, list[str]] = {}
     for account in accounts:
-        files, errs = account.content(t)
-        errors.extend(errs)
-        regions[account.account_id] = sorted(account.regions)
-        for (region, name), done in sorted(files.items()):
-            writer.write(name, account.account_id, region, done)
+        errors.extend(account.write(writer, t))
+    regions = {a.account_id: sorted(a.regions) for a in accounts}
     return writer.finish(regions, errors, t)
 
 
@@ -271,14 +267,6 @@ def from_config(
         raise BulkgraphError(
             f"no AWS Config files under {where} (for the accounts and regions asked)"
         )
-    states: dict[tuple[str, str], RegionState] = {}
-    for f in wanted:
-        states.setdefault((f.account_id, f.region), RegionState(f.account_id, f.region)).add(f)
-    by_account: dict[str, dict[str, RegionState]] = {}
-    for (account, region), state in sorted(states.items()):
-        state.prepare()
-        by_account.setdefault(account, {})[region] = state
-    all_accounts = [_Account(a, r) for a, r in sorted(by_account.items())]
     start = since or min(f.start for f in wanted)
     end = until or max(f.end for f in wanted)
     times = steps(start, end, every)
@@ -287,11 +275,41 @@ def from_config(
             f"no time step of {every} between {start.isoformat()} and {end.isoformat()}",
             ExitCode.USAGE,
         )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # the state on disk, in the temporary folder (TMPDIR): as large as the estate's records
+    with tempfile.TemporaryDirectory(prefix="bulkgraph-awsconfig-") as tmp:
+        store = Store(Path(tmp) / "state.sqlite")
+        try:
+            _fold(wanted, store, times, out_dir, result, endpoint_url, progress)
+        finally:
+            store.close()
+    for p in result.problems:
+        log.warning("skipped %s", p)
+    return result
+
+
+def _fold(
+    wanted: list[ConfigFile],
+    store: Store,
+    times: list[datetime],
+    out_dir: Path,
+    result: ConfigResult,
+    endpoint_url: str | None,
+    progress: Progress | None,
+) -> None:
+    states: dict[tuple[str, str], RegionState] = {}
+    for f in wanted:
+        key = (f.account_id, f.region)
+        states.setdefault(key, RegionState(f.account_id, f.region, store)).add(f)
+    by_account: dict[str, dict[str, RegionState]] = {}
+    for (account, region), state in sorted(states.items()):
+        state.prepare()
+        by_account.setdefault(account, {})[region] = state
+    all_accounts = [_Account(a, r) for a, r in sorted(by_account.items())]
 
     def read(file: ConfigFile) -> Any:
         return read_items(file, endpoint_url)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     for n, t in enumerate(times):
         sid = t.strftime("%Y%m%dT%H%M%SZ")
         if progress:
@@ -304,6 +322,3 @@ def from_config(
         _write(out_dir, t, all_accounts)
         result.written.append(sid)
         log.info("wrote snapshot %s", sid)
-    for p in result.problems:
-        log.warning("skipped %s", p)
-    return result

@@ -6,9 +6,9 @@ captured after that snapshot and at or before `t` are applied, each resource kee
 latest item (capture time, then `configurationStateId`). A deleted item ends its resource
 (and stays as a tombstone, so that an older item read later cannot bring it back).
 
-Memory holds the state (per resource, its record as compact JSON text) and one item being
-read: a history file whose period runs past `t` is read again at the next step rather than
-buffered.
+The state lives in a SQLite file (`store.py`): memory holds one item being read, whatever
+the size of the file or the estate. A history file whose period runs past `t` is read again
+at the next step rather than buffered.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from datetime import datetime
 from bulkgraph.extract.awsconfig.adapters import ADAPTERS, Held, hold
 from bulkgraph.extract.awsconfig.files import ConfigItem
 from bulkgraph.extract.awsconfig.keys import ConfigFile
+from bulkgraph.extract.awsconfig.store import Store
 from bulkgraph.extract.model import Problem, unreadable
 
 Reader = Callable[[ConfigFile], Iterator[ConfigItem]]
@@ -38,10 +39,10 @@ class Broken:
 class RegionState:
     account_id: str
     region: str
+    #: per resource, its latest item (deleted ones too), on disk
+    store: Store = field(repr=False)
     snapshots: list[ConfigFile] = field(default_factory=list)
     histories: list[ConfigFile] = field(default_factory=list)
-    #: (resource type, resource id) -> its latest item (deleted ones too)
-    items: dict[tuple[str, str], Held] = field(default_factory=dict)
     #: resource type -> when Config first told anything about it
     known_since: dict[str, datetime] = field(default_factory=dict)
     broken: dict[str, Broken] = field(default_factory=dict)
@@ -109,15 +110,24 @@ class RegionState:
         self._open = still_open
         return problems
 
+    @property
+    def scope(self) -> str:
+        return f"{self.account_id}/{self.region}"
+
     def _replace(self, file: ConfigFile, read: Reader) -> None:
-        items: dict[tuple[str, str], Held] = {}
+        staging = self.scope + "#next"
         told: set[str] = set()
-        for item in read(file):
-            if item.resource_type in ADAPTERS:
-                items[(item.resource_type, item.resource_id)] = hold(item)
-                if item.tells_type:
-                    told.add(item.resource_type)
-        self.items = items
+        self.store.clear(staging)
+        try:
+            for item in read(file):
+                if item.resource_type in ADAPTERS:
+                    self.store.put(staging, hold(item))
+                    if item.tells_type:
+                        told.add(item.resource_type)
+        except Exception:
+            self.store.clear(staging)
+            raise
+        self.store.move(staging, self.scope)
         self.base = file.start
         self.broken.clear()
         for rtype in told:
@@ -128,18 +138,16 @@ class RegionState:
             return
         if self.base is not None and item.capture_time <= self.base:
             return  # the snapshot file the state came from knows better
-        key = (item.resource_type, item.resource_id)
-        current = self.items.get(key)
-        if current is None or item.order >= current.order:
-            self.items[key] = hold(item)
+        self.store.put(self.scope, hold(item))  # kept if newer than what the store holds
         since = self.known_since.get(item.resource_type)
         if item.tells_type and (since is None or item.capture_time < since):
             self.known_since[item.resource_type] = item.capture_time
 
-    def current(self, resource_type: str) -> list[Held]:
-        """The resources of a type that exist in the state (deleted ones left out)."""
-        return [
-            item
-            for (rtype, _), item in self.items.items()
-            if rtype == resource_type and not item.deleted
-        ]
+    def current(self, resource_type: str, by_load_balancer: bool = False) -> Iterator[Held]:
+        """The resources of a type that exist in the state (deleted ones left out), in the
+        order of a data file."""
+        return self.store.current(self.scope, resource_type, by_load_balancer)
+
+    def any_unrecorded(self, resource_type: str) -> bool:
+        """Whether the state holds a resource of the type whose configuration is unknown."""
+        return self.store.any_unrecorded(self.scope, resource_type)
