@@ -380,3 +380,47 @@ def test_filters_and_no_files(scenario: Scenario, tmp_path: Path) -> None:
     assert result.problems == []
     with pytest.raises(BulkgraphError, match="no AWS Config files"):
         _run(scenario, tmp_path / "b", accounts=["999999999999"])
+
+
+# --------------------------------------------------------------------------- the fold
+
+
+def test_latest_item_wins_whatever_the_reading_order(tmp_path: Path) -> None:
+    """Items of one resource read newest first: the newest stays; at the same capture time
+    the higher configurationStateId wins; a deletion is not undone by an older item."""
+    from bulkgraph.extract.awsconfig.files import ConfigFile as _File
+    from bulkgraph.extract.awsconfig.fold import RegionState
+    from bulkgraph.extract.awsconfig.keys import Kind
+    from bulkgraph.extract.awsconfig.store import Store
+
+    def vpc(rid: str, hour: int, state: int, status: str = "OK", cidr: str = "") -> ConfigItem:
+        return ConfigItem(
+            "AWS::EC2::VPC",
+            rid,
+            A,
+            US,
+            at(D1, hour),
+            state,
+            status,
+            None,
+            configuration=None
+            if status == "ResourceDeleted"
+            else {"vpcId": rid, "cidrBlock": cidr},
+        )
+
+    items = [
+        vpc("vpc-1", 5, 20, cidr="10.2.0.0/16"),
+        vpc("vpc-1", 5, 10, cidr="10.1.0.0/16"),  # same time, lower state id: older
+        vpc("vpc-1", 2, 5, cidr="10.0.0.0/16"),
+        vpc("vpc-2", 6, 30, "ResourceDeleted"),
+        vpc("vpc-2", 3, 7, "ResourceDiscovered", cidr="10.9.0.0/16"),
+    ]
+    file = _File(D1, at(D1, 6), A, US, Kind.HISTORY, "AWS::EC2::VPC", "mem")
+    store = Store(tmp_path / "s.sqlite")
+    state = RegionState(A, US, store)
+    state.add(file)
+    state.prepare()
+    assert state.advance(at(D1, 12), lambda _: iter(items)) == []
+    (held,) = list(state.current("AWS::EC2::VPC"))
+    assert json.loads(held.record or b"") == {"VpcId": "vpc-1", "CidrBlock": "10.2.0.0/16"}
+    store.close()

@@ -275,8 +275,7 @@ BY_OPERATION: dict[str, Adapter] = {a.operation.name: a for a in ADAPTERS.values
 @dataclass(frozen=True, slots=True)
 class Held:
     """What the state keeps of a resource's latest item: the operation's record already
-    rendered as JSON text (a tenth of the memory of the parsed item), and what ordering and
-    grouping it needs."""
+    rendered as JSON text, and what ordering and grouping it needs."""
 
     resource_type: str
     resource_id: str
