@@ -350,6 +350,13 @@ def test_the_archives_are_native_snapshots(
     assert found.problems == []
     assert [s.info.snapshot_id for s in found.snapshots] == IDS
     assert all(s.info.warnings == () for s in found.snapshots)
+    # and the transform takes them as any other: nothing failed, nothing rejected
+    from bulkgraph.transform.run import transform
+
+    done = transform(found.snapshots, tmp_path / "csv", workers=1)
+    assert done.failed == {} and done.rejected == 0
+    instances = (tmp_path / "csv" / "nodes" / "Instance" / f"{IDS[1]}.csv").read_text()
+    assert '"i-new"' in instances and '"10.0.0.5"' in instances and '"i-old"' not in instances
 
 
 def _digests(folder: Path) -> dict[str, str]:
