@@ -12,6 +12,8 @@ One run: generate a synthetic estate (gen-estate) of M+1 snapshots, then measure
      one new snapshot of step 4 (what `bulkgraph rebuild --workdir` does every night);
   6. `bulkgraph report` of that whole history (M+1 snapshots): reading the graph, drawing
      the charts, writing the page.
+  7. optionally (`--aws-config-mb N`), the peak memory of `snapshots from-config` over one
+     AWS Config snapshot file of N MB of JSON (bench/configfile.py).
 It prints a table and writes `bench.json`, `bench.md` and `bench.png` into the out folder.
 
 Everything runs on a Neo4j instance of its own, in the work folder, never the user's.
@@ -38,6 +40,7 @@ from typing import Any
 from bench.baseline import expected_counts, load_transactional
 from bench.chart import write_chart
 from bench.collectbench import collection_rate
+from bench.configfile import measure as measure_config_file
 from bench.genestate import EstateSpec, generate
 from bench.memory import PeakSampler, cpu_ticks, load_average, steal_percent
 from bench.report import MB, compared_rate, format_markdown, format_table, speedups, targets
@@ -75,6 +78,8 @@ class BenchConfig:
     import_memory: str = "4g"
     quick: bool = False
     command: str = ""
+    #: 0: no AWS Config stage; else the JSON size of its snapshot file, in MB
+    aws_config_mb: float = 0
 
     def validate(self) -> None:
         problems = []
@@ -402,6 +407,9 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             "exposure_events": report.exposure_events,
         }
         _say(f"  {report_seconds:.1f}s, {report.bytes / MB:.1f} MB ({report.phases})")
+        if config.aws_config_mb > 0:
+            _say(f"AWS Config: one snapshot file of {config.aws_config_mb:g} MB")
+            results["aws_config"] = measure_config_file(workdir, config.aws_config_mb)
 
         results["speedup"] = speedups(results, results["baseline"]["compared_records_per_second"])
         # against the baseline with its warm-up in (how runs before 2026-11-30 compared)
@@ -476,11 +484,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--import-memory", help="neo4j-admin import memory (4g; quick: 1g)")
     p.add_argument("--seed", type=int, default=0, help="estate seed (0)")
     p.add_argument("--json", action="store_true", help="print the results JSON, not the table")
+    p.add_argument(
+        "--aws-config-mb",
+        type=float,
+        default=0,
+        help="also measure the memory of `snapshots from-config` over one AWS Config "
+        "snapshot file of this many MB of JSON (off by default)",
+    )
     return p
 
 
 def config_from_args(args: argparse.Namespace, command: str = "") -> BenchConfig:
-    config = BenchConfig(out=args.out, workdir=args.workdir, keep=args.keep, seed=args.seed)
+    config = BenchConfig(
+        out=args.out,
+        workdir=args.workdir,
+        keep=args.keep,
+        seed=args.seed,
+        aws_config_mb=args.aws_config_mb,
+    )
     config.command = command
     if args.quick:
         config.quick = True

@@ -224,6 +224,10 @@ def _summary_lines(r: dict[str, Any]) -> list[str]:
             f"{r['transform']['cpu_seconds']:.1f}, neo4j-admin import "
             f"{r['import']['cpu_seconds']:.1f} (transform / import = {ratio:.2f})"
         )
+    if "aws_config" in r:
+        from bench.configfile import summary
+
+        lines.append(summary(r["aws_config"]))
     la = r["load_average"]
     lines.append(f"\nload average: start {la['start']}, end {la['end']}")
     stolen = r["cpu_steal_percent"]

@@ -298,3 +298,23 @@ def test_bench_is_not_installed_and_imports_no_chart_library() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_aws_config_stage_writes_one_line_and_measures_a_run(tmp_path: Path) -> None:
+    """The optional AWS Config stage (bench/configfile.py): a file of the size asked for, one
+    JSON line, every item read back; the run over it writes its snapshot and is sampled."""
+    import gzip
+
+    from bench.configfile import measure, summary, write_large_snapshot
+    from bulkgraph.extract.awsconfig.files import read_items
+    from bulkgraph.extract.awsconfig.keys import parse_key
+
+    path, items, size = write_large_snapshot(tmp_path / "c", 300_000)
+    text = gzip.decompress(path.read_bytes())
+    assert len(text) == size >= 300_000 and text.count(b"\n") == 0
+    file = parse_key(path.relative_to(tmp_path).as_posix(), str(path))
+    assert file is not None and sum(1 for _ in read_items(file)) == items
+    result = measure(tmp_path / "m", 0.3)
+    assert result["snapshots_written"] == 1 and result["problems"] == 0
+    assert result["peak_rss_bytes"] > 0 and result["archive_bytes"] > 0
+    assert "peak RSS" in summary(result)

@@ -94,6 +94,7 @@ def test_help_imports_no_heavy_library() -> None:
     assert after_help == "[]", "--help of the commands imported " + after_help
     assert "query" in helped and "neo4j status" in helped and "snapshots list" in helped
     assert "report" in helped
+    assert "snapshots from-config" in helped
 
 
 def test_every_command_is_a_module_level_function_tests_can_call() -> None:

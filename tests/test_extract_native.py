@@ -240,6 +240,26 @@ def test_writer_takes_calls_already_rendered(tmp_path: Path) -> None:
     assert verify(snap) == []
 
 
+def test_writer_streams_calls_given_in_pieces(tmp_path: Path) -> None:
+    """`write_stream`: the calls' text in pieces, compressed as they come (a data file larger
+    than memory); the same document as `write`, its sha256 and size in the manifest, and the
+    same pieces give the same bytes."""
+    calls: list[dict[str, Any]] = [{"request": {}, "pages": [VPC_PAGE, {"Vpcs": []}]}]
+    text = dumps(calls)
+    pieces = [text[i : i + 7] for i in range(0, len(text), 7)]
+    entries = []
+    for name in ("a", "b"):
+        w = SnapshotWriter(tmp_path / name, "snap-1", TAKEN)
+        entries.append(w.write_stream("ec2:DescribeVpcs", ACCT, "us-east-1", iter(pieces)))
+        w.finish({ACCT: ["us-east-1"]}, [], TAKEN)
+    assert entries[0] == entries[1]
+    data = tmp_path / "a" / "snap-1" / entries[0]["path"]
+    assert entries[0]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+    assert entries[0]["bytes"] == data.stat().st_size
+    assert json.loads(gzip.decompress(data.read_bytes()))["calls"] == calls
+    assert verify(NativeSnapshot(tmp_path / "a" / "snap-1")) == []
+
+
 def test_writer_records_the_collector_and_compression_it_is_given(tmp_path: Path) -> None:
     collector = {"name": "bulkgraph-gen-estate", "version": "0", "seed": 7}
     sizes = {}

@@ -12,9 +12,10 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from bulkgraph import __version__
 from bulkgraph.errors import BulkgraphError, ExitCode
@@ -40,6 +41,23 @@ def dumps(doc: object) -> bytes:
     """The JSON of a data file: compact, ASCII. Pieces rendered apart (e.g. the calls of a
     data file, or single items of a page) join to the text of the whole."""
     return json.dumps(doc, default=_json_default, separators=(",", ":")).encode()
+
+
+class _Hashing:
+    """A binary file that also hashes and counts what is written to it."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        return self.raw.write(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
 
 
 class SnapshotWriter:
@@ -120,6 +138,46 @@ class SnapshotWriter:
             "region": region,
             "sha256": hashlib.sha256(data).hexdigest(),
             "bytes": len(data),
+        }
+        with self._lock:
+            self._files.append(entry)
+        return entry
+
+    def write_stream(
+        self,
+        operation: str | Operation,
+        account_id: str,
+        region: str,
+        calls: Iterable[bytes],
+    ) -> dict[str, Any]:
+        """One data file whose `calls` come as pieces of rendered text (joined, the JSON
+        array `dumps` gives), compressed as they come: a data file larger than memory."""
+        op = BY_NAME[operation] if isinstance(operation, str) else operation
+        rel = op.path(account_id, region)
+        path = self.folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        head = b'{"operation":%s,"account_id":%s,"region":%s,"calls":' % (
+            dumps(op.name),
+            dumps(account_id),
+            dumps(region),
+        )
+        with path.open("wb") as raw:
+            sink = _Hashing(raw)
+            # no file name and mtime=0: the same content gives the same bytes (and sha256)
+            with gzip.GzipFile(
+                filename="", fileobj=sink, mode="wb", compresslevel=self.compresslevel, mtime=0
+            ) as gz:
+                gz.write(head)
+                for piece in calls:
+                    gz.write(piece)
+                gz.write(b"}")
+        entry = {
+            "path": rel,
+            "operation": op.name,
+            "account_id": account_id,
+            "region": region,
+            "sha256": sink.sha256.hexdigest(),
+            "bytes": sink.size,
         }
         with self._lock:
             self._files.append(entry)
