@@ -450,6 +450,7 @@ def _region(region: str, cidr_base: int, endpoint_url: str | None, profile: str)
             MinCount=1,
             MaxCount=1,
             InstanceType="t3.micro",
+            ClientToken=name,  # else boto3 makes a random one, and samples/ would differ
             SubnetId=subnet,
             SecurityGroupIds=groups,
             TagSpecifications=[{"ResourceType": "instance", "Tags": _tags(Name=name, **tags)}],
