@@ -34,8 +34,8 @@ pytestmark = pytest.mark.slow
 
 def _sample_ids() -> dict[str, str]:
     """From the newest native sample: instance Name tag -> id, `ip:<Name tag>` -> private
-    IP, `public:<Name tag>` -> public IP, `sg:<region>:<group name>`, `vpc:<region>` (the estate's VPC, 10.x/16) and
-    `pl:<region>` (the prefix list sg web admits ssh from) -> id."""
+    IP, `public:<Name tag>` -> public IP, `sg:<region>:<group name>`, `vpc:<region>` (the
+    estate's VPC, 10.x/16) and `pl:<region>` (the prefix list sg web admits ssh from) -> id."""
     found = discover([str(SAMPLES / f"{D27}.tar.gz")])
     (snapshot,) = found.snapshots
     ids: dict[str, str] = {}
