@@ -260,6 +260,13 @@ def test_verify_checks_calls_against_how_the_operation_is_called() -> None:
         "but request.TargetGroupArn is missing in calls[1] and 1 more"
     )
     assert call_problem(_response("sqs:ListQueues", [])) is None  # not known: not judged
+    iam = "iam:GetAccountAuthorizationDetails"
+    roles = {"request": {"Filter": ["Role"]}, "pages": []}
+    assert call_problem(_response(iam, [roles])) is None
+    everything: dict[str, Any] = {"request": {}, "pages": []}  # users and groups too
+    assert call_problem(_response(iam, [everything])) == (
+        f'{iam} is called with Filter=["Role"], but calls[0] was not'
+    )
     assert isinstance(operations.DESCRIBE_VPCS.calls, Once)
 
 
