@@ -15,6 +15,7 @@ from typing import Any
 
 from bench import shapes
 from bench.shapes import JSON
+from bulkgraph.extract import operations as ops
 from bulkgraph.extract.writer import dumps
 
 #: Items per page, as the boto3 paginators return them at their maximum page size.
@@ -854,13 +855,13 @@ class Estate:
     def responses(self) -> Iterator[tuple[Cell, str, list[JSON] | bytes]]:
         """(cell, operation, calls) per data file."""
         for c, cell in enumerate(self.cells):
-            yield cell, "ec2:DescribeInstances", _instance_calls(cell)
+            yield cell, ops.DESCRIBE_INSTANCES.name, _instance_calls(cell)
             for operation, key, items in (
-                ("ec2:DescribeSecurityGroups", "SecurityGroups", list(cell.groups.values())),
-                ("ec2:DescribeVpcs", "Vpcs", list(cell.vpcs.values())),
-                ("ec2:DescribeSubnets", "Subnets", list(cell.subnets.values())),
+                (ops.DESCRIBE_SECURITY_GROUPS.name, "SecurityGroups", list(cell.groups.values())),
+                (ops.DESCRIBE_VPCS.name, "Vpcs", list(cell.vpcs.values())),
+                (ops.DESCRIBE_SUBNETS.name, "Subnets", list(cell.subnets.values())),
                 (
-                    "ec2:DescribeVpcPeeringConnections",
+                    ops.DESCRIBE_VPC_PEERING_CONNECTIONS.name,
                     "VpcPeeringConnections",
                     [p.item for p in self.peerings.values() if c in p.cells],
                 ),
@@ -868,22 +869,22 @@ class Estate:
                 yield cell, operation, _single_call(key, items, "ec2")
             yield (
                 cell,
-                "rds:DescribeDBInstances",
+                ops.DESCRIBE_DB_INSTANCES.name,
                 _single_call("DBInstances", list(cell.rds.values()), "rds"),
             )
             yield (
                 cell,
-                "elbv2:DescribeLoadBalancers",
+                ops.DESCRIBE_LOAD_BALANCERS.name,
                 _single_call("LoadBalancers", list(cell.lbs.values()), "elbv2"),
             )
             yield (
                 cell,
-                "elbv2:DescribeTargetGroups",
+                ops.DESCRIBE_TARGET_GROUPS.name,
                 _single_call("TargetGroups", list(cell.target_groups.values()), "elbv2"),
             )
             yield (
                 cell,
-                "elbv2:DescribeTargetHealth",
+                ops.DESCRIBE_TARGET_HEALTH.name,
                 [
                     {
                         "request": {"TargetGroupArn": arn},

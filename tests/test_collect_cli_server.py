@@ -32,21 +32,18 @@ import pytest
 from estate import ACCOUNT_ID, Estate, build_estate
 from moto.server import ThreadedMotoServer
 
+from bulkgraph.extract.operations import GLOBAL_REGION, PerItem, Scope
+from bulkgraph.extract.operations import OPERATIONS as REGISTRY
+from bulkgraph.extract.permissions import iam_action
+
 REGIONS = "us-east-1,eu-west-1"
 DENIED = "eu-west-1"
 
-#: every operation of one region; DescribeTargetHealth is not called when its groups failed
-OPERATIONS = (
-    "ec2:DescribeInstances",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeVpcPeeringConnections",
-    "ec2:DescribeVpcs",
-    "elbv2:DescribeLoadBalancers",
-    "elbv2:DescribeTargetGroups",
-    "elbv2:DescribeTargetHealth",
-    "rds:DescribeDBInstances",
-)
+#: every operation of one region (IAM's is global: signed for us-east-1, collected once);
+#: those called per item are not called when the operations listing their items failed
+OPERATIONS = tuple(sorted(op.name for op in REGISTRY if op.scope is Scope.REGIONAL))
+CALLED_PER_ITEM = {op.name for op in REGISTRY if isinstance(op.calls, PerItem)}
+GLOBAL_FILES = {op.path(ACCOUNT_ID, GLOBAL_REGION) for op in REGISTRY if op.scope is Scope.GLOBAL}
 
 #: `Credential=<key>/<date>/<region>/<service>/aws4_request` in a SigV4 Authorization header
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
@@ -157,6 +154,14 @@ def _denial_body(service: str, action: str, region: str) -> tuple[bytes, str]:
             f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message>"
             "</Error></Errors><RequestID>0b7a1f5e-test-proxy</RequestID></Response>"
         )
+    elif service == "lambda":  # REST-JSON: the error type in a header, a JSON body
+        code = "AccessDeniedException"
+        message = (
+            f"User: {who} is not authorized to perform: lambda:{action} on resource: "
+            f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:* because no identity-based "
+            "policy allows the lambda:{action} action"
+        )
+        return json.dumps({"Message": message}).encode(), code
     else:  # rds, elbv2: the AWS query protocol
         code = "AccessDenied"
         message = (
@@ -182,11 +187,17 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if region == self.server.denied_region:
             form = parse_qs(body.decode("utf-8", "replace"))
             action = form.get("Action", ["?"])[0]
+            if service == "lambda" and self.path.startswith("/2015-03-31/functions"):
+                action = "ListFunctions"  # REST: the path says it, not the body
             with self.server.lock:
                 self.server.denied.append(Denial(region, service, action))
-            payload, _ = _denial_body(service, action, region)
+            payload, code = _denial_body(service, action, region)
             self.send_response(403)
-            self.send_header("Content-Type", "text/xml;charset=UTF-8")
+            if service == "lambda":
+                self.send_header("Content-Type", "application/json")
+                self.send_header("x-amzn-ErrorType", code)
+            else:
+                self.send_header("Content-Type", "text/xml;charset=UTF-8")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -257,6 +268,10 @@ def expected_files(region: str) -> set[str]:
     return {f"{ACCOUNT_ID}/{region}/{op.replace(':', '/')}.json.gz" for op in OPERATIONS}
 
 
+#: data files of a whole collection of REGIONS: each region's, and the global ones once
+ALL_FILES = len(OPERATIONS) * 2 + len(GLOBAL_FILES)
+
+
 # --- the tests --------------------------------------------------------------------------------
 
 
@@ -271,11 +286,13 @@ def test_collect_verify_list_through_the_cli(tmp_path: Path, moto_estate: MotoEs
     summary = json.loads(res.stdout)
     assert summary["exit_code"] == 0
     assert summary["errors"] == []
-    assert summary["files"] == 18
+    assert summary["files"] == ALL_FILES
     assert summary["accounts"] == {ACCOUNT_ID: ["us-east-1", "eu-west-1"]}
     folder = out / "srv-1"
     assert summary["folder"] == str(folder)
-    assert data_files(folder) == expected_files("us-east-1") | expected_files("eu-west-1")
+    assert data_files(folder) == (
+        expected_files("us-east-1") | expected_files("eu-west-1") | GLOBAL_FILES
+    )
 
     # the files hold the server's estate, region by region
     for region, ids in estate.regions.items():
@@ -310,7 +327,7 @@ def test_collect_verify_list_through_the_cli(tmp_path: Path, moto_estate: MotoEs
     assert row["valid"] is True and row["problems"] == []
     assert row["regions"] == ["eu-west-1", "us-east-1"]
     assert row["accounts"] == [ACCOUNT_ID]
-    assert (row["files"], row["errors"]) == (18, 0)
+    assert (row["files"], row["errors"]) == (ALL_FILES, 0)
 
 
 def test_denied_region_exits_3_and_is_recorded(
@@ -326,17 +343,14 @@ def test_denied_region_exits_3_and_is_recorded(
 
     # the proxy really sat in the path: it denied eu-west-1 and passed us-east-1 through
     denied_calls = {(d.service, d.action) for d in denying_proxy.denied}
+    # every regional operation called once (IAM names elbv2's actions elasticloadbalancing,
+    # as SigV4 signs them), except those called per item: their items are unknown
     assert denied_calls == {
-        ("ec2", "DescribeVpcs"),
-        ("ec2", "DescribeSubnets"),
-        ("ec2", "DescribeSecurityGroups"),
-        ("ec2", "DescribeInstances"),
-        ("ec2", "DescribeVpcPeeringConnections"),
-        ("rds", "DescribeDBInstances"),
-        # elbv2 signs as elasticloadbalancing, the IAM prefix of its actions
-        ("elasticloadbalancing", "DescribeLoadBalancers"),
-        ("elasticloadbalancing", "DescribeTargetGroups"),
+        tuple(iam_action(op).split(":"))
+        for op in REGISTRY
+        if op.scope is Scope.REGIONAL and op.name not in CALLED_PER_ITEM
     }
+    assert ("elasticloadbalancing", "DescribeLoadBalancers") in denied_calls
     assert {d.region for d in denying_proxy.denied} == {DENIED}
     assert len(denying_proxy.denied) == len(denied_calls)  # a denial is final: no retries
     assert ("us-east-1", "ec2") in denying_proxy.forwarded
@@ -347,25 +361,26 @@ def test_denied_region_exits_3_and_is_recorded(
     got = {(e["account_id"], e["region"], e["operation"]): e for e in manifest["errors"]}
     assert set(got) == {(ACCOUNT_ID, DENIED, op) for op in OPERATIONS}
     codes = {op: e["error_code"] for (_, _, op), e in got.items()}
+    by_service = {"ec2": "UnauthorizedOperation", "lambda": "AccessDeniedException"}
     assert codes == {
-        "ec2:DescribeInstances": "UnauthorizedOperation",
-        "ec2:DescribeSecurityGroups": "UnauthorizedOperation",
-        "ec2:DescribeSubnets": "UnauthorizedOperation",
-        "ec2:DescribeVpcPeeringConnections": "UnauthorizedOperation",
-        "ec2:DescribeVpcs": "UnauthorizedOperation",
-        "elbv2:DescribeLoadBalancers": "AccessDenied",
-        "elbv2:DescribeTargetGroups": "AccessDenied",
-        # never called: the target groups it needs are unknown
-        "elbv2:DescribeTargetHealth": "NotCalled",
-        "rds:DescribeDBInstances": "AccessDenied",
+        # never called: the target groups and load balancers they need are unknown
+        op: "NotCalled"
+        if op in CALLED_PER_ITEM
+        else by_service.get(op.split(":")[0], "AccessDenied")
+        for op in OPERATIONS
     }
+    assert codes["elbv2:DescribeTargetHealth"] == "NotCalled"
+    assert codes["rds:DescribeDBInstances"] == "AccessDenied"
     rds_error = got[(ACCOUNT_ID, DENIED, "rds:DescribeDBInstances")]
     assert "not authorized to perform: rds:DescribeDBInstances in eu-west-1" in rds_error["message"]
     assert len(manifest["errors"]) == len(got)  # each failure recorded once
 
-    # us-east-1 is complete, eu-west-1 has no files at all (unknown, not empty)
-    assert data_files(folder) == expected_files("us-east-1")
-    assert [f["region"] for f in manifest["files"]] == ["us-east-1"] * 9
+    # us-east-1 and the account's IAM are complete, eu-west-1 has no files at all (unknown,
+    # not empty)
+    assert data_files(folder) == expected_files("us-east-1") | GLOBAL_FILES
+    assert sorted(f["region"] for f in manifest["files"]) == sorted(
+        ["us-east-1"] * len(OPERATIONS) + [GLOBAL_REGION] * len(GLOBAL_FILES)
+    )
     assert instance_ids(folder, "us-east-1") == set(estate.regions["us-east-1"].instances.values())
     # the regions asked for are still the snapshot's regions
     assert manifest["accounts"] == [
@@ -373,7 +388,8 @@ def test_denied_region_exits_3_and_is_recorded(
     ]
 
     summary = json.loads(res.stdout)
-    assert summary["exit_code"] == 3 and summary["files"] == 9
+    assert summary["exit_code"] == 3
+    assert summary["files"] == len(OPERATIONS) + len(GLOBAL_FILES)
     assert len(summary["errors"]) == len(OPERATIONS)
     # a cron job that only keeps stderr still learns what failed
     assert "eu-west-1" in res.stderr
@@ -388,4 +404,4 @@ def test_denied_region_exits_3_and_is_recorded(
     assert res.returncode == 0, res.stdout + res.stderr
     (row,) = json.loads(res.stdout)["snapshots"]
     assert row["valid"] is True
-    assert (row["files"], row["errors"]) == (9, len(OPERATIONS))
+    assert (row["files"], row["errors"]) == (len(OPERATIONS) + len(GLOBAL_FILES), len(OPERATIONS))

@@ -17,9 +17,13 @@ from bulkgraph.cli import app
 from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.extract.collect import clean_page, collect, parse_role
 from bulkgraph.extract.native import NativeSnapshot
+from bulkgraph.extract.operations import OPERATIONS
 from bulkgraph.extract.verify import verify
 
 REGIONS = "us-east-1,eu-west-1"
+#: data files of a complete collection of REGIONS: the regional operations in each region,
+#: the global one (IAM) once
+ALL_FILES = sum(len(op.regions(REGIONS.split(","))) for op in OPERATIONS)
 
 
 def pages_of(snap: NativeSnapshot, operation: str, region: str) -> list[dict[str, Any]]:
@@ -39,7 +43,7 @@ def test_collect_estate_then_verify(tmp_path: Path, aws_env: None) -> None:
         )
     assert result.errors == []
     assert result.exit_code == ExitCode.OK
-    assert result.files == 18  # nine operations, two regions
+    assert result.files == ALL_FILES == 35  # 17 regional operations in two regions, IAM once
     snap = NativeSnapshot(result.folder)
     assert verify(snap) == []
     info = snap.info
@@ -84,6 +88,41 @@ def test_collect_estate_then_verify(tmp_path: Path, aws_env: None) -> None:
     assert estate.peering in {
         p["VpcPeeringConnectionId"] for page in peerings for p in page["VpcPeeringConnections"]
     }
+    # snapshot format 1.1: web-1's public address is on its second interface only, whose
+    # group web-1's own list lacks; the ALB's listeners; roles once, under global
+    web1 = us.instances["web-1-us-east-1"]
+    enis = [
+        n
+        for page in pages_of(snap, "ec2:DescribeNetworkInterfaces", "us-east-1")
+        for n in page["NetworkInterfaces"]
+    ]
+    admin = next(n for n in enis if n["NetworkInterfaceId"] == us.enis["web-1-admin"])
+    assert admin["Attachment"]["InstanceId"] == web1 and admin["Attachment"]["DeviceIndex"] == 1
+    assert admin["Association"]["PublicIp"] == us.eips["web-1-admin"][1]
+    assert "PublicIpAddress" not in instances[web1] or not instances[web1]["PublicIpAddress"]
+    assert us.sg_admin in {g["GroupId"] for g in admin["Groups"]}
+    assert us.sg_admin not in {g["GroupId"] for g in instances[web1]["SecurityGroups"]}
+    assert instances[web1]["MetadataOptions"]["HttpTokens"] == "required"
+    assert {n["InterfaceType"] for n in enis} >= {"interface", "lambda", "nat_gateway"}
+    assert not any(
+        n.get("Attachment", {}).get("InstanceId") == us.instances["old-us-east-1"] for n in enis
+    )
+    listeners = next(
+        r
+        for r in snap.responses()
+        if r.operation == "elbv2:DescribeListeners" and r.region == "us-east-1"
+    )
+    alb = us.load_balancers["web-us-east-1"]
+    (alb_call,) = [c for c in listeners.calls if c["request"] == {"LoadBalancerArn": alb}]
+    assert sorted(x["Port"] for p in alb_call["pages"] for x in p["Listeners"]) == [80, 8080]
+    (iam,) = [r for r in snap.responses() if r.operation == "iam:GetAccountAuthorizationDetails"]
+    assert iam.region == "global"
+    roles = {r["RoleName"]: r for p in iam.pages() for r in p["RoleDetailList"]}
+    assert set(roles) == {"web-instance", "audit", "lambda-us-east-1", "lambda-eu-west-1"}
+    assert roles["web-instance"]["InstanceProfileList"][0]["Arn"] == estate.instance_profile
+    (functions,) = pages_of(snap, "lambda:ListFunctions", "us-east-1")
+    assert functions["Functions"][0]["VpcConfig"]["VpcId"] == us.vpc
+
     # gzip data files, manifest written last and whole
     manifest = json.loads((result.folder / "manifest.json").read_text())
     assert manifest["errors"] == []
@@ -116,7 +155,7 @@ def test_denied_region_is_recorded_not_fatal(tmp_path: Path, aws_env: None) -> N
             tmp_path, session_factory=_deny_rds_in("eu-west-1"), regions=REGIONS, snapshot_id="d"
         )
     assert result.exit_code == ExitCode.PARTIAL
-    assert result.files == 17
+    assert result.files == ALL_FILES - 1
     manifest = json.loads((result.folder / "manifest.json").read_text())
     assert manifest["errors"] == [
         {
@@ -151,7 +190,10 @@ def test_nothing_collected_is_failure(tmp_path: Path, aws_env: None) -> None:
         result = collect(tmp_path, session_factory=deny_all, regions="us-east-1", snapshot_id="x")
     assert result.exit_code == ExitCode.FAILED
     assert result.manifest is None
-    assert len(result.errors) == 9
+    # every operation is recorded once: those called per item as not called for want of items
+    assert sorted((e.region, e.operation) for e in result.errors) == sorted(
+        (r, op.name) for op in OPERATIONS for r in op.regions(["us-east-1"])
+    )
     assert not (tmp_path / "x").exists()
 
 
@@ -167,7 +209,12 @@ def test_assume_role_per_account(tmp_path: Path, aws_env: None) -> None:
         )
     assert result.exit_code == ExitCode.OK
     assert list(result.accounts) == ["210987654321"]
-    assert NativeSnapshot(result.folder).info.files[0].startswith("210987654321/us-east-1/")
+    files = NativeSnapshot(result.folder).info.files
+    # the role's account, its region and its IAM (under global)
+    assert {"/".join(f.split("/")[:2]) for f in files} == {
+        "210987654321/us-east-1",
+        "210987654321/global",
+    }
 
 
 def test_all_regions_uses_describe_regions(tmp_path: Path, aws_env: None) -> None:
@@ -222,7 +269,7 @@ def test_cli_collect_and_list(
         )
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
-    assert summary["files"] == 18 and summary["archive"].endswith("cli-1.tar.gz")
+    assert summary["files"] == ALL_FILES and summary["archive"].endswith("cli-1.tar.gz")
     res = runner.invoke(app, ["snapshots", "list", "--json", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
     listed = json.loads(res.stdout)

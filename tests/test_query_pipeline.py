@@ -1,7 +1,9 @@
 """The pack on a graph built by the real pipeline: the bundled samples/ (three native
 snapshots and one legacy aws_neo4j_map archive) -> transform -> neo4j-admin bulk import.
 
-Expected rows are those of the committed samples; regenerating samples/ means updating them.
+Expected rows are those of the committed samples, named as scripts/make-samples names them:
+ids and addresses are looked up by those names in the samples' own data (`ID`), so
+regenerating samples/ keeps these tests unless what the estate holds changes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 import neo4j
 import pytest
 
+from bulkgraph.extract.sources import discover
 from bulkgraph.pipeline.rebuild import rebuild
 from bulkgraph.query import diff_snapshots, run_query, write_alerts
 from bulkgraph.settings import Settings
@@ -27,6 +30,38 @@ LEGACY, D25, D26, D27 = (
 )
 
 pytestmark = pytest.mark.slow
+
+
+def _sample_ids() -> dict[str, str]:
+    """From the newest native sample: instance Name tag -> id, `ip:<Name tag>` -> private
+    IP, `public:<Name tag>` -> public IP, `sg:<region>:<group name>`, `vpc:<region>` (the
+    estate's VPC, 10.x/16) and `pl:<region>` (the prefix list sg web admits ssh from) -> id."""
+    found = discover([str(SAMPLES / f"{D27}.tar.gz")])
+    (snapshot,) = found.snapshots
+    ids: dict[str, str] = {}
+    for response in snapshot.responses():
+        region = response.region
+        for page in response.pages():
+            for reservation in page.get("Reservations", []):
+                for i in reservation["Instances"]:
+                    name = next(t["Value"] for t in i["Tags"] if t["Key"] == "Name")
+                    ids[name] = i["InstanceId"]
+                    if i.get("PrivateIpAddress"):
+                        ids[f"ip:{name}"] = i["PrivateIpAddress"]
+                    if i.get("PublicIpAddress"):  # web-3 on day 3: the Elastic IP that moved
+                        ids[f"public:{name}"] = i["PublicIpAddress"]
+            for g in page.get("SecurityGroups", []):
+                ids.setdefault(f"sg:{region}:{g['GroupName']}", g["GroupId"])
+                for rule in g["IpPermissions"]:
+                    for pl in rule.get("PrefixListIds", []):
+                        ids[f"pl:{region}"] = pl["PrefixListId"]
+            for v in page.get("Vpcs", []):
+                if not v.get("IsDefault"):
+                    ids[f"vpc:{region}"] = v["VpcId"]
+    return ids
+
+
+ID = _sample_ids()
 
 
 @pytest.fixture(scope="module")
@@ -72,48 +107,25 @@ def exposed(
 
 
 def test_internet_exposed_instances(drv: neo4j.Driver) -> None:
-    eu, us = "sg-ddec01db31d0a5443", "sg-68c5029c3e1f25619"
-    assert rows(drv, "internet-exposed-instances") == [
-        exposed(
-            "eu-west-1",
-            "i-2d557fe02b9e4298a",
-            "10.11.0.4",
-            "running",
-            "tcp/443",
-            eu,
-            "web-eu-west-1",
-        ),
-        exposed(
-            "eu-west-1",
-            "i-61711c5fbcd5d5ec3",
-            "10.11.1.4",
-            "running",
-            "tcp/443",
-            eu,
-            "web-eu-west-1",
-        ),
-        exposed("eu-west-1", "i-bc2f0a4f7bf80d00f", "10.11.0.6", "stopped", "tcp/443", eu, None),
-        exposed(
-            "us-east-1",
-            "i-b158a7153ac8f0362",
-            "10.10.1.5",
-            "running",
-            "tcp/3306",
-            "sg-79effd99f72018257",
-            None,
-        ),
-        exposed("us-east-1", "i-eb74ea1790f211418", "10.10.0.7", "running", "tcp/443", us, None),
-        exposed(
-            "us-east-1",
-            "i-ee2d773de68d63cb8",
-            "10.10.0.4",
-            "running",
-            "tcp/443",
-            us,
-            "web-us-east-1",
-        ),
-        exposed("us-east-1", "i-fdec799daebbe9c1c", "10.10.0.6", "stopped", "tcp/443", us, None),
+    def row(name: str, region: str, state: str, port: str, group: str, lb: bool) -> dict[str, Any]:
+        sg = ID[f"sg:{region}:{group}"]
+        found = exposed(
+            region, ID[name], ID[f"ip:{name}"], state, port, sg, f"web-{region}" if lb else None
+        )
+        return {**found, "public_ip": ID.get(f"public:{name}")}
+
+    want = [
+        row("web-1-eu-west-1", "eu-west-1", "running", "tcp/443", "web", True),
+        row("web-2-eu-west-1", "eu-west-1", "running", "tcp/443", "web", True),
+        row("idle-eu-west-1", "eu-west-1", "stopped", "tcp/443", "web", False),
+        row("db-1-us-east-1", "us-east-1", "running", "tcp/3306", "db", False),
+        row("web-3-us-east-1", "us-east-1", "running", "tcp/443", "web", False),
+        row("web-1-us-east-1", "us-east-1", "running", "tcp/443", "web", True),
+        row("idle-us-east-1", "us-east-1", "stopped", "tcp/443", "web", False),
     ]
+    # the query's order: account, region, instance id
+    want.sort(key=lambda r: (r["account_id"], r["region"], r["resource"]))
+    assert rows(drv, "internet-exposed-instances") == want
 
 
 def test_rds_and_database_queries(drv: neo4j.Driver) -> None:
@@ -126,44 +138,49 @@ def test_rds_and_database_queries(drv: neo4j.Driver) -> None:
         "reports-db-us-east-1",
     ]
     db = rows(drv, "db-unrestricted-egress")
-    assert [(r["kind"], r["resource"], r["owner"]) for r in db] == [
-        ("Instance", "i-a601b9d4fa3d8445d", "bob"),
+    want = [
+        ("Instance", ID["db-1-eu-west-1"], "bob"),
         ("RDSInstance", "orders-db-eu-west-1", None),
         ("RDSInstance", "reports-db-eu-west-1", None),
-        ("Instance", "i-b158a7153ac8f0362", "bob"),
+        ("Instance", ID["db-1-us-east-1"], "bob"),
         ("RDSInstance", "orders-db-us-east-1", None),
         ("RDSInstance", "reports-db-us-east-1", None),
     ]
+    assert [(r["kind"], r["resource"], r["owner"]) for r in db] == want
 
 
 def test_one_instance(drv: neo4j.Driver) -> None:
-    ingress = rows(drv, "instance-ingress", params={"instance": "10.10.0.4"})
+    web1 = ID["web-1-us-east-1"]
+    ip = ID["ip:web-1-us-east-1"]
+    ingress = rows(drv, "instance-ingress", params={"instance": ip})
     assert [(r["group_name"], r["source_type"], r["source"], r["from_port"]) for r in ingress] == [
         ("web", "cidr", "0.0.0.0/0", 443),
         ("web", "cidr", "::/0", 443),
-        ("web", "prefix-list", "pl-21ebf14b33eb1fdf3", 22),
+        ("web", "prefix-list", ID["pl:us-east-1"], 22),
     ]
-    lbs = rows(drv, "instance-load-balancers", params={"instance": "i-ee2d773de68d63cb8"})
+    lbs = rows(drv, "instance-load-balancers", params={"instance": web1})
     assert [(r["load_balancer"], r["scheme"], r["via"]) for r in lbs] == [
         ("web-us-east-1", "internet-facing", [])
     ]
-    peers = rows(drv, "instance-peered-vpcs", params={"instance": "ip-10-10-0-4"})
+    hostname = "ip-" + ip.replace(".", "-")
+    peers = rows(drv, "instance-peered-vpcs", params={"instance": hostname})
     assert [(r["peer_vpc"], r["peer_cidr"], r["peer_region"], r["role"]) for r in peers] == [
-        ("vpc-0ac9757c6a5d2e4ee", "10.11.0.0/16", "eu-west-1", "requester")
+        (ID["vpc:eu-west-1"], "10.11.0.0/16", "eu-west-1", "requester")
     ]
-    reach = rows(drv, "group-reachability", params={"group": "sg-68c5029c3e1f25619"})
+    reach = rows(drv, "group-reachability", params={"group": ID["sg:us-east-1:web"]})
     assert [(r["to_group_name"], r["hops"], r["last_hop_ports"]) for r in reach] == [
         ("db", 1, ["tcp/5432"])
     ]
 
 
 def test_time_travel_and_diff(drv: neo4j.Driver) -> None:
-    history = rows(drv, "ip-at-time", params={"ip": "10.10.0.4"}, all_snapshots=True)
+    web1 = ID["web-1-us-east-1"]
+    history = rows(drv, "ip-at-time", params={"ip": ID["ip:web-1-us-east-1"]}, all_snapshots=True)
     assert [(r["snapshot_id"], r["instance"], r["account_id"]) for r in history] == [
-        (LEGACY, "i-ee2d773de68d63cb8", "unknown"),
-        (D25, "i-ee2d773de68d63cb8", ACCT),
-        (D26, "i-ee2d773de68d63cb8", ACCT),
-        (D27, "i-ee2d773de68d63cb8", ACCT),
+        (LEGACY, web1, "unknown"),
+        (D25, web1, ACCT),
+        (D26, web1, ACCT),
+        (D27, web1, ACCT),
     ]
     result = diff_snapshots(drv, database="neo4j")
     assert (result.old.snapshot_id, result.new.snapshot_id) == (D26, D27)
@@ -171,8 +188,8 @@ def test_time_travel_and_diff(drv: neo4j.Driver) -> None:
         {
             "change": "state-changed",
             "label": "Instance",
-            "resource": "i-40c379d5a4d868545",
-            "resource_key": "Instance|i-40c379d5a4d868545",
+            "resource": ID["web-2-us-east-1"],
+            "resource_key": f"Instance|{ID['web-2-us-east-1']}",
             "field": "state",
             "before": "running",
             "after": "terminated",
@@ -180,8 +197,8 @@ def test_time_travel_and_diff(drv: neo4j.Driver) -> None:
         {
             "change": "tag-changed",
             "label": "Instance",
-            "resource": "i-ee2d773de68d63cb8",
-            "resource_key": "Instance|i-ee2d773de68d63cb8",
+            "resource": web1,
+            "resource_key": f"Instance|{web1}",
             "field": "owner",
             "before": "alice",
             "after": "dave",

@@ -18,6 +18,7 @@ from bulkgraph.cli import app
 from bulkgraph.errors import ExitCode
 from bulkgraph.extract import archive, s3
 from bulkgraph.extract.collect import collect
+from bulkgraph.extract.operations import OPERATIONS
 from bulkgraph.extract.sources import discover
 
 LEGACY = Path(__file__).parent / "fixtures" / "legacy" / "archive_20240315_103000"
@@ -104,7 +105,8 @@ def test_collect_upload_then_list_everything(
     assert rows["archive_20240315_103000"]["source"] == "aws_neo4j_map"
     assert rows["archive_20240315_103000"]["accounts"] == ["123456789012"]
     assert rows["s3-run"]["location"].startswith("s3://snaps/prod/s3-run.tar.gz")
-    assert rows["s3-run"]["files"] == 9
+    # one region's operations, and the account's global one (IAM)
+    assert rows["s3-run"]["files"] == sum(len(op.regions(["us-east-1"])) for op in OPERATIONS)
     assert listed["problems"] == []
 
 

@@ -99,6 +99,8 @@ def test_every_family_gives_only_the_labels_declared_for_it() -> None:
         for response in snapshot.responses():
             by_op[response.operation].append(response)
         for op, responses in by_op.items():
+            if op not in FAMILIES:  # test_operations holds every operation to having one
+                continue
             g = Graph(snapshot.info.snapshot_id)
             FAMILIES[op](g, responses)
             seen[op] |= {lb for lb, frames in g.nodes.items() if any(f.height for f in frames)}

@@ -205,14 +205,17 @@ class _Job:
                 for item in page.get(source.list_key, [])
             )
         done: list[dict[str, Any]] = []
-        for request in calls.requests(items):
+        requests = calls.requests(items)
+        for request in requests:
             try:
                 pages = self._call(operation, request)
             except Exception as exc:
                 self.errors.append(_error(self.account, self.region, operation.name, exc))
                 continue
             done.append({"request": {**operation.request, **request}, "pages": pages})
-        self.results[operation.name] = done
+        # no file when every call failed: an empty one would read as "no items"
+        if done or not requests:
+            self.results[operation.name] = done
 
 
 def _resolve_regions(

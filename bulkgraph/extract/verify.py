@@ -3,6 +3,8 @@ file's calls are made the way the registry says its operation is called."""
 
 from __future__ import annotations
 
+import json
+
 from bulkgraph.errors import InputError
 from bulkgraph.extract.legacy import LegacySnapshot
 from bulkgraph.extract.model import ApiResponse, Problem, Snapshot, unreadable
@@ -56,11 +58,21 @@ def _verify(snapshot: Snapshot) -> list[Problem]:
 def call_problem(response: ApiResponse) -> str | None:
     """What is wrong with the calls a data file holds, given how its operation is called:
     exactly one call for an operation called once, every request naming its item for one
-    called per item. None when nothing is."""
+    called per item, every request with the parameters the operation always sends. None
+    when nothing is."""
     op = BY_NAME.get(response.operation)
     if op is None:
         return None
     calls = response.calls
+    # parameters every call sends (IAM's Filter): a call without them asked something else
+    unlike = [
+        n
+        for n, c in enumerate(calls)
+        if any((c.get("request") or {}).get(k) != v for k, v in op.request.items())
+    ]
+    if unlike:
+        sent = ", ".join(f"{k}={json.dumps(v)}" for k, v in op.request.items())
+        return f"{op.name} is called with {sent}, but calls[{unlike[0]}] was not"
     if not isinstance(op.calls, PerItem):
         if len(calls) != 1:
             return f"{op.name} is called {op.describe()}, but the file holds {len(calls)} calls"
