@@ -80,11 +80,16 @@ def run(g: Graph, responses: list[ApiResponse]) -> None:
             for col, k in (("private", "private"), ("public", "public"))
         ]
     ).filter(pl.col("ip").is_not_null())
-    g.put(IP_ADDRESS, addresses)
+    g.put_known(IP_ADDRESS, addresses)
     g.link(HAS_IP, addresses)
     put_tags(g, TAGGED, tab, "Tags", good)
 
 
 FAMILY = Family(
-    OPERATION, READ, run, nodes=(NAT_GATEWAY,), rels=(IN_SUBNET, IN_VPC, HAS_IP, TAGGED)
+    OPERATION,
+    READ,
+    run,
+    nodes=(NAT_GATEWAY,),
+    rels=(IN_SUBNET, IN_VPC, HAS_IP, TAGGED),
+    also=(IP_ADDRESS,),
 )

@@ -110,7 +110,7 @@ def run(g: Graph, responses: list[ApiResponse]) -> None:
     g.link(IN_VPC, good)
     g.link(SUBNET_IN_ACL, children(tab, "Associations", good, ["id"]))
     rules = _rules(g, children(tab, "Entries", good, ["id"]))
-    g.put(IP_RANGE, rules.select("cidr", pl.lit(None, pl.String).alias("description")))
+    g.put_known(IP_RANGE, rules.select("cidr"))
     egress = pl.col("direction") == "egress"
     g.link(INGRESS, rules.filter(~egress))
     g.link(EGRESS, rules.filter(egress))
@@ -123,4 +123,5 @@ FAMILY = Family(
     run,
     nodes=(NETWORK_ACL,),
     rels=(IN_VPC, SUBNET_IN_ACL, INGRESS, EGRESS, TAGGED),
+    also=(IP_RANGE,),
 )

@@ -218,7 +218,7 @@ def run(g: Graph, responses: list[ApiResponse]) -> None:
         children(tab, "Ipv6Addresses", good, ["id"]),
         good,
     )
-    g.put(IP_ADDRESS, addresses)
+    g.put_known(IP_ADDRESS, addresses)
     g.link(HAS_IP, addresses)
     put_tags(g, TAGGED, tab, "TagSet", good)
 
@@ -229,4 +229,6 @@ FAMILY = Family(
     run,
     nodes=(NETWORK_INTERFACE,),
     rels=(IN_SUBNET, IN_VPC, IN_GROUP, *ATTACHED_TO.values(), HAS_IP, TAGGED, INSTANCE_IN_GROUP),
+    # the addresses an interface holds: a snapshot without this operation does not know them
+    also=(IP_ADDRESS,),
 )
