@@ -233,9 +233,13 @@ def _check_references(query: Query) -> None:
         )
 
 
+#: one left-to-right pass: a quote inside a comment (`the VPC's`) starts no string, and `//`
+#: inside a string starts no comment
+_STRING_OR_COMMENT = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|//[^\n]*")
+
+
 def _without_comments_and_strings(text: str) -> str:
-    text = re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", "''", text)
-    return re.sub(r"//[^\n]*", "", text)
+    return _STRING_OR_COMMENT.sub(lambda m: "" if m[0].startswith("//") else "''", text)
 
 
 def load_pack() -> dict[str, Query]:
