@@ -1,13 +1,16 @@
 // name: snapshot-diff
-// description: What changed between two snapshots: resources added and removed, ports newly opened to the internet (0.0.0.0/0 or ::/0), tags added, removed or changed, and state changes of instances, RDS instances and load balancers. What one of the two snapshots did not collect (AccessDenied, a missing file) is unknown there: it is neither added nor removed.
+// description: What changed between two snapshots: resources added and removed, ports newly opened to the internet (0.0.0.0/0 or ::/0), tags added, removed or changed, and state changes of instances, RDS instances, load balancers and NAT gateways. Every versioned label of the graph is covered. What one of the two snapshots did not collect (AccessDenied, a missing file) is unknown there: it is neither added nor removed.
 // scope: pair
-CALL () {
+// Every versioned label of the schema (tests/test_query_pack.py checks this list against
+// bulkgraph/transform/schema.py): each may be added, removed or retagged.
+WITH ['Account', 'Region', 'VPC', 'Subnet', 'Instance', 'SecurityGroup', 'IPRange', 'PrefixList', 'RDSInstance', 'LoadBalancer', 'TargetGroup', 'LambdaFunction', 'IPAddress'] AS labels
+CALL (labels) {
   // A resource is neither added nor removed where the other snapshot did not know it: that
   // Snapshot's `unknown_labels` ("Label/account/region", "*" = all) names what a failed or
   // missing collection call left unknown. A node's account and region are its own
   // properties, else those in its ARN (a Region: its name; an Account: every region).
   MATCH (:Snapshot {snapshot_id: $new_snapshot_id})-[:CONTAINS]->(n)
-  WHERE split(n.resource_key, '|')[0] IN ['Account', 'Region', 'VPC', 'Subnet', 'Instance', 'SecurityGroup', 'RDSInstance', 'LoadBalancer', 'TargetGroup', 'LambdaFunction']
+  WHERE split(n.resource_key, '|')[0] IN labels
     AND (n.stub IS NULL OR n.stub = false)
     AND NOT EXISTS {
       MATCH (o)-[:NEXT_VERSION]->+(n)
@@ -22,7 +25,7 @@ CALL () {
   RETURN 'added' AS change, n AS node, null AS field, null AS before, null AS after
   UNION ALL
   MATCH (:Snapshot {snapshot_id: $old_snapshot_id})-[:CONTAINS]->(o)
-  WHERE split(o.resource_key, '|')[0] IN ['Account', 'Region', 'VPC', 'Subnet', 'Instance', 'SecurityGroup', 'RDSInstance', 'LoadBalancer', 'TargetGroup', 'LambdaFunction']
+  WHERE split(o.resource_key, '|')[0] IN labels
     AND (o.stub IS NULL OR o.stub = false)
     AND NOT EXISTS {
       MATCH (o)-[:NEXT_VERSION]->+(n)
@@ -67,7 +70,7 @@ CALL () {
   RETURN 'internet-ingress-opened' AS change, sg AS node, 'ingress' AS field, null AS before, rule AS after
   UNION ALL
   MATCH (:Snapshot {snapshot_id: $new_snapshot_id})-[:CONTAINS]->(n)
-  WHERE split(n.resource_key, '|')[0] IN ['VPC', 'Subnet', 'Instance', 'SecurityGroup', 'RDSInstance', 'LoadBalancer']
+  WHERE split(n.resource_key, '|')[0] IN labels
   MATCH path = (o)-[:NEXT_VERSION]->+(n)
   WHERE o.snapshot_id = $old_snapshot_id AND any(r IN relationships(path) WHERE r.changed)
   WITH o, n, [(o)-[:TAGGED]->(t:Tag) | t.name] + [(n)-[:TAGGED]->(t:Tag) | t.name] AS names
@@ -81,7 +84,7 @@ CALL () {
          n AS node, name AS field, before, after
   UNION ALL
   MATCH (:Snapshot {snapshot_id: $new_snapshot_id})-[:CONTAINS]->(n)
-  WHERE split(n.resource_key, '|')[0] IN ['Instance', 'RDSInstance', 'LoadBalancer']
+  WHERE split(n.resource_key, '|')[0] IN ['Instance', 'RDSInstance', 'LoadBalancer', 'NatGateway']
   MATCH path = (o)-[:NEXT_VERSION]->+(n)
   WHERE o.snapshot_id = $old_snapshot_id AND any(r IN relationships(path) WHERE r.changed)
   WITH n, CASE WHEN n:RDSInstance THEN 'DBInstanceStatus' ELSE 'state' END AS field,
