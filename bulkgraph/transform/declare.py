@@ -142,6 +142,16 @@ class RelSchema:
     start_cols: tuple[str, ...] = field(default=(), compare=False)
     end_cols: tuple[str, ...] = field(default=(), compare=False)
     dynamic: DynamicProps | None = field(default=None, compare=False)
+    #: (property of the start/end label, column of the frame): what a stub made for that
+    #: end keeps from the relationship's row (a peer VPC's CIDR and account); see `rel()`
+    start_stub: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    end_stub: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def stub_columns(self, side: str) -> tuple[tuple[str, str], ...]:
+        """(property, column in the relationship's frame) of a stub made for end `side`
+        (`start` or `end`): the column is named `<side>.<property>`."""
+        props = self.start_stub if side == "start" else self.end_stub
+        return tuple((name, f"{side}.{name}") for name, _ in props)
 
     def widened(self, columns: Iterable[str]) -> RelSchema:
         """This relationship with the `dynamic` columns given (strings) after its own."""
@@ -180,6 +190,18 @@ def _match(node: NodeSchema, cols: Mapping[str, str] | None, what: str) -> tuple
     return tuple(cols[k] for k in node.key_names)
 
 
+def _stub_props(
+    node: NodeSchema, cols: Mapping[str, str] | None, what: str
+) -> tuple[tuple[str, str], ...]:
+    if not cols:
+        return ()
+    declared = {p.name for p in node.props} - set(node.key_names)
+    wrong = sorted(set(cols) - declared)
+    if wrong:
+        raise ValueError(f"{what}: {node.label} declares no property {', '.join(wrong)}")
+    return tuple((p.name, cols[p.name]) for p in node.props if p.name in cols)
+
+
 def rel(
     type_: str,
     start: NodeSchema,
@@ -190,10 +212,14 @@ def rel(
     props: tuple[Prop, ...] = (),
     doc: str = "",
     dynamic: DynamicProps | None = None,
+    start_stub: Mapping[str, str] | None = None,
+    end_stub: Mapping[str, str] | None = None,
 ) -> RelSchema:
     """Declare `(start)-[:type_]->(end)`. `start_cols`/`end_cols` map each key of that end's
     label to the column holding it (default: the columns named as the keys), so that an end's
-    key is always assembled in the order its label declares."""
+    key is always assembled in the order its label declares. `start_stub`/`end_stub` map
+    properties of that end's label to columns of the frame: a stub made for an end the
+    snapshot does not hold carries them (a stub otherwise holds its keys only)."""
     what = f"({start.label})-[:{type_}]->({end.label})"
     if dynamic is not None and dynamic.by not in {p.name for p in props}:
         raise ValueError(f"{what}: dynamic properties matched by {dynamic.by}, not a property")
@@ -206,4 +232,6 @@ def rel(
         _match(start, start_cols, what + " start"),
         _match(end, end_cols, what + " end"),
         dynamic,
+        _stub_props(start, start_stub, what + " start stub"),
+        _stub_props(end, end_stub, what + " end stub"),
     )

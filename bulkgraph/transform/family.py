@@ -28,6 +28,7 @@ from bulkgraph.transform.records import (
     table,
     typed,
 )
+from bulkgraph.transform.types import kind
 
 #: the records of one page of an operation's responses
 Pick = Callable[[dict[str, Any]], Iterable[Any]]
@@ -53,6 +54,8 @@ class Graph:
     dynamic: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: defaultdict(list))
     #: operations present in the snapshot that this version does not map
     unknown_operations: list[str] = field(default_factory=list)
+    #: frames a family's `run` keeps for its `after` step (`hold`, `held`)
+    holds: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: defaultdict(list))
 
     def node(self, label: str, df: pl.DataFrame) -> None:
         self.nodes[label].append(df)
@@ -79,8 +82,51 @@ class Graph:
                 keys(*schema.start_cols).alias("start_keys"),
                 keys(*schema.end_cols).alias("end_keys"),
                 *(p.name for p in schema.props),
+                *(
+                    pl.col(col).alias(name)
+                    for side, given in (("start", schema.start_stub), ("end", schema.end_stub))
+                    for (_, col), (_, name) in zip(given, schema.stub_columns(side), strict=True)
+                ),
             ),
         )
+
+    def nodes_of(self, schema: NodeSchema) -> pl.DataFrame:
+        """Every node of `schema` put so far (by any family), duplicates included: for an
+        `after` step, which runs once all families have put theirs."""
+        frames = [f for f in self.nodes.get(schema.label, []) if f.height]
+        if not frames:
+            return pl.DataFrame(schema={p.name: kind(p.type).dtype() for p in schema.declared})
+        return pl.concat(frames, how="diagonal_relaxed").select(p.name for p in schema.declared)
+
+    def links_of(self, schema: RelSchema) -> pl.DataFrame:
+        """Every row of `schema` linked so far (by any family), with the columns it was
+        declared with (`start_cols`, `end_cols`, its properties): for an `after` step."""
+        names = [*schema.start_cols, *schema.end_cols, *(p.name for p in schema.props)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{schema.group}: its columns repeat a name ({', '.join(names)})")
+        dtypes = {p.name: kind(p.type).dtype() for p in schema.props}
+        frames = [f for f in self.rels.get((schema.type, schema.start, schema.end), []) if f.height]
+        if not frames:
+            return pl.DataFrame(
+                schema={
+                    **dict.fromkeys([*schema.start_cols, *schema.end_cols], pl.String),
+                    **dtypes,
+                }
+            )
+        df = pl.concat(frames, how="diagonal_relaxed")
+        return df.select(
+            *(pl.col("start_keys").list.get(i).alias(c) for i, c in enumerate(schema.start_cols)),
+            *(pl.col("end_keys").list.get(i).alias(c) for i, c in enumerate(schema.end_cols)),
+            *(pl.col(p.name).cast(dtypes[p.name]) for p in schema.props),
+        )
+
+    def hold(self, name: str, df: pl.DataFrame) -> None:
+        """Keep `df` under `name` for the family's `after` step (what `run` read that only
+        other families' nodes can place: a route through a peering to the peer VPC)."""
+        self.holds[name].append(df)
+
+    def held(self, name: str) -> list[pl.DataFrame]:
+        return [f for f in self.holds.get(name, []) if f.height]
 
     def link_pairs(self, schema: RelSchema, df: pl.DataFrame) -> None:
         """The `dynamic` properties of `schema`'s rows: `df` holds the matching property
@@ -142,6 +188,12 @@ class Family:
     run: Callable[[Graph, list[ApiResponse]], None]
     nodes: tuple[NodeSchema, ...] = ()
     rels: tuple[RelSchema, ...] = ()
+    #: run once every family of the snapshot has run (`run` of each first, then each
+    #: `after`, in family order), for what needs the nodes or relationships other families
+    #: put (`Graph.nodes_of`, `Graph.links_of`) and what `run` kept (`Graph.held`): the main
+    #: route table of every subnet without its own. It writes with `put` and `link` as
+    #: `run` does; it must not read what another family's `after` writes.
+    after: Callable[[Graph], None] | None = None
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -153,6 +205,11 @@ class Family:
 
     def __call__(self, g: Graph, responses: list[ApiResponse]) -> None:
         self.run(g, responses)
+
+    def finish(self, g: Graph) -> None:
+        """The `after` step, if the family has one."""
+        if self.after is not None:
+            self.after(g)
 
 
 def list_at(page: dict[str, Any], name: str) -> list[Any]:

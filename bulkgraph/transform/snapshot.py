@@ -104,7 +104,8 @@ def _nodes_frame(schema: NodeSchema, frames: list[pl.DataFrame]) -> pl.DataFrame
 
 
 def _rel_frame(schema: RelSchema, frames: list[pl.DataFrame]) -> pl.DataFrame:
-    want = ["start_keys", "end_keys", *(p.name for p in schema.props)]
+    stub_cols = [c for side in ("start", "end") for _, c in schema.stub_columns(side)]
+    want = ["start_keys", "end_keys", *(p.name for p in schema.props), *stub_cols]
     parts = [f.select(want) for f in frames if f.height]
     if not parts:
         return pl.DataFrame()
@@ -122,12 +123,16 @@ def build_graph(snapshot: Snapshot) -> tuple[Graph, list[str]]:
     by_op: dict[str, list[ApiResponse]] = defaultdict(list)
     for resp in snapshot.responses():
         by_op[resp.operation].append(resp)
+    ran = []
     for op in sorted(by_op):
         family = FAMILIES.get(op)
         if family is not None:
             family(g, by_op[op])
+            ran.append(family)
         else:
             g.unknown_operations.append(op)
+    for family in ran:  # what needs the others' records (Family.after)
+        family.finish(g)
     # accounts and regions: those the manifest names, and those data came from
     pairs = {(a.account_id, r) for a in info.accounts for r in a.regions}
     pairs |= {(r.account_id, r.region) for rs in by_op.values() for r in rs}
@@ -270,8 +275,21 @@ def _typed_nodes(g: Graph, sid: str) -> dict[str, pl.DataFrame]:
         rk = resource_key(schema.label, [pl.col(k).cast(pl.String) for k in schema.key_names])
         df = df.with_columns(rk.alias("resource_key"), pl.lit(sid).alias("snapshot_id"))
         df = df.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in schema.key_names))
-        nodes[schema.label] = df.unique("resource_key", keep="first", maintain_order=True)
+        nodes[schema.label] = _first_of_each(df)
     return nodes
+
+
+def _first_of_each(df: pl.DataFrame) -> pl.DataFrame:
+    """One row per resource key: each property the first non-null value given for it (in
+    file order), so that a node put by two families (a Lambda function that is a target
+    and is listed, an IPRange a rule describes and an ACL names) keeps what either knows."""
+    if not df["resource_key"].is_duplicated().any():
+        return df
+    return (
+        df.group_by("resource_key", maintain_order=True)
+        .agg(pl.col(c).drop_nulls().first() for c in df.columns if c != "resource_key")
+        .select(df.columns)
+    )
 
 
 def _resolved_rels(g: Graph, sid: str, nodes: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
@@ -300,13 +318,15 @@ def _resolved_rels(g: Graph, sid: str, nodes: dict[str, pl.DataFrame]) -> dict[s
                 missing.select(
                     pl.col(f"{side}_rk").alias("resource_key"),
                     *(pl.col(f"{side}_keys").list.get(i).alias(n) for i, n in enumerate(names)),
+                    # what the relationship declares its stub end keeps (a peer VPC's CIDR)
+                    *(pl.col(col).alias(prop) for prop, col in rs.stub_columns(side)),
                 )
             )
         rels[rs.group] = df.unique(
             ["start_rk", "end_rk", *(p.name for p in rs.props)], maintain_order=True
-        )
+        ).select("start_keys", "end_keys", "start_rk", "end_rk", *(p.name for p in rs.props))
     for label, frames in stubs.items():
-        found = pl.concat(frames).unique("resource_key", keep="first", maintain_order=True)
+        found = _first_of_each(pl.concat(frames, how="diagonal_relaxed"))
         if found.height:
             schema = NODE_BY_LABEL[label]
             stub_df = _nodes_frame(schema, [found.with_columns(pl.lit(True).alias("stub"))])

@@ -1,7 +1,9 @@
 """ec2:DescribeVpcPeeringConnections: PEERED_TO from the requester VPC to the accepter.
 
 Particular to it: the peering's tags are properties of the relationship, `tag_<key>`
-(declared as its `dynamic` properties).
+(declared as its `dynamic` properties), and a VPC the snapshot does not hold (the peer, in
+another account or region) keeps what the peering record says of it: its stub carries `cidr`,
+`account_id` and `region` (declared as the relationship's `start_stub` and `end_stub`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ PEERED_TO = rel(
     dynamic=DynamicProps(
         "tag_", by="id", doc="the peering's tags, one property `tag_<key>` per tag key"
     ),
+    start_stub={
+        "cidr": "requester_cidr",
+        "account_id": "requester_owner",
+        "region": "requester_region",
+    },
+    end_stub={"cidr": "accepter_cidr", "account_id": "accepter_owner", "region": "accepter_region"},
 )
 
 READ = Read(
@@ -38,6 +46,11 @@ READ = Read(
         *sourced(PEERED_TO),
         Prop("requester", source="$.RequesterVpcInfo.VpcId", required=True),
         Prop("accepter", source="$.AccepterVpcInfo.VpcId", required=True),
+        *(
+            Prop(f"{side}_{name}", source=f"$.{info}VpcInfo.{field}")
+            for side, info in (("requester", "Requester"), ("accepter", "Accepter"))
+            for name, field in (("cidr", "CidrBlock"), ("owner", "OwnerId"), ("region", "Region"))
+        ),
     ),
     lambda page: list_at(page, "VpcPeeringConnections"),
     {"Tags": TAGS},

@@ -20,6 +20,12 @@ SUBNET = NodeSchema(
         Prop("availability_zone", doc="e.g. `us-east-1a`", source="$.AvailabilityZone"),
         Prop("vpc_id", doc="its VPC", source="$.VpcId"),
         *ACCOUNT_REGION,
+        Prop(
+            "map_public_ip_on_launch",
+            "boolean",
+            "instances launched in it get a public IPv4 address",
+            source="$.MapPublicIpOnLaunch",
+        ),
     ),
 )
 IN_VPC = rel("BELONGS_TO", SUBNET, VPC, end_cols={"id": "vpc_id"})
