@@ -1,5 +1,5 @@
 // name: ip-owner
-// description: Who held an IP address in a snapshot, whatever the owner: instance, load balancer, Lambda function, NAT gateway, RDS instance (through its interface) or any other network interface (by its owner_kind), each with its VPC and account; private addresses repeat across VPCs and accounts, so several owners at once are all listed. Instances of snapshots without interfaces (graph model 1.0) are found by their own private_ip/public_ip. Use --as-of TIME for the snapshot in force at a time, --all for the address's history. The successor of ip-at-time.
+// description: Who held an IP address in a snapshot, whatever the owner: instance, load balancer, Lambda function, NAT gateway (owner_kind: their label), RDS instance (RDSInstance: the databases sharing a security group with the interface AWS describes as RDSNetworkInterface) or any other network interface (owner_kind: its interface type, owner: its id), each with its VPC and account; private addresses repeat across VPCs and accounts, so several owners at once are all listed. Instances of snapshots without interfaces (graph model 1.0) are found by their own private_ip/public_ip. Use --as-of TIME for the snapshot in force at a time, --all for the address's history. The successor of ip-at-time.
 // scope: snapshot
 // param ip: IPv4 or IPv6 address, private or public
 MATCH (s:Snapshot {snapshot_id: $snapshot_id})
@@ -10,7 +10,7 @@ CALL (s) {
   WHERE o:Instance OR o:LoadBalancer OR o:LambdaFunction OR o:NatGateway
   WITH ni, h, o, att,
        ni.description = 'RDSNetworkInterface' OR ni.requester_id = 'amazon-rds'
-         OR toLower(coalesce(ni.owner_kind, '')) CONTAINS 'rds' AS rds_interface
+         AS rds_interface
   // RDS says nothing on the interface but its description: the databases of the
   // interface's VPC that share one of its security groups (or the one owner_id names)
   WITH ni, h, o, att,
@@ -26,11 +26,8 @@ CALL (s) {
   RETURN h.kind AS kind,
          coalesce(h.primary, false) AS primary,
          CASE
-           WHEN owner:Instance THEN 'instance'
-           WHEN owner:LoadBalancer THEN 'load_balancer'
-           WHEN owner:LambdaFunction THEN 'lambda'
-           WHEN owner:NatGateway THEN 'nat_gateway'
-           WHEN owner:RDSInstance THEN 'rds'
+           WHEN owner:RDSInstance THEN 'RDSInstance'
+           WHEN owner IS NOT NULL THEN labels(owner)[0]
            ELSE coalesce(ni.owner_kind, ni.interface_type, 'interface')
          END AS owner_kind,
          CASE WHEN owner IS NULL THEN coalesce(ni.owner_id, ni.id)
@@ -49,7 +46,7 @@ CALL (s) {
   WHERE NOT EXISTS { MATCH (nat)<-[:ATTACHED_TO]-(:NetworkInterface)-[:HAS_IP]->(a) }
   RETURN h.kind AS kind,
          coalesce(h.primary, false) AS primary,
-         'nat_gateway' AS owner_kind,
+         'NatGateway' AS owner_kind,
          nat.id AS owner,
          [(nat)-[:TAGGED]->(t:Tag {name: 'Name'}) | t.value][0] AS owner_name,
          nat.state AS state,
@@ -69,7 +66,7 @@ CALL (s) {
     }
   RETURN CASE WHEN i.private_ip = $ip THEN 'private' ELSE 'public' END AS kind,
          true AS primary,
-         'instance' AS owner_kind,
+         'Instance' AS owner_kind,
          i.id AS owner,
          [(i)-[:TAGGED]->(t:Tag {name: 'Name'}) | t.value][0] AS owner_name,
          i.state AS state,

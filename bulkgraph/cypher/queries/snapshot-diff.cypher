@@ -1,9 +1,9 @@
 // name: snapshot-diff
-// description: What changed between two snapshots: resources added and removed, ports newly opened to the internet (0.0.0.0/0 or ::/0), tags added, removed or changed, and state changes of instances, RDS instances, load balancers and NAT gateways. Every versioned label of the graph is covered. What one of the two snapshots did not collect (AccessDenied, a missing file) is unknown there: it is neither added nor removed.
+// description: What changed between two snapshots: resources added and removed, ports newly opened to the internet (0.0.0.0/0 or ::/0), tags added, removed or changed, and state changes of instances, RDS instances, load balancers and NAT gateways. Every versioned label of the graph is covered; an address or CIDR (no account of its own) only between two snapshots that know everything. What one of the two snapshots did not collect (AccessDenied, a missing file) is unknown there: it is neither added nor removed.
 // scope: pair
 // Every versioned label of the schema (tests/test_query_pack.py checks this list against
 // bulkgraph/transform/schema.py): each may be added, removed or retagged.
-WITH ['Account', 'Region', 'VPC', 'Subnet', 'Instance', 'SecurityGroup', 'IPRange', 'PrefixList', 'RDSInstance', 'LoadBalancer', 'TargetGroup', 'LambdaFunction', 'IPAddress'] AS labels
+WITH ['Account', 'Region', 'VPC', 'Subnet', 'Instance', 'SecurityGroup', 'IPRange', 'PrefixList', 'RDSInstance', 'LoadBalancer', 'TargetGroup', 'LambdaFunction', 'IPAddress', 'InternetGateway', 'NatGateway', 'NetworkAcl', 'NetworkInterface', 'RouteTable', 'Gateway'] AS labels
 CALL (labels) {
   // A resource is neither added nor removed where the other snapshot did not know it: that
   // Snapshot's `unknown_labels` ("Label/account/region", "*" = all) names what a failed or
@@ -22,6 +22,10 @@ CALL (labels) {
        coalesce(n.account_id, split(n.arn, ':')[4], '?') AS account,
        CASE label WHEN 'Region' THEN n.name WHEN 'Account' THEN '*' ELSE coalesce(n.region, split(n.arn, ':')[3], '?') END AS region
   WHERE NOT any(u IN coalesce(old.unknown_labels, []) WHERE u IN [label + '/*/*', label + '/' + account + '/*', label + '/*/' + region, label + '/' + account + '/' + region])
+    // an address or CIDR belongs to no account and comes from several calls (IPAddress from
+    // interfaces, NAT gateways and targets; IPRange from groups and ACLs): where the other
+    // snapshot does not know everything, it may be one of those unknowns
+    AND NOT (account = '?' AND size(coalesce(old.unknown_labels, [])) > 0)
   RETURN 'added' AS change, n AS node, null AS field, null AS before, null AS after
   UNION ALL
   MATCH (:Snapshot {snapshot_id: $old_snapshot_id})-[:CONTAINS]->(o)
@@ -37,6 +41,7 @@ CALL (labels) {
        coalesce(o.account_id, split(o.arn, ':')[4], '?') AS account,
        CASE label WHEN 'Region' THEN o.name WHEN 'Account' THEN '*' ELSE coalesce(o.region, split(o.arn, ':')[3], '?') END AS region
   WHERE NOT any(u IN coalesce(new.unknown_labels, []) WHERE u IN [label + '/*/*', label + '/' + account + '/*', label + '/*/' + region, label + '/' + account + '/' + region])
+    AND NOT (account = '?' AND size(coalesce(new.unknown_labels, [])) > 0)
   RETURN 'removed' AS change, o AS node, null AS field, null AS before, null AS after
   UNION ALL
   MATCH (:Snapshot {snapshot_id: $new_snapshot_id})-[:CONTAINS]->(sg:SecurityGroup)
