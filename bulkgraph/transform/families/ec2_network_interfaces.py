@@ -43,7 +43,12 @@ NETWORK_INTERFACE = NodeSchema(
             doc="`interface`, `nat_gateway`, `lambda`...",
             source="$.InterfaceType",
         ),
-        Prop("description", doc="as AWS or its owner wrote it", source="$.Description"),
+        Prop(
+            "description",
+            doc="as AWS or its owner wrote it (absent when empty)",
+            source="$.Description",
+            blank_is_null=True,
+        ),
         Prop("status", doc="`in-use` or `available`", source="$.Status"),
         Prop("requester_id", doc="who made it, if not the account", source="$.RequesterId"),
         Prop("requester_managed", "boolean", "made by an AWS service", source="$.RequesterManaged"),
