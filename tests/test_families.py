@@ -45,7 +45,8 @@ RECORDS = _fixture_records()
 
 
 def _elements(records: list[Any], name: str) -> list[Any]:
-    found = [r.get(name) for r in records if isinstance(r, dict)]
+    """The elements of list field `name` (a dotted path for a list inside an object)."""
+    found = values_at(f"$.{name}", records)
     return [e for value in found if isinstance(value, list) for e in value]
 
 

@@ -56,6 +56,9 @@ class Graph:
     unknown_operations: list[str] = field(default_factory=list)
     #: frames a family's `run` keeps for its `after` step (`hold`, `held`)
     holds: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: defaultdict(list))
+    #: label -> how many of its frames describe their resources (`put`): they come first,
+    #: the frames of nodes known only by their keys (`put_known`) after them
+    described: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def node(self, label: str, df: pl.DataFrame) -> None:
         self.nodes[label].append(df)
@@ -70,7 +73,16 @@ class Graph:
         missing = [p.name for p in schema.declared if p.name not in df.columns]
         if missing:
             raise ValueError(f"{schema.label} nodes without column(s) {', '.join(missing)}")
-        self.node(schema.label, df.select(p.name for p in schema.declared))
+        frame = df.select(p.name for p in schema.declared)
+        self.nodes[schema.label].insert(self.described[schema.label], frame)
+        self.described[schema.label] += 1
+
+    def put_known(self, schema: NodeSchema, df: pl.DataFrame) -> None:
+        """Nodes of `schema` known only by their keys (a Lambda function that is a load
+        balancer's target), their other properties absent. The transform keeps the first
+        node of each key: these come after every node a family describes (`put`), so that
+        the described one wins whichever family ran first."""
+        self.node(schema.label, df.select(*schema.key_names))
 
     def link(self, schema: RelSchema, df: pl.DataFrame) -> None:
         """Relationships of `schema`: each end's keys from its declared columns of `df`."""
@@ -160,8 +172,9 @@ def sourced(*decls: NodeSchema | RelSchema | Prop) -> tuple[Prop, ...]:
 @dataclass(frozen=True)
 class Read:
     """What a family reads: `fields` of each record that `pick` finds in a page, and the
-    elements of its list fields (`lists`: list name -> column -> path in the element;
-    `keep`: lists whose parsed elements the family reads itself). `nested`: records inside
+    elements of its list fields (`lists`: list name -> column -> path in the element; a
+    list inside an object is named by its dotted path, `DBSubnetGroup.Subnets`; `keep`:
+    lists whose parsed elements the family reads itself). `nested`: records inside
     a list field (security group rules), read by the family with their own `Read`."""
 
     fields: tuple[Prop, ...]
@@ -194,14 +207,17 @@ class Family:
     #: route table of every subnet without its own. It writes with `put` and `link` as
     #: `run` does; it must not read what another family's `after` writes.
     after: Callable[[Graph], None] | None = None
+    #: labels declared by another family whose nodes this one's records give too, known
+    #: only by their keys (`Graph.put_known`: a Lambda function as a target)
+    also: tuple[NodeSchema, ...] = ()
 
     @property
     def labels(self) -> tuple[str, ...]:
         """The labels whose own (non-stub) nodes this operation's records give: its declared
-        nodes, and the shared Tag nodes its TAGGED relationships lead to."""
-        return tuple(
-            sorted({n.label for n in self.nodes} | {r.end for r in self.rels if r.end == "Tag"})
-        )
+        nodes, those it knows by their keys (`also`), and the shared Tag nodes its TAGGED
+        relationships lead to."""
+        own = {n.label for n in (*self.nodes, *self.also)}
+        return tuple(sorted(own | {r.end for r in self.rels if r.end == "Tag"}))
 
     def __call__(self, g: Graph, responses: list[ApiResponse]) -> None:
         self.run(g, responses)

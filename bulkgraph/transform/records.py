@@ -70,6 +70,17 @@ def values_at(path: str, items: list[Any]) -> list[Any]:
     return out
 
 
+def list_field(rec: dict[str, Any], name: str) -> Any:
+    """The value of list field `name` of a record: a top-level field, or a dotted path of
+    objects to one (`DBSubnetGroup.Subnets`); None where the path meets no object."""
+    if "." not in name:
+        return rec.get(name)
+    value: Any = rec
+    for step in name.split("."):
+        value = value.get(step) if isinstance(value, dict) else None
+    return value
+
+
 def text_series(name: str, values: list[Any], invalid: dict[int, str] | None = None) -> pl.Series:
     """`values` as a String column of their `as_text`.
 
@@ -207,10 +218,11 @@ def table(
         if not isinstance(rec, dict):
             bad.append((file, pos, f"expected an object, got {type(rec).__name__}"))
             continue
-        wrong = [n for n in names if rec.get(n) is not None and not isinstance(rec[n], list)]
+        found_lists = [(n, list_field(rec, n)) for n in names]
+        wrong = [(n, v) for n, v in found_lists if v is not None and not isinstance(v, list)]
         if wrong:
-            got = type(rec[wrong[0]]).__name__
-            bad.append((file, pos, f"{wrong[0]}: expected a list, got {got}"))
+            got = type(wrong[0][1]).__name__
+            bad.append((file, pos, f"{wrong[0][0]}: expected a list, got {got}"))
             continue
         for steps in nested:
             reason = _shape_error(rec, steps)
@@ -237,7 +249,7 @@ def table(
         c_idx: list[int] = []
         elements: list[Any] = []
         for file, pos, rec in zip(files, poss, recs, strict=True):
-            found = rec.get(name)
+            found = list_field(rec, name)
             if found:
                 n = len(found)
                 c_file += [file] * n

@@ -25,6 +25,7 @@ from bulkgraph import csvfolder
 from bulkgraph.csvfolder import NODES as NODE_FILES
 from bulkgraph.csvfolder import RELATIONSHIPS, State
 from bulkgraph.extract.model import ApiResponse, Snapshot
+from bulkgraph.extract.operations import GLOBAL_REGION
 from bulkgraph.transform import csvfmt, dynamic
 from bulkgraph.transform.families import FAMILIES, FamilyCount, Graph, base
 from bulkgraph.transform.keys import resource_key, resource_key_of_list, uid
@@ -135,8 +136,9 @@ def build_graph(snapshot: Snapshot) -> tuple[Graph, list[str]]:
         family.finish(g)
     # accounts and regions: those the manifest names, and those data came from
     pairs = {(a.account_id, r) for a in info.accounts for r in a.regions}
-    pairs |= {(r.account_id, r.region) for rs in by_op.values() for r in rs}
-    accounts = {a.account_id for a in info.accounts} | {a for a, _ in pairs}
+    data = {(r.account_id, r.region) for rs in by_op.values() for r in rs}
+    pairs |= {(a, r) for a, r in data if r != GLOBAL_REGION}  # an account's IAM: no region
+    accounts = {a.account_id for a in info.accounts} | {a for a, _ in data}
     g.node(
         "Account", pl.DataFrame({"account_id": sorted(accounts)}, schema={"account_id": pl.String})
     )

@@ -14,12 +14,19 @@ The transform records it on the Snapshot node (a pure function of the snapshot):
 - `unknown_labels`: the same translated into what the graph lacks, `Label/account/region`
   (`*` as above): the labels whose nodes those operations give, as their families declare
   them. The query pack reads this one, so it needs no operation -> label mapping of its own.
+
+An operation of the whole account (IAM, `Scope.GLOBAL`) is stored under the region folder
+`global`, whatever regions the account covers. It is unknown once per account, as
+`account/global/operation` (the entry the legacy reader records for it too): never once per
+region, and never because its file is not under some region. Its nodes belong to no region,
+so its labels are unknown in every region of the account: `Label/account/*`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bulkgraph.extract import operations as ops
 from bulkgraph.extract.model import SnapshotInfo
 from bulkgraph.transform.families import FAMILIES
 
@@ -29,8 +36,21 @@ ANY = "*"
 #: from the families' own declarations (`Family.labels`)
 PRODUCES: dict[str, tuple[str, ...]] = {op: f.labels for op, f in FAMILIES.items()}
 
-#: every label some operation gives: what a whole unknown region lacks (besides Region)
-_ALL_LABELS: tuple[str, ...] = tuple(sorted({lb for lbs in PRODUCES.values() for lb in lbs}))
+
+def _is_global(operation: str) -> bool:
+    op = ops.BY_NAME.get(operation)
+    return op is not None and op.scope is ops.Scope.GLOBAL
+
+
+#: every label a regional operation gives: what a whole unknown region lacks (besides
+#: Region); the labels of the account-wide operations (IAM) are lacking only when the whole
+#: account is
+_ALL_LABELS: tuple[str, ...] = tuple(
+    sorted({lb for op, lbs in PRODUCES.items() if not _is_global(op) for lb in lbs})
+)
+_GLOBAL_LABELS: tuple[str, ...] = tuple(
+    sorted({lb for op, lbs in PRODUCES.items() if _is_global(op) for lb in lbs})
+)
 
 
 def _part(text: str) -> str:
@@ -63,11 +83,11 @@ def unknown_calls(info: SnapshotInfo, held: Iterable[tuple[str, str, str]]) -> l
         a = account.account_id
         if (a, ANY) in whole or (a, "") in whole:
             continue
-        for region in account.regions:
-            if (a, region) in whole:
-                continue
-            for op in PRODUCES:
-                if (a, region, op) not in have:
+        for op in PRODUCES:
+            # a global operation's one folder, `global`; else each region of the account
+            where = [ops.GLOBAL_REGION] if _is_global(op) else account.regions
+            for region in where:
+                if (a, region) not in whole and (a, region, op) not in have:
                     found.add(entry(a, region, op))
     return sorted(found)
 
@@ -78,9 +98,17 @@ def unknown_labels(calls: Iterable[str]) -> list[str]:
     for call in calls:
         account, region, operation = call.split("/", 2)
         labels: tuple[str, ...] = PRODUCES.get(operation, ())
+        if region == ops.GLOBAL_REGION:
+            # the account's IAM: its nodes have no region, so they are unknown in every one
+            if _covers_all(region, operation):
+                labels = _GLOBAL_LABELS
+            out.update(f"{label}/{account}/{ANY}" for label in labels)
+            continue
         if _covers_all(region, operation):
             # a call of the whole region or account failed (AssumeRole, DescribeRegions, a
             # client that could not be made): nothing in it is known, the Region included
             labels = (*_ALL_LABELS, "Region", *(("Account",) if region == ANY else ()))
+            if region == ANY:
+                out.update(f"{label}/{account}/{ANY}" for label in _GLOBAL_LABELS)
         out.update(f"{label}/{account}/{region}" for label in labels)
     return sorted(out)

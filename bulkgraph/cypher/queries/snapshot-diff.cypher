@@ -3,7 +3,7 @@
 // scope: pair
 // Every versioned label of the schema (tests/test_query_pack.py checks this list against
 // bulkgraph/transform/schema.py): each may be added, removed or retagged.
-WITH ['Account', 'Region', 'VPC', 'Subnet', 'Instance', 'SecurityGroup', 'IPRange', 'PrefixList', 'RDSInstance', 'LoadBalancer', 'TargetGroup', 'LambdaFunction', 'IPAddress', 'InternetGateway', 'NatGateway', 'NetworkAcl', 'NetworkInterface', 'RouteTable', 'Gateway'] AS labels
+WITH ['Account', 'Region', 'VPC', 'Subnet', 'Instance', 'SecurityGroup', 'IPRange', 'PrefixList', 'RDSInstance', 'LoadBalancer', 'TargetGroup', 'LambdaFunction', 'IPAddress', 'InternetGateway', 'NatGateway', 'NetworkAcl', 'NetworkInterface', 'RouteTable', 'Gateway', 'Listener', 'IAMRole', 'InstanceProfile'] AS labels
 CALL (labels) {
   // A resource is neither added nor removed where the other snapshot did not know it: that
   // Snapshot's `unknown_labels` ("Label/account/region", "*" = all) names what a failed or

@@ -17,13 +17,11 @@ from bulkgraph.transform.declare import NodeSchema, Prop, RelSchema, rel
 from bulkgraph.transform.families.ec2_instances import INSTANCE
 from bulkgraph.transform.families.elbv2_load_balancers import LOAD_BALANCER
 from bulkgraph.transform.families.elbv2_target_groups import TARGET_GROUP
+from bulkgraph.transform.families.lambda_functions import LAMBDA_FUNCTION
 from bulkgraph.transform.family import Family, Graph, Read, list_at, read, sourced
 
 OPERATION = ops.DESCRIBE_TARGET_HEALTH.name
 
-LAMBDA_FUNCTION = NodeSchema(
-    "LambdaFunction", keys=(Prop("arn", doc="the function's ARN"),), doc="a load balancer target"
-)
 IP_ADDRESS = NodeSchema(
     "IPAddress", keys=(Prop("ip", doc="the address"),), doc="an `ip` load balancer target"
 )
@@ -83,11 +81,16 @@ def run(g: Graph, responses: list[ApiResponse]) -> None:
     for label, schema in TARGETS.items():
         part = good.filter(pl.col("kind") == label)
         for node in (IP_ADDRESS, LAMBDA_FUNCTION):
-            if node.label == label:  # known only as targets: the target makes the node
-                g.put(node, part.select(pl.col("target").alias(node.key_names[0])))
+            if node.label == label:  # known as targets: the target makes the node
+                g.put_known(node, part.select(pl.col("target").alias(node.key_names[0])))
         g.link(schema, part)
 
 
 FAMILY = Family(
-    OPERATION, READ, run, nodes=(LAMBDA_FUNCTION, IP_ADDRESS), rels=tuple(TARGETS.values())
+    OPERATION,
+    READ,
+    run,
+    nodes=(IP_ADDRESS,),
+    rels=tuple(TARGETS.values()),
+    also=(LAMBDA_FUNCTION,),
 )

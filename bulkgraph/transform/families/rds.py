@@ -1,4 +1,4 @@
-"""rds:DescribeDBInstances: database instances, their VPC, region, security groups, tags.
+"""rds:DescribeDBInstances: database instances, their VPC, subnets, region, groups, tags.
 
 Named as AWS names them (legacy: the old tool's properties), and keyed by account, region and
 identifier: an identifier is unique only within its account and region.
@@ -11,6 +11,7 @@ from bulkgraph.extract.model import ApiResponse
 from bulkgraph.transform.declare import NodeSchema, Prop, rel
 from bulkgraph.transform.families.base import ACCOUNT_REGION, REGION, TAGS, put_tags, tagged
 from bulkgraph.transform.families.security_groups import SECURITY_GROUP
+from bulkgraph.transform.families.subnets import SUBNET
 from bulkgraph.transform.families.vpcs import VPC
 from bulkgraph.transform.family import Family, Graph, Read, children, list_at, read, sourced
 from bulkgraph.transform.types import PropType
@@ -57,11 +58,22 @@ IN_REGION = rel(
 )
 IN_GROUP = rel("BELONGS_TO", RDS_INSTANCE, SECURITY_GROUP, end_cols={"id": "sg"})
 TAGGED = tagged(RDS_INSTANCE)
+IN_SUBNET = rel(
+    "BELONGS_TO",
+    RDS_INSTANCE,
+    SUBNET,
+    end_cols={"id": "subnet"},
+    doc="a subnet of its DB subnet group",
+)
 
 READ = Read(
     sourced(RDS_INSTANCE),
     lambda page: list_at(page, "DBInstances"),
-    {"TagList": TAGS, "VpcSecurityGroups": {"sg": "$.VpcSecurityGroupId"}},
+    {
+        "TagList": TAGS,
+        "VpcSecurityGroups": {"sg": "$.VpcSecurityGroupId"},
+        "DBSubnetGroup.Subnets": {"subnet": "$.SubnetIdentifier"},
+    },
 )
 
 
@@ -72,8 +84,13 @@ def run(g: Graph, responses: list[ApiResponse]) -> None:
     g.link(IN_REGION, good)
     g.link(IN_GROUP, children(tab, "VpcSecurityGroups", good, RDS_INSTANCE.key_names))
     put_tags(g, TAGGED, tab, "TagList", good)
+    g.link(IN_SUBNET, children(tab, "DBSubnetGroup.Subnets", good, RDS_INSTANCE.key_names))
 
 
 FAMILY = Family(
-    OPERATION, READ, run, nodes=(RDS_INSTANCE,), rels=(IN_VPC, IN_REGION, IN_GROUP, TAGGED)
+    OPERATION,
+    READ,
+    run,
+    nodes=(RDS_INSTANCE,),
+    rels=(IN_VPC, IN_REGION, IN_GROUP, TAGGED, IN_SUBNET),
 )
