@@ -121,7 +121,9 @@ def test_a_family_frame_without_a_declared_column_fails() -> None:
     frame = pl.DataFrame({"id": ["vpc-1"], "cidr": ["10.0.0.0/16"], "account_id": ["1"]})
     with pytest.raises(ValueError, match=r"VPC nodes without column.*region, is_default, state"):
         g.put(VPC, frame)
-    full = frame.with_columns(region=pl.lit("r"), is_default=pl.lit(False), state=pl.lit("x"))
+    full = frame.with_columns(
+        region=pl.lit("r"), is_default=pl.lit(False), state=pl.lit("x"), cidrs=pl.lit(None)
+    )
     g.put(VPC, full.with_columns(extra=pl.lit(1)))
     assert g.nodes["VPC"][0].columns == [
         "id",
@@ -130,6 +132,7 @@ def test_a_family_frame_without_a_declared_column_fails() -> None:
         "region",
         "is_default",
         "state",
+        "cidrs",
     ]
 
 

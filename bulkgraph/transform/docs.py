@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bulkgraph.extract import operations
-from bulkgraph.transform.declare import Prop
+from bulkgraph.transform.declare import Prop, RelSchema
 from bulkgraph.transform.families import FAMILIES
 from bulkgraph.transform.schema import NODES, RELS, schema_cypher
 
@@ -19,11 +19,22 @@ PNG_FILE = Path("docs/graph-model.png")
 
 def _owners() -> dict[str, str]:
     """Label or relationship group -> the operation whose family declares it."""
-    owners: dict[str, str] = {}
+    owners: dict[str, list[str]] = {}
     for op, family in FAMILIES.items():
-        owners.update({n.label: f"`{op}`" for n in family.nodes})
-        owners.update({r.group: f"`{op}`" for r in family.rels})
-    return owners
+        for name in (*(n.label for n in family.nodes), *(r.group for r in family.rels)):
+            owners.setdefault(name, []).append(f"`{op}`")
+    # a relationship two families write (an instance's groups: its own, its interfaces')
+    return {name: ", ".join(ops) for name, ops in owners.items()}
+
+
+def _stub_doc(r: RelSchema) -> str:
+    """What a stub made for an end of `r` keeps, if anything."""
+    parts = [
+        f"a stub {label} ({side}) keeps {', '.join(f'`{p}`' for p, _ in props)}"
+        for side, label, props in (("start", r.start, r.start_stub), ("end", r.end, r.end_stub))
+        if props
+    ]
+    return "; ".join(parts)
 
 
 def _cell(text: str) -> str:
@@ -56,7 +67,8 @@ def markdown() -> str:
         "(`bulkgraph/transform/families/`, one module per AWS operation; shared labels in",
         "`families/base.py`; see docs/adding-a-family.md); do not edit.",
         "Every node has `uid` (`<snapshot_id>|<resource_key>`), `snapshot_id`, and, unless it is",
-        "a stub (`stub: true`, only key properties), `resource_key` (`<Label>|<key>[|<key>..]`,",
+        "a stub (`stub: true`: its key properties, and those its relationship's row gives where",
+        "the relationship declares them), `resource_key` (`<Label>|<key>[|<key>..]`,",
         "`\\` and `|` escaped) and `fingerprint` (hash of properties and relationships).",
         "`Snapshot.unknown` lists the calls a snapshot does not know (`account/region/operation`,",
         "`*` = all: a manifest error, or an operation it holds no file for): there the graph",
@@ -99,7 +111,8 @@ def markdown() -> str:
     for r in RELS:
         props = ", ".join(f"`{p.name}` ({p.type})" for p in r.props)
         owner = owners.get(r.group, "the transform")
-        out.append(f"| `({r.start})-[:{r.type}]->({r.end})` | {props} | {owner} | {_cell(r.doc)} |")
+        doc = "; ".join(d for d in (r.doc, _stub_doc(r)) if d)
+        out.append(f"| `({r.start})-[:{r.type}]->({r.end})` | {props} | {owner} | {_cell(doc)} |")
     out += [
         "",
         "### Relationship properties",
