@@ -21,6 +21,7 @@ from conftest import ManagedNeo4j
 from unknown_estate import ACCOUNT, EU, S1, S2, S3, US, write_snapshots
 
 from bulkgraph.extract.model import AccountInfo, ApiResponse, CollectionError, SnapshotInfo
+from bulkgraph.extract.operations import BY_NAME
 from bulkgraph.extract.sources import discover
 from bulkgraph.load.append import append
 from bulkgraph.query import diff_snapshots, write_alerts
@@ -49,7 +50,8 @@ def _info(errors: list[CollectionError], regions: tuple[str, ...] = (US, EU)) ->
 
 
 def _everything(regions: tuple[str, ...] = (US, EU)) -> set[tuple[str, str, str]]:
-    return {(ACCOUNT, r, op) for r in regions for op in PRODUCES}
+    """A data file of every operation read: in each region, or in `global` (IAM)."""
+    return {(ACCOUNT, r, op) for op in PRODUCES for r in BY_NAME[op].regions(regions)}
 
 
 def test_unknown_calls_are_the_errors_and_the_operations_without_a_file() -> None:

@@ -23,6 +23,9 @@ CREATE CONSTRAINT networkacl_uid IF NOT EXISTS FOR (n:`NetworkAcl`) REQUIRE n.ui
 CREATE CONSTRAINT networkinterface_uid IF NOT EXISTS FOR (n:`NetworkInterface`) REQUIRE n.uid IS UNIQUE;
 CREATE CONSTRAINT routetable_uid IF NOT EXISTS FOR (n:`RouteTable`) REQUIRE n.uid IS UNIQUE;
 CREATE CONSTRAINT gateway_uid IF NOT EXISTS FOR (n:`Gateway`) REQUIRE n.uid IS UNIQUE;
+CREATE CONSTRAINT listener_uid IF NOT EXISTS FOR (n:`Listener`) REQUIRE n.uid IS UNIQUE;
+CREATE CONSTRAINT iamrole_uid IF NOT EXISTS FOR (n:`IAMRole`) REQUIRE n.uid IS UNIQUE;
+CREATE CONSTRAINT instanceprofile_uid IF NOT EXISTS FOR (n:`InstanceProfile`) REQUIRE n.uid IS UNIQUE;
 CREATE INDEX snapshot_snapshot_id IF NOT EXISTS FOR (n:`Snapshot`) ON (n.`snapshot_id`);
 CREATE INDEX snapshot_taken_at IF NOT EXISTS FOR (n:`Snapshot`) ON (n.`taken_at`);
 CREATE INDEX account_snapshot_id IF NOT EXISTS FOR (n:`Account`) ON (n.`snapshot_id`);
@@ -82,3 +85,10 @@ CREATE INDEX routetable_resource_key IF NOT EXISTS FOR (n:`RouteTable`) ON (n.`r
 CREATE INDEX gateway_id IF NOT EXISTS FOR (n:`Gateway`) ON (n.`id`);
 CREATE INDEX gateway_snapshot_id IF NOT EXISTS FOR (n:`Gateway`) ON (n.`snapshot_id`);
 CREATE INDEX gateway_resource_key IF NOT EXISTS FOR (n:`Gateway`) ON (n.`resource_key`);
+CREATE INDEX listener_snapshot_id IF NOT EXISTS FOR (n:`Listener`) ON (n.`snapshot_id`);
+CREATE INDEX listener_resource_key IF NOT EXISTS FOR (n:`Listener`) ON (n.`resource_key`);
+CREATE INDEX iamrole_snapshot_id IF NOT EXISTS FOR (n:`IAMRole`) ON (n.`snapshot_id`);
+CREATE INDEX iamrole_resource_key IF NOT EXISTS FOR (n:`IAMRole`) ON (n.`resource_key`);
+CREATE INDEX iamrole_name IF NOT EXISTS FOR (n:`IAMRole`) ON (n.`name`);
+CREATE INDEX instanceprofile_snapshot_id IF NOT EXISTS FOR (n:`InstanceProfile`) ON (n.`snapshot_id`);
+CREATE INDEX instanceprofile_resource_key IF NOT EXISTS FOR (n:`InstanceProfile`) ON (n.`resource_key`);
