@@ -143,7 +143,7 @@ def test_data_file_disagreeing_with_its_path(tmp_path: Path) -> None:
 
 def test_unknown_operation_and_unlisted_file_warn(tmp_path: Path) -> None:
     folder = make_snapshot(tmp_path)
-    future = folder / ACCT / "us-east-1" / "lambda" / "ListFunctions.json.gz"
+    future = folder / ACCT / "us-east-1" / "sqs" / "ListQueues.json.gz"
     future.parent.mkdir()
     future.write_bytes(gzip.compress(b"{}"))
     (folder / "notes.txt").write_text("hello")
@@ -151,8 +151,8 @@ def test_unknown_operation_and_unlisted_file_warn(tmp_path: Path) -> None:
     def add(m: dict[str, Any]) -> None:
         m["files"].append(
             {
-                "path": f"{ACCT}/us-east-1/lambda/ListFunctions.json.gz",
-                "operation": "lambda:ListFunctions",
+                "path": f"{ACCT}/us-east-1/sqs/ListQueues.json.gz",
+                "operation": "sqs:ListQueues",
                 "account_id": ACCT,
                 "region": "us-east-1",
                 "sha256": hashlib.sha256(future.read_bytes()).hexdigest(),
@@ -163,9 +163,9 @@ def test_unknown_operation_and_unlisted_file_warn(tmp_path: Path) -> None:
     snap = NativeSnapshot(folder)
     assert {r.operation for r in snap.responses()} == {"ec2:DescribeVpcs", "ec2:DescribeSubnets"}
     warnings = "\n".join(snap.info.warnings)
-    assert "unknown operation 'lambda:ListFunctions', skipped" in warnings
+    assert "unknown operation 'sqs:ListQueues', skipped" in warnings
     assert "notes.txt: present but not listed in the manifest, ignored" in warnings
-    assert "ListFunctions.json.gz: present but not listed" not in warnings
+    assert "ListQueues.json.gz: present but not listed" not in warnings
 
 
 @pytest.mark.parametrize("bad_id", ["", "has space", "slash/id", "x" * 129, "ü"])

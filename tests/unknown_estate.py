@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from bulkgraph.extract.model import CollectionError
-from bulkgraph.extract.operations import OPERATIONS
+from bulkgraph.extract.operations import GLOBAL_REGION, OPERATIONS
 from bulkgraph.extract.writer import SnapshotWriter
+from bulkgraph.transform.families import FAMILIES
 
 ACCOUNT = "111111111111"
 US, EU = "us-east-1", "eu-west-1"
@@ -36,7 +37,19 @@ _EMPTY: dict[str, dict[str, Any]] = {
     "ec2:DescribeVpcPeeringConnections": {"VpcPeeringConnections": []},
     "elbv2:DescribeLoadBalancers": {"LoadBalancers": []},
     "elbv2:DescribeTargetGroups": {"TargetGroups": []},
+    # snapshot format 1.1: known and empty in every snapshot here
+    "ec2:DescribeNetworkInterfaces": {"NetworkInterfaces": []},
+    "ec2:DescribeRouteTables": {"RouteTables": []},
+    "ec2:DescribeInternetGateways": {"InternetGateways": []},
+    "ec2:DescribeNatGateways": {"NatGateways": []},
+    "ec2:DescribeNetworkAcls": {"NetworkAcls": []},
+    "lambda:ListFunctions": {"Functions": []},
 }
+#: called per item (per target group, per load balancer): no items, so no calls
+_PER_ITEM = ("elbv2:DescribeTargetHealth", "elbv2:DescribeListeners", "elbv2:DescribeTags")
+#: the global operation, once per account under the region folder `global`
+_IAM = "iam:GetAccountAuthorizationDetails"
+_IAM_CALL = {"request": {"Filter": ["Role"]}, "pages": [{"RoleDetailList": []}]}
 
 
 def _instance(iid: str, ip: str, sg: str) -> dict[str, Any]:
@@ -93,7 +106,11 @@ def _pages(n: int, region: str) -> dict[str, dict[str, Any]]:
 
 
 def write_snapshots(root: Path) -> list[Path]:
-    """The three snapshot folders under `root`, oldest first."""
+    """The three snapshot folders under `root`, oldest first.
+
+    Only the operations the transform has a family for are written: any other would be
+    ignored input (exit 3) for the transform. test_operations holds the registry to having
+    a family for every operation, so this is all of them once every family exists."""
     folders = []
     for n, sid in enumerate((S1, S2, S3), 1):
         taken = dt.datetime.strptime(sid, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
@@ -101,14 +118,22 @@ def write_snapshots(root: Path) -> list[Path]:
         errors: list[CollectionError] = []
         for region in (US, EU):
             for op, page in _pages(n, region).items():
+                if op not in FAMILIES:
+                    continue
                 if n == 2 and op in DENIED[region]:
                     errors.append(
                         CollectionError(ACCOUNT, region, op, "AccessDenied", "not authorized")
                     )
                     continue
                 writer.write(op, ACCOUNT, region, [{"request": {}, "pages": [page]}])
-            writer.write("elbv2:DescribeTargetHealth", ACCOUNT, region, [])
+            for op in _PER_ITEM:
+                if op in FAMILIES:
+                    writer.write(op, ACCOUNT, region, [])
+        if _IAM in FAMILIES:
+            writer.write(_IAM, ACCOUNT, GLOBAL_REGION, [_IAM_CALL])
         writer.finish({ACCOUNT: [US, EU]}, errors, taken + dt.timedelta(minutes=3))
         folders.append(writer.folder)
-    assert len(OPERATIONS) == len(_EMPTY) + 4  # every operation written above
+    written = {*_EMPTY, *_PER_ITEM, _IAM, "ec2:DescribeInstances"}
+    written |= {"ec2:DescribeSecurityGroups", "rds:DescribeDBInstances"}
+    assert written == {op.name for op in OPERATIONS}  # every operation written above
     return folders

@@ -159,7 +159,12 @@ def _parse_accounts(entries: object, files: list[DataFile], where: str) -> tuple
     elif entries is not None:
         raise InputError(f"{where}: 'accounts' must be a list")
     for f in files:  # the files are the truth; the accounts list is a summary
-        found.setdefault(f.account_id, set()).add(f.region)
+        regions = found.setdefault(f.account_id, set())
+        # `global` holds an account's global operations (IAM); it is not one of its regions
+        if f.region != GLOBAL_REGION:
+            regions.add(f.region)
+    for regions in found.values():
+        regions.discard(GLOBAL_REGION)
     return tuple(AccountInfo(a, tuple(sorted(r))) for a, r in sorted(found.items()))
 
 

@@ -9,6 +9,7 @@ Adding an operation is adding one `Operation` to `OPERATIONS`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -120,9 +121,16 @@ class Operation:
         """How it is called, in the words of the snapshot format page."""
         text = self.calls.describe()
         if self.scope is Scope.GLOBAL:
-            text += f" per account, stored under the region folder `{GLOBAL_REGION}`"
+            text += " per account"
+        for key, value in self.request.items():
+            text += f", `{key}` `{json.dumps(value)}`"
         if self.paginator is not None:
             text += ", paginated"
+        if self.scope is Scope.GLOBAL:
+            text += (
+                f"; stored under the region folder `{GLOBAL_REGION}` "
+                f"(`<account>/{GLOBAL_REGION}/{self.service}/...`)"
+            )
         return text
 
 
@@ -201,7 +209,7 @@ DESCRIBE_TAGS = Operation(
     "DescribeTags",
     None,
     calls=PerItem(
-        "load balancer and target group ARNs",
+        "ARNs (load balancers and target groups)",
         (
             Source(DESCRIBE_LOAD_BALANCERS.name, "LoadBalancers", "LoadBalancerArn"),
             Source(DESCRIBE_TARGET_GROUPS.name, "TargetGroups", "TargetGroupArn"),
