@@ -436,8 +436,19 @@ def records(n: int) -> dict[str, list[JSON]]:
         "elbv2:DescribeTargetGroups": _one("TargetGroups", []),
     }
     if n == 0:
-        return out
+        # format 1.0 held DescribeTargetHealth (no target group here: no call)
+        return out | {"elbv2:DescribeTargetHealth": []}
     return out | {
+        "elbv2:DescribeTargetHealth": [],
+        "elbv2:DescribeListeners": [
+            {"request": {"LoadBalancerArn": ALB_ARN}, "pages": [{"Listeners": []}]}
+        ],
+        "elbv2:DescribeTags": [
+            {
+                "request": {"ResourceArns": [ALB_ARN]},
+                "pages": [{"TagDescriptions": [{"ResourceArn": ALB_ARN, "Tags": []}]}],
+            }
+        ],
         "ec2:DescribeNetworkInterfaces": _one("NetworkInterfaces", _interfaces(n)),
         "ec2:DescribeRouteTables": _one(
             "RouteTables",

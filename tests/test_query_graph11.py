@@ -357,7 +357,7 @@ def test_diff_of_a_1_0_and_a_1_1_snapshot_reports_no_new_family_as_added(
 ) -> None:
     first = diff_snapshots(drv, S0, S1, database="neo4j")
     assert first.changes == []
-    assert "NetworkInterface/111111111111/us-east-1" in first.unknown[S0]
+    assert f"{ACCT}/{REGION}/ec2:DescribeNetworkInterfaces" in first.unknown[S0]
     assert S1 not in first.unknown
     second = diff_snapshots(drv, S1, S2, database="neo4j")
     assert [(c["change"], c["label"], c["resource"]) for c in second.changes] == [
