@@ -4,8 +4,9 @@ Each line is one flat JSON object, the shape a file-tailing SIEM reader (Wazuh `
 with `log_format json`, Filebeat, Vector) decodes without configuration:
 
     {"timestamp": "...", "source": "bulkgraph", "finding_id": "...", "rule_id": "BG-RDS-001",
-     "rule_name": "rds-unencrypted", "kind": "rds_unencrypted", "severity": "high", "title": "...", "snapshot_id": "...",
-     "account": "...", "region": "...", "resource": "...", "evidence": {...}}
+     "rule_name": "rds-unencrypted", "kind": "rds_unencrypted", "severity": "high",
+     "title": "...", "snapshot_id": "...", "account": "...", "region": "...",
+     "resource": "...", "evidence": {...}}
 
 `timestamp` is when the snapshot was taken: the time the condition was observed. The finding
 id hashes rule, snapshot, account, region and resource, so the same finding of the same
