@@ -12,8 +12,8 @@ Account 111111111111, us-east-1. Three snapshots:
 vpc-n (10.20.0.0/16 and 2600:1f18::/56), igw-1 attached, four subnets:
 - subnet-pub: rtb-pub (explicit) routes 0.0.0.0/0 and ::/0 to igw-1; acl-pub allows
   everything from both (100, 101) and denies tcp/3389 from 10.0.0.0/8 at 120 (shadowed);
-- subnet-acl: rtb-pub too; acl-strict denies tcp/22 from 0.0.0.0/0 at 90, allows tcp/0-65535
-  at 100, allows tcp/22 at 110 (shadowed by 90);
+- subnet-acl: rtb-pub too; acl-strict denies tcp/22 from 0.0.0.0/0 at 90 and tcp/8000-8049
+  at 95, allows tcp/0-65535 at 100, allows tcp/22 at 110 (shadowed by 90);
 - subnet-nat: rtb-nat (explicit) routes 0.0.0.0/0 to nat-1 only;
 - subnet-priv: no association: the main table rtb-main, whose only route goes to a transit
   gateway.
@@ -24,7 +24,8 @@ from ::/0 only):
 - i-pub (subnet-pub, 54.1.1.1 and 2600:1f18::10, sg-open): reachable from both ranges;
 - i-priv (subnet-priv, Elastic IP 54.1.1.2 on its interface, sg-open): no route to an IGW;
 - i-nat (subnet-nat, no public address, sg-open): NAT only;
-- i-acl (subnet-acl, 54.1.1.4, sg-open): reachable on 443, not on 22 (ACL deny 90 < 100);
+- i-acl (subnet-acl, 54.1.1.4, sg-open and on its interface sg-range: tcp/8000-8100):
+  reachable on 443 and 8050-8100, not on 22 (ACL deny 90 < 100) nor 8000-8049 (deny 95);
 - i-sec (subnet-pub): its primary interface has no public address, its secondary eni-sec1
   (device 1, sg-open) has 54.1.1.5;
 - i-v6 (subnet-pub, IPv6 2600:1f18::20 only, sg-v6): reachable from ::/0 on 80;
@@ -66,11 +67,11 @@ def _any(cidr: str) -> JSON:
     return {"CidrIpv6": cidr} if ":" in cidr else {"CidrIp": cidr}
 
 
-def _rule(port: int, *cidrs: str) -> JSON:
+def _rule(port: int, *cidrs: str, to: int | None = None) -> JSON:
     return {
         "IpProtocol": "tcp",
         "FromPort": port,
-        "ToPort": port,
+        "ToPort": to or port,
         "IpRanges": [_any(c) for c in cidrs if ":" not in c],
         "Ipv6Ranges": [_any(c) for c in cidrs if ":" in c],
         "PrefixListIds": [],
@@ -84,6 +85,7 @@ def _groups() -> list[JSON]:
         "sg-v6": [_rule(80, "::/0")],
         "sg-db": [_rule(5432, "10.20.0.0/16")],
         "sg-alb": [_rule(443, "0.0.0.0/0")],
+        "sg-range": [_rule(8000, "0.0.0.0/0", to=8100)],
     }
     return [
         {
@@ -216,7 +218,12 @@ def _interfaces(n: int) -> list[JSON]:
         ),
         _eni("eni-nat", "subnet-nat", "10.20.3.10", ["sg-open"], instance="i-nat"),
         _eni(
-            "eni-acl", "subnet-acl", "10.20.4.10", ["sg-open"], public="54.1.1.4", instance="i-acl"
+            "eni-acl",
+            "subnet-acl",
+            "10.20.4.10",
+            ["sg-open", "sg-range"],
+            public="54.1.1.4",
+            instance="i-acl",
         ),
         _eni("eni-sec0", "subnet-pub", "10.20.1.20", ["sg-v6"], instance="i-sec"),
         _eni(
@@ -510,6 +517,7 @@ def records(n: int) -> dict[str, list[JSON]]:
                     ["subnet-acl"],
                     [
                         _entry(90, "deny", "0.0.0.0/0", "6", (22, 22)),
+                        _entry(95, "deny", "0.0.0.0/0", "6", (8000, 8049)),
                         _entry(100, "allow", "0.0.0.0/0", "6", (0, 65535)),
                         _entry(110, "allow", "0.0.0.0/0", "6", (22, 22)),
                     ],

@@ -137,7 +137,14 @@ def reachable(
 
 REACHABLE = [
     # tcp/22 is denied by acl-strict's rule 90 before its allow 100: only 443 gets in
-    reachable("i-acl", ["54.1.1.4"], ["tcp/443"], acl_rules=["acl-strict #100"]),
+    # and of tcp/8000-8100, 8000-8049 are denied by rule 95: open "in part"
+    reachable(
+        "i-acl",
+        ["54.1.1.4"],
+        ["tcp/443", "tcp/8000-8100 (in part)"],
+        groups=["sg-open", "sg-range"],
+        acl_rules=["acl-strict #100"],
+    ),
     # its only group is its interface's
     reachable("i-enisg", ["54.1.1.7"], ["tcp/22", "tcp/443"]),
     reachable(
@@ -172,6 +179,10 @@ def test_internet_reachable(drv: neo4j.Driver) -> None:
     http = rows(drv, "internet-reachable", params={"port": 80, "protocol": "6"})
     assert [(r["resource"], r["source_ranges"]) for r in http] == [("i-v6", ["::/0"])]
     assert rows(drv, "internet-reachable", params={"port": 443, "protocol": "udp"}) == []
+    # each side of the ACL's boundary inside the group's range
+    for port, found in ((8049, []), (8050, ["i-acl"]), (8100, ["i-acl"]), (8101, [])):
+        at = rows(drv, "internet-reachable", params={"port": port})
+        assert [r["resource"] for r in at] == found, port
     # a 1.0 snapshot knows no interfaces, routes or ACLs: nothing is found reachable there
     assert rows(drv, "internet-reachable", snapshot=S0) == []
 
@@ -232,6 +243,14 @@ def test_exposed_not_reachable_says_why(drv: neo4j.Driver) -> None:
             ],
         ),
         ("i-priv", ["eni-priv: no route of 0.0.0.0/0 to an internet gateway (rtb-main)"]),
+    ]
+    at_8010 = rows(drv, "exposed-not-reachable", params={"port": 8010})
+    assert [(r["resource"], r["ports"], r["reasons"]) for r in at_8010] == [
+        (
+            "i-acl",
+            ["tcp/8000-8100"],
+            ["eni-acl: network ACL acl-strict denies it from 0.0.0.0/0 (rule 95)"],
+        )
     ]
     # unknown is not a finding: the 1.0 snapshot does not know interfaces
     assert rows(drv, "exposed-not-reachable", snapshot=S0) == []
