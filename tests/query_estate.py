@@ -17,7 +17,7 @@ What changes:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -343,15 +343,17 @@ class QueryGraphs:
     it into the test server, replacing whatever graph that held.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, write: Callable[[Path, str], Path] | None = None) -> None:
         self.root = root
+        #: writes one snapshot's native folder: this module's estate unless told otherwise
+        self.write = write or write_snapshot
         self._csv: dict[tuple[str, ...], Path] = {}
 
     def csv(self, snapshot_ids: Sequence[str]) -> Path:
         ids = tuple(snapshot_ids)
         if ids not in self._csv:
             folder = self.root / "-".join(ids)
-            folders = [str(write_snapshot(folder / "snapshots", sid)) for sid in ids]
+            folders = [str(self.write(folder / "snapshots", sid)) for sid in ids]
             found = discover(folders)
             assert found.problems == []
             result = transform(found.snapshots, folder / "csv", workers=1)
@@ -360,6 +362,8 @@ class QueryGraphs:
         return self._csv[ids]
 
     def load(self, server: ManagedNeo4j, snapshot_ids: Sequence[str] = SNAPSHOT_ORDER) -> None:
+        """Import the graph of `snapshot_ids` (the order of another estate's ids when `write`
+        is its writer) unless the server holds it already."""
         csv_dir = self.csv(snapshot_ids)
         server.start()  # no-op when running
         if self._holds(server, csv_dir):

@@ -94,6 +94,7 @@ def test_finding_shape(drv: neo4j.Driver, tmp_path: Path) -> None:
         "finding_id": finding_id("BG-EC2-001", S1, estate.ACCOUNT, estate.REGION, "i-web1"),
         "rule_id": "BG-EC2-001",
         "rule_name": "internet-exposed-instances",
+        "kind": "internet_exposed",
         "severity": "high",
         "level": 11,
         "title": web["title"],

@@ -18,19 +18,25 @@ REPO = Path(__file__).resolve().parents[1]
 
 EXPECTED_QUERIES = {
     "db-unrestricted-egress",
+    "exposed-not-reachable",
     "group-reachability",
     "instance-egress",
+    "instance-privileges",
     "instance-ingress",
     "instance-load-balancers",
     "instance-peered-vpcs",
     "internet-exposed-instances",
+    "internet-reachable",
     "ip-at-time",
+    "ip-owner",
+    "lambda-in-vpc",
     "legacy-db-unrestricted-egress",
     "legacy-instance-egress-ranges",
     "legacy-instance-egress-ranges-by-group",
     "legacy-instance-ingress-ranges",
     "legacy-instance-load-balancer",
     "legacy-rds-unencrypted",
+    "nacl-deny-shadowed",
     "rds-publicly-accessible",
     "rds-unencrypted",
     "rds-without-iam-auth",
@@ -44,6 +50,8 @@ def test_pack_holds_every_query_with_its_header() -> None:
     assert list(pack) == sorted(pack)
     assert {q.rule_id: q.severity for q in pack.values() if q.is_alert} == {
         "BG-EC2-001": "high",
+        "BG-EC2-002": "high",
+        "BG-EC2-003": "medium",
         "BG-DB-001": "medium",
         "BG-RDS-001": "high",
         "BG-RDS-002": "high",
@@ -53,6 +61,18 @@ def test_pack_holds_every_query_with_its_header() -> None:
     assert all(q.scope is Scope.snapshot for n, q in pack.items() if n != "snapshot-diff")
     assert [p.name for p in pack["instance-ingress"].params] == ["instance"]
     assert [p.name for p in pack["ip-at-time"].params] == ["ip"]
+    assert [p.name for p in pack["ip-owner"].params] == ["ip"]
+    for name in ("internet-reachable", "exposed-not-reachable"):
+        assert [(p.name, p.default) for p in pack[name].params] == [
+            ("port", None),
+            ("protocol", None),
+        ]
+    assert {q.rule_id: q.kind for q in pack.values() if q.rule_id and q.rule_id < "BG-EC2-9"} == {
+        "BG-DB-001": "db_unrestricted_egress",  # no `kind` header: the name
+        "BG-EC2-001": "internet_exposed",
+        "BG-EC2-002": "internet_reachable",
+        "BG-EC2-003": "exposed_in_config",
+    }
     assert all(q.description and not q.text.endswith(";") for q in pack.values())
 
 
@@ -106,11 +126,60 @@ def test_bind_fills_defaults_and_names_missing_and_unknown_parameters() -> None:
         ("// name: t\n// description: d\n// param ip: x\nRETURN $snapshot_id", "never uses: ip"),
         ("// name: t\n// description: d\nRETURN 1", "never uses: snapshot_id"),
         ("// name: T X\n// description: d\nRETURN $snapshot_id", "lowercase"),
+        (
+            "// name: t\n// description: d\n// severity: low\n// rule_id: X\n// param p: x\n"
+            "RETURN $snapshot_id, $p",
+            "an alert runs without parameters: give each one a default",
+        ),
+        ("// name: t\n// description: d\n// kind: k\nRETURN $snapshot_id", "`kind` is for alerts"),
     ],
 )
 def test_bad_headers_are_reported_with_the_file(text: str, message: str) -> None:
     with pytest.raises(InputError, match=r"^bad\.cypher: .*" + __import__("re").escape(message)):
         parse_query(text, "bad.cypher")
+
+
+def test_a_quote_inside_a_comment_hides_no_parameter() -> None:
+    """`//` comments and strings are read in one pass: the apostrophe of "the VPC's" in a
+    comment starts no string that would hide the `$port` after it."""
+    query = parse_query(
+        "// name: t\n// description: d\n// param port: p\n"
+        "MATCH (v:VPC {snapshot_id: $snapshot_id})\n// the VPC's main table\n"
+        "WHERE v.x = $port AND v.y = 'it''s // no comment'\nRETURN v",
+        "t.cypher",
+    )
+    assert [p.name for p in query.params] == ["port"]
+    with pytest.raises(InputError, match=r"undeclared parameter\(s\) q"):
+        parse_query(
+            "// name: t\n// description: d\n// it's\nRETURN $snapshot_id, $q // '\n",
+            "t.cypher",
+        )
+
+
+def _core(name: str) -> str:
+    text = (REPO / "bulkgraph" / "cypher" / "queries" / f"{name}.cypher").read_text("utf-8")
+    start = text.index("// -- reachability core")
+    end = text.index("// -- end of the reachability core")
+    return text[start:end]
+
+
+def test_reachability_core_is_the_same_in_both_queries() -> None:
+    """internet-reachable and exposed-not-reachable judge reachability with one text, so that
+    a resource is always exactly one of the two findings."""
+    assert _core("internet-reachable") == _core("exposed-not-reachable")
+    assert "CALL (want_proto, owner, ni, att)" in _core("internet-reachable")
+
+
+def test_snapshot_diff_covers_every_versioned_label_of_the_schema() -> None:
+    import re
+
+    from bulkgraph.transform.schema import NODES
+
+    text = get_query("snapshot-diff").text
+    listed = re.search(r"^WITH \[(.*)\] AS labels$", text, re.M)
+    assert listed, "snapshot-diff lists its labels on one `WITH [...] AS labels` line"
+    labels = [x.strip().strip("'") for x in listed[1].split(",")]
+    assert labels == [n.label for n in NODES if n.versioned]
 
 
 def test_unknown_query_name_suggests_close_ones() -> None:

@@ -251,6 +251,8 @@ def _check_graph(db: ManagedNeo4j, tmp_path: Path) -> None:
     assert [(f["snapshot_id"], f["rule_id"], f["resource"]) for f in found] == [
         (S2, "BG-RDS-002", "db-us"),
         (S3, "BG-EC2-001", "i-eu"),
+        # open to the internet by its group, with no interface S3 knows of: not reachable
+        (S3, "BG-EC2-003", "i-eu"),
         (S3, "BG-RDS-001", "db-eu"),
         (S3, "BG-RDS-002", "db-us"),
     ]

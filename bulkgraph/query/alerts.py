@@ -4,12 +4,20 @@ Each line is one flat JSON object, the shape a file-tailing SIEM reader (Wazuh `
 with `log_format json`, Filebeat, Vector) decodes without configuration:
 
     {"timestamp": "...", "source": "bulkgraph", "finding_id": "...", "rule_id": "BG-RDS-001",
-     "rule_name": "rds-unencrypted", "severity": "high", "title": "...", "snapshot_id": "...",
-     "account": "...", "region": "...", "resource": "...", "evidence": {...}}
+     "rule_name": "rds-unencrypted", "kind": "rds_unencrypted", "severity": "high",
+     "title": "...", "snapshot_id": "...", "account": "...", "region": "...",
+     "resource": "...", "evidence": {...}}
 
 `timestamp` is when the snapshot was taken: the time the condition was observed. The finding
 id hashes rule, snapshot, account, region and resource, so the same finding of the same
 snapshot always has the same id; writing appends only ids the file does not hold yet.
+
+`kind` says what a finding is: `internet_reachable` (BG-EC2-002: a public address, a route to
+an internet gateway, the network ACL and a security group all let the internet in) and
+`exposed_in_config` (BG-EC2-003: a security group is open to the internet, the network is not)
+are different findings. `internet_exposed` (BG-EC2-001) judges security groups alone, as
+graph model 1.0 could: where a snapshot knows network interfaces, each instance it reports is
+reported by exactly one of the other two.
 """
 
 from __future__ import annotations
@@ -77,7 +85,8 @@ def findings_for(
     taken_at = snap.taken_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     for query in sorted(alert_queries(), key=lambda q: q.rule_id or ""):
         assert query.rule_id is not None and query.severity is not None
-        columns, rows = execute(driver, query, {"snapshot_id": snap.snapshot_id}, database)
+        params = query.bind({}) | {"snapshot_id": snap.snapshot_id}  # the alert's defaults
+        columns, rows = execute(driver, query, params, database)
         missing = [c for c in LOCATION_COLUMNS if c not in columns]
         if missing:
             raise BulkgraphError(
@@ -98,6 +107,7 @@ def findings_for(
                     ),
                     "rule_id": query.rule_id,
                     "rule_name": query.name,
+                    "kind": query.kind,
                     "severity": query.severity,
                     "level": LEVELS[query.severity],
                     "title": query.description,

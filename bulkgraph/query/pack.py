@@ -10,7 +10,9 @@ comment starts the Cypher text:
     // param limit=100: an optional parameter with a JSON default
     // severity: high             (alerts only, with rule_id)
     // rule_id: BG-EC2-001
+    // kind: internet_exposed     (alerts only; default: the name with `_` for `-`)
 
+An alert runs without the user's parameters: each one it declares needs a default.
 The scope's own parameters are implicit: `snapshot_id` for `snapshot`, `old_snapshot_id` and
 `new_snapshot_id` for `pair`. They are filled by snapshot resolution, not by the user.
 """
@@ -84,6 +86,14 @@ class Query:
         return self.rule_id is not None
 
     @property
+    def kind(self) -> str | None:
+        """An alert's kind: what its findings are (`internet_reachable`, `exposed_in_config`);
+        several rules may share one."""
+        if not self.is_alert:
+            return None
+        return self.extra.get("kind") or self.name.replace("-", "_")
+
+    @property
     def scope_params(self) -> tuple[str, ...]:
         return SCOPE_PARAMS[self.scope]
 
@@ -129,6 +139,7 @@ class Query:
             "params": [p.to_json() for p in self.params],
             "severity": self.severity,
             "rule_id": self.rule_id,
+            "kind": self.kind,
             "source": self.source,
         }
 
@@ -185,6 +196,10 @@ def parse_query(text: str, source: str) -> Query:
         raise InputError(f"{source}: severity {severity!r} is not one of {', '.join(SEVERITIES)}")
     if rule_id is not None and scope is not Scope.snapshot:
         raise InputError(f"{source}: an alert must be snapshot-scoped")
+    if rule_id is not None and any(p.required for p in params):
+        raise InputError(f"{source}: an alert runs without parameters: give each one a default")
+    if rule_id is None and "kind" in header:
+        raise InputError(f"{source}: `kind` is for alerts (with severity and rule_id)")
     if not cypher:
         raise InputError(f"{source}: no Cypher after the header")
 
@@ -233,9 +248,13 @@ def _check_references(query: Query) -> None:
         )
 
 
+#: one left-to-right pass: a quote inside a comment (`the VPC's`) starts no string, and `//`
+#: inside a string starts no comment
+_STRING_OR_COMMENT = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|//[^\n]*")
+
+
 def _without_comments_and_strings(text: str) -> str:
-    text = re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", "''", text)
-    return re.sub(r"//[^\n]*", "", text)
+    return _STRING_OR_COMMENT.sub(lambda m: "" if m[0].startswith("//") else "''", text)
 
 
 def load_pack() -> dict[str, Query]:

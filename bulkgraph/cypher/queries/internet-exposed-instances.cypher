@@ -1,8 +1,9 @@
 // name: internet-exposed-instances
-// description: Instances that a security group opens to the whole internet (0.0.0.0/0 or ::/0): which ports, through which groups, and whether a load balancer fronts them.
+// description: Instances that a security group opens to the whole internet (0.0.0.0/0 or ::/0): which ports, through which groups, and whether a load balancer fronts them. Security groups alone, as graph model 1.0 could judge: internet-reachable adds addresses, routes and network ACLs, exposed-not-reachable says why the others are not reachable; where a snapshot knows network interfaces, each instance listed here is in exactly one of those two.
 // scope: snapshot
 // severity: high
 // rule_id: BG-EC2-001
+// kind: internet_exposed
 MATCH (i:Instance {snapshot_id: $snapshot_id})
 WHERE EXISTS {
   MATCH (i)-[:BELONGS_TO]->(:SecurityGroup)<-[a:ALLOWED {direction: 'ingress'}]-(ip:IPRange)

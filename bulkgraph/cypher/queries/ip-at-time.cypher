@@ -1,10 +1,11 @@
 // name: ip-at-time
-// description: What an IP address was in a snapshot: the instance holding it as private or public address, its state, groups and tags. Use --as-of TIME for the snapshot in force at a time, --all for its history.
+// description: What an IP address was in a snapshot: the instance holding it as private or public address (or, in graph model 1.1, on any of its network interfaces), its state, groups and tags. Instances only: ip-owner, its successor, finds every kind of owner. Use --as-of TIME for the snapshot in force at a time, --all for its history.
 // scope: snapshot
 // param ip: IPv4 address, private or public
 MATCH (s:Snapshot {snapshot_id: $snapshot_id})
 MATCH (i:Instance {snapshot_id: $snapshot_id})
 WHERE $ip IN [i.private_ip, i.public_ip]
+   OR EXISTS { MATCH (i)<-[:ATTACHED_TO]-(:NetworkInterface)-[:HAS_IP]->(:IPAddress {ip: $ip}) }
 RETURN s.snapshot_id AS snapshot_id,
        s.taken_at AS taken_at,
        i.id AS instance,
