@@ -241,14 +241,15 @@ def test_instance_peered_vpcs_active_only_both_sides(drv: neo4j.Driver) -> None:
             "peering_id": "pcx-1",
             "role": "requester",
         },
-        # a stub: the peer VPC of another account holds only its id
+        # a stub: the peer VPC of another account keeps what the peering says of it
+        # (graph model 1.1), here its owner and region but no CIDR
         {
             "instance": "i-app1",
             "vpc": "vpc-a",
             "peer_vpc": "vpc-x",
             "peer_cidr": None,
-            "peer_account_id": None,
-            "peer_region": None,
+            "peer_account_id": "222222222222",
+            "peer_region": "us-east-1",
             "peering_id": "pcx-2",
             "role": "accepter",
         },

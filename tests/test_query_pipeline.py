@@ -64,6 +64,17 @@ def _sample_ids() -> dict[str, str]:
 ID = _sample_ids()
 
 
+def _interface_of(snapshot_id: str, instance_id: str) -> tuple[str, str]:
+    """The id and private IP of the interface attached to `instance_id` in a sample."""
+    (snapshot,) = discover([str(SAMPLES / f"{snapshot_id}.tar.gz")]).snapshots
+    for response in snapshot.responses():
+        for page in response.pages():
+            for eni in page.get("NetworkInterfaces", []):
+                if (eni.get("Attachment") or {}).get("InstanceId") == instance_id:
+                    return eni["NetworkInterfaceId"], eni["PrivateIpAddress"]
+    raise AssertionError(f"no interface of {instance_id} in {snapshot_id}")
+
+
 @pytest.fixture(scope="module")
 def drv(neo4j_server: Any) -> Iterator[neo4j.Driver]:
     settings = Settings(_env_file=None).model_copy(  # type: ignore[call-arg]
@@ -90,7 +101,7 @@ def rows(drv: neo4j.Driver, name: str, **kwargs: Any) -> list[dict[str, Any]]:
 
 
 def exposed(
-    region: str, iid: str, ip: str, state: str, port: str, sg: str, lb: str | None
+    region: str, iid: str, ip: str, state: str, ports: list[str], sgs: list[str], lb: str | None
 ) -> dict[str, Any]:
     return {
         "account_id": ACCT,
@@ -99,8 +110,8 @@ def exposed(
         "private_ip": ip,
         "public_ip": None,
         "state": state,
-        "ports": [port],
-        "groups": [sg],
+        "ports": ports,
+        "groups": sorted(sgs),
         "behind_load_balancer": lb is not None,
         "load_balancers": [lb] if lb else [],
     }
@@ -108,9 +119,17 @@ def exposed(
 
 def test_internet_exposed_instances(drv: neo4j.Driver) -> None:
     def row(name: str, region: str, state: str, port: str, group: str, lb: bool) -> dict[str, Any]:
-        sg = ID[f"sg:{region}:{group}"]
+        ports, groups = [port], [ID[f"sg:{region}:{group}"]]
+        if name.startswith("web-1-"):  # graph model 1.1: its second interface's group counts
+            ports, groups = ["tcp/22", *ports], [*groups, ID[f"sg:{region}:admin"]]
         found = exposed(
-            region, ID[name], ID[f"ip:{name}"], state, port, sg, f"web-{region}" if lb else None
+            region,
+            ID[name],
+            ID[f"ip:{name}"],
+            state,
+            ports,
+            groups,
+            f"web-{region}" if lb else None,
         )
         return {**found, "public_ip": ID.get(f"public:{name}")}
 
@@ -157,6 +176,8 @@ def test_one_instance(drv: neo4j.Driver) -> None:
         ("web", "cidr", "0.0.0.0/0", 443),
         ("web", "cidr", "::/0", 443),
         ("web", "prefix-list", ID["pl:us-east-1"], 22),
+        # graph model 1.1: the group of its second interface
+        ("admin", "cidr", "0.0.0.0/0", 22),
     ]
     lbs = rows(drv, "instance-load-balancers", params={"instance": web1})
     assert [(r["load_balancer"], r["scheme"], r["via"]) for r in lbs] == [
@@ -184,7 +205,27 @@ def test_time_travel_and_diff(drv: neo4j.Driver) -> None:
     ]
     result = diff_snapshots(drv, database="neo4j")
     assert (result.old.snapshot_id, result.new.snapshot_id) == (D26, D27)
+    # web-2 terminated: its interface and its address went with it (graph model 1.1)
+    eni, address = _interface_of(D26, ID["web-2-us-east-1"])
     assert result.changes == [
+        {
+            "change": "removed",
+            "label": "IPAddress",
+            "resource": None,
+            "resource_key": f"IPAddress|{address}",
+            "field": None,
+            "before": None,
+            "after": None,
+        },
+        {
+            "change": "removed",
+            "label": "NetworkInterface",
+            "resource": eni,
+            "resource_key": f"NetworkInterface|{eni}",
+            "field": None,
+            "before": None,
+            "after": None,
+        },
         {
             "change": "state-changed",
             "label": "Instance",
@@ -211,6 +252,10 @@ def test_alerts(drv: neo4j.Driver, tmp_path: Path) -> None:
     assert summary.by_rule == {
         "BG-DB-001": 6,
         "BG-EC2-001": 7,
+        # graph model 1.1: of BG-EC2-001's 7 instances 3 are reachable and 4 are not;
+        # BG-EC2-002 also holds the two internet-facing load balancers
+        "BG-EC2-002": 5,
+        "BG-EC2-003": 4,
         "BG-RDS-001": 2,
         "BG-RDS-002": 2,
         "BG-RDS-003": 4,
