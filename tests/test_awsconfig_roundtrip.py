@@ -259,12 +259,26 @@ def _rows(path: Path) -> list[list[str]]:
 
 def test_both_give_the_same_csvs_for_what_config_records(both: Both) -> None:
     native, config = _csvs(both.native), _csvs(both.config)
+
+    # a tag only a target group carries: Config records no target groups, so not its tags
+    def tag_ends(kinds: str) -> set[str]:
+        return {
+            row[1]
+            for name, path in native.items()
+            if name.split("/")[1].startswith("TAGGED__")
+            and name.split("/")[1].endswith("__Tag")
+            and (name.split("/")[1] == "TAGGED__TargetGroup__Tag") == (kinds == "tg")
+            for row in _rows(path)
+        }
+
+    tg_only = tag_ends("tg") - tag_ends("other")
     compared = []
     for name, path in native.items():
         if not _compared(name):
             continue
         assert name in config, f"{name}: missing from the Config side"
-        assert _rows(config[name]) == _rows(path), name
+        want = [row for row in _rows(path) if not tg_only.intersection(row)]
+        assert _rows(config[name]) == want, name
         compared.append(name.split("/")[1])
     for group in (
         "Instance",
@@ -287,9 +301,12 @@ def test_both_give_the_same_csvs_for_what_config_records(both: Both) -> None:
         for op, _, _, page in native_pages(both.native_snapshot)
         if op in CONFIG_TYPES and any(_records(op, page))
     }
+    held = {name.split("/")[1] for name in native if name.startswith("nodes/")}
     for op in sorted(had & set(PRODUCES)):
         for label in PRODUCES[op]:
-            assert label in compared, (op, label, compared)
+            # a label the estate has no node of (Gateway: no transit gateway route) is not
+            # compared, there is nothing to compare
+            assert label in compared or label not in held, (op, label, compared)
     extra = sorted(n for n in set(config) - set(native) if _compared(n))
     assert extra == [], extra
 
@@ -309,9 +326,9 @@ def test_the_config_snapshot_knows_all_but_target_groups(both: Both, tmp_path: P
         if op in CONFIG_TYPES:
             n = len(list(_records(op, page)))
             native_counts[(region, op)] = native_counts.get((region, op), 0) + n
+    # a type with no resource (if the estate has one) is unknown: Config cannot say "none"
     silent = {k for k, c in codes.items() if c == NOT_RECORDED}
-    assert silent, "the estate has types with no resource: they must be unknown"
     assert all(native_counts.get(k, 0) == 0 for k in silent), silent
-    assert set(codes.values()) == {NOT_IN_AWS_CONFIG, NOT_RECORDED}
+    assert NOT_IN_AWS_CONFIG in set(codes.values()) <= {NOT_IN_AWS_CONFIG, NOT_RECORDED}
     (row,) = _rows(next((both.config / "nodes" / "Snapshot").glob("2*.csv")))
     assert "TargetGroup/123456789012/us-east-1" in ";".join(row)

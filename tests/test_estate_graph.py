@@ -784,7 +784,15 @@ def test_legacy_queries_unchanged(graph: ManagedNeo4j, files: EstateFiles) -> No
         ip = i.get("PrivateIpAddress")
         if not ip:
             continue
-        sgs = [raw.group(g["GroupId"]) for g in i.get("SecurityGroups") or []]
+        # graph model 1.1: the instance's own groups and those of every interface on it
+        group_ids = [g["GroupId"] for g in i.get("SecurityGroups") or []]
+        group_ids += [
+            g["GroupId"]
+            for _, eni in raw.enis
+            if (eni.get("Attachment") or {}).get("InstanceId") == i["InstanceId"]
+            for g in eni.get("Groups") or []
+        ]
+        sgs = [raw.group(gid) for gid in dict.fromkeys(group_ids)]
         egress: list[tuple[Any, ...]] = []
         egress_sg: list[tuple[Any, ...]] = []
         ingress: list[tuple[Any, ...]] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import neo4j
 import pytest
 from browser import need_browser, visit
+from test_query_pipeline import ID
 
 from bulkgraph.errors import ExitCode
 from bulkgraph.pipeline.rebuild import rebuild
@@ -36,8 +38,8 @@ LEGACY, D25, D26, D27 = (
     "20261126T020000Z",
     "20261127T020000Z",
 )
-#: an instance behind a load balancer, terminated in the last snapshot
-GONE = "i-40c379d5a4d868545"
+#: an instance behind a load balancer, terminated in the last snapshot (web-2-us-east-1)
+GONE = ID["web-2-us-east-1"]
 
 pytestmark = pytest.mark.slow
 
@@ -81,6 +83,9 @@ def test_estate_counts_and_what_the_legacy_archive_did_not_collect(drv: neo4j.Dr
     assert set(series) == {
         "Account", "Region", "VPC", "Subnet", "Instance", "SecurityGroup", "RDSInstance",
         "LoadBalancer", "TargetGroup", "LambdaFunction",
+        # graph model 1.1
+        "NetworkInterface", "RouteTable", "InternetGateway", "NatGateway", "NetworkAcl",
+        "Gateway", "Listener", "IAMRole", "InstanceProfile",
     }  # fmt: skip
     # aws_neo4j_map never carried VPCs or subnets: unknown there, not zero
     assert series["VPC"].counts == [None, 4, 4, 4]
@@ -104,12 +109,14 @@ def test_each_night_agrees_with_the_snapshot_diff(drv: neo4j.Driver) -> None:
     assert [(n.previous, n.snapshot_id) for n in nights] == [(LEGACY, D25), (D25, D26), (D26, D27)]
     assert nights[0].unknown and not nights[1].unknown
     for night in nights:
-        diff = diff_snapshots(drv, night.previous, night.snapshot_id, database="neo4j").summary()
+        changes = diff_snapshots(drv, night.previous, night.snapshot_id, database="neo4j").changes
+        # the report counts resources: addresses, ranges and tags are values, not resources
+        diff = Counter(c["change"] for c in changes if c["label"] not in data.NOT_RESOURCES)
         assert night.counts["added"] == diff.get("added", 0), night.snapshot_id
         assert night.counts["removed"] == diff.get("removed", 0), night.snapshot_id
     assert [n.counts for n in nights][1:] == [
-        {"added": 1, "removed": 0, "changed": 5},
-        {"added": 0, "removed": 0, "changed": 6},
+        {"added": 2, "removed": 0, "changed": 5},  # web-3 and its interface
+        {"added": 0, "removed": 1, "changed": 9},  # web-2's interface
     ]
     # changed: versions whose NEXT_VERSION says so
     [changed] = drv.execute_query(
@@ -134,10 +141,18 @@ def test_exposure_and_findings_are_the_query_packs(drv: neo4j.Driver) -> None:
         sum(r["snapshot_id"] == s for r in per_snapshot.rows) for s in (LEGACY, D25, D26, D27)
     ]
     assert line.counts == [6, 6, 8, 7]
+    # over the three exposure queries: on the last day the Elastic IP moved to web-3, which
+    # became reachable (no longer exposed-but-not-reachable)
+    web3, db1 = ID["web-3-us-east-1"], ID["db-1-us-east-1"]
     assert [(e.snapshot_id, e.change, e.row["resource"]) for e in exposure.events] == [
-        (D26, "exposed", "i-b158a7153ac8f0362"),
-        (D26, "exposed", "i-eb74ea1790f211418"),
+        (D26, "exposed", web3),
+        (D26, "exposed", db1),
+        (D26, "exposed", web3),
+        (D26, "exposed", db1),
+        (D27, "no longer exposed", web3),
         (D27, "no longer exposed", GONE),
+        (D27, "no longer exposed", GONE),
+        (D27, "exposed", web3),
     ]
     findings = data.findings(drv, win.latest, "neo4j")
     assert [f.query.rule_id for f in findings] == sorted(f.query.rule_id or "" for f in findings)
@@ -185,7 +200,7 @@ def test_the_report_in_a_browser(neo4j_server: Any, drv: neo4j.Driver, tmp_path:
         assert chart["drawn"] and chart["svg"] >= 1, name
         assert chart["traces"] >= 1 and chart["points"] >= 1, name
     estate = seen.charts["estate"]
-    assert estate["traces"] == 10
+    assert estate["traces"] == 19  # a panel per resource label (graph model 1.1: 19)
     # the legacy archive's VPC count is a gap in the drawn chart, never a zero
     vpc = estate["ys"][estate["names"].index("VPC")]
     assert vpc == [None, 4, 4, 4]
