@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     bulkgraph_import_memory: str = Field(
         default="4g", description="off-heap memory cap of neo4j-admin database import"
     )
+    bulkgraph_layout: str = Field(
+        default="snapshots",
+        description="graph layout of a new graph: snapshots (a full copy per snapshot) or "
+        "versions (one node per version; docs/versions-layout.md)",
+    )
     bulkgraph_load_batch: int = Field(
         default=10_000, description="rows per transaction of LOAD CSV (bulkgraph load)"
     )
