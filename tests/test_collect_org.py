@@ -405,14 +405,17 @@ def test_plan_lists_what_is_missing(tmp_path: Path) -> None:
 
 # --- a region at its real size ----------------------------------------------------------------
 
-LARGE_REGION = 10_000
+#: large enough for several full pages and a short last one; the 10,000-instance region of
+#: issue 23's report is the benchmark's collect stage (bench/collectbench.py), not a test:
+#: moto renders it for ~4 min on this 2-core machine
+LARGE_REGION = 2_500
 
 
-@pytest.mark.slow  # ~4 min on a loaded 2-core machine: moto renders 10,000 instances
-def test_a_region_of_10000_instances_with_default_settings(tmp_path: Path) -> None:
+@pytest.mark.slow  # ~1 min: moto renders 2,500 instances
+def test_a_large_region_is_collected_in_pages_with_default_settings(tmp_path: Path) -> None:
     """Issue 23's first report: one unpaginated DescribeInstances of an 11,000-instance region
     outlasted botocore's 60 s read timeout, every retry too, and the collection never ended.
-    With the registry's page sizes and the 120 s read timeout it finishes, no option given."""
+    With the registry's page sizes it is asked for in pages of 1000, no option given."""
     with moto_server(MOTO_EC2_LOAD_DEFAULT_AMIS="false") as endpoint:
         launch_many(MANAGEMENT, "us-east-1", LARGE_REGION)
         started = time.monotonic()
@@ -434,8 +437,10 @@ def test_a_region_of_10000_instances_with_default_settings(tmp_path: Path) -> No
     assert len(ids) == len(set(ids)) == LARGE_REGION
     # pages of 1000 (moto counts reservations, one instance each here, as AWS counts instances)
     assert [sum(len(r["Instances"]) for r in p["Reservations"]) for p in call["pages"]] == [
-        1000
-    ] * (LARGE_REGION // 1000)
+        1000,
+        1000,
+        500,
+    ]
     print(f"collected {LARGE_REGION} instances in {elapsed:.0f} s")
 
 
