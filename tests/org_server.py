@@ -254,7 +254,8 @@ def role_checking_proxy(upstream: str) -> Iterator[RoleCheckingProxy]:
 
 
 def cli_env(tmp_path: Path, endpoint: str) -> dict[str, str]:
-    """Fake credentials of the management account, the endpoint, nothing from this host."""
+    """The environment of a CLI run against a moto server: fake credentials (moto's default
+    account, the management account of an organization), the endpoint, nothing from this host."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BULKGRAPH_"))}
     env.update(
         AWS_ACCESS_KEY_ID="testing",

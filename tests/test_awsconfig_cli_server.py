@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import urllib.request
@@ -17,6 +16,7 @@ import boto3
 import pytest
 from config_scenario import D1, D3, IDS, write_scenario
 from moto.server import ThreadedMotoServer
+from org_server import cli_env
 
 from bulkgraph.errors import ExitCode
 from bulkgraph.extract.awsconfig.build import from_config
@@ -38,21 +38,6 @@ def endpoint() -> Iterator[str]:
         yield url
     finally:
         server.stop()
-
-
-def _env(tmp_path: Path, endpoint: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BULKGRAPH_"))}
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
-        AWS_EC2_METADATA_DISABLED="true",
-        BULKGRAPH_CACHE_DIR=str(tmp_path / "cache"),
-    )
-    return env
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -103,7 +88,7 @@ def test_from_config_reads_an_s3_bucket(endpoint: str, tmp_path: Path) -> None:
                 "--json",
             ],
             cwd=tmp_path,
-            env=_env(tmp_path, endpoint),
+            env=cli_env(tmp_path, endpoint),
             capture_output=True,
             text=True,
             timeout=300,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
-import os
 import re
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from urllib.parse import parse_qs
 import pytest
 from estate import ACCOUNT_ID, Estate, build_estate
 from moto.server import ThreadedMotoServer
+from org_server import cli_env
 
 from bulkgraph.extract.operations import GLOBAL_REGION, PerItem, Scope
 from bulkgraph.extract.operations import OPERATIONS as REGISTRY
@@ -52,28 +52,12 @@ _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_requ
 _NOT_FORWARDED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
 
 
-def _aws_env(tmp_path: Path, endpoint: str) -> dict[str, str]:
-    """The environment of a CLI run: fake credentials, the endpoint, nothing from this host."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BULKGRAPH_"))}
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
-        AWS_EC2_METADATA_DISABLED="true",
-        BULKGRAPH_CACHE_DIR=str(tmp_path / "cache"),
-    )
-    return env
-
-
 def bulkgraph(tmp_path: Path, endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
     # cwd tmp_path: no .env of the checkout is read
     return subprocess.run(
         [sys.executable, "-m", "bulkgraph", *args],
         cwd=tmp_path,
-        env=_aws_env(tmp_path, endpoint),
+        env=cli_env(tmp_path, endpoint),
         capture_output=True,
         text=True,
         timeout=300,
