@@ -40,8 +40,8 @@ from bulkgraph.csvfolder import (
     NODES as NODE_FILES,
 )
 from bulkgraph.errors import InputError
-from bulkgraph.layout import DEFAULT_LAYOUT, Layout
 from bulkgraph.extract.model import Snapshot, SnapshotInfo
+from bulkgraph.layout import DEFAULT_LAYOUT, Layout
 from bulkgraph.load.importer import manifest_import_args
 from bulkgraph.transform import csvfmt, dynamic
 from bulkgraph.transform.schema import NODES, REL_BY_GROUP, RELS, RelSchema

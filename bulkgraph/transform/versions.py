@@ -422,10 +422,7 @@ def _step_nodes(
     saw = pl.col("s_suid").is_not_null()
     has = pl.col("vuid").is_not_null()
     same = has & pl.col("open") & saw & (pl.col("props") == pl.col("s_props"))
-    if unknown:
-        knows = ~unknown_expr(unknown, "label", "account", "region")
-    else:
-        knows = pl.lit(True)
+    knows = ~unknown_expr(unknown, "label", "account", "region") if unknown else pl.lit(True)
     j = j.with_columns(
         same.fill_null(False).alias("_same"),
         (has & pl.col("open") & ~saw & knows).fill_null(False).alias("_lost"),
@@ -587,4 +584,4 @@ def _put_links(out: _Writer, frame: pl.DataFrame) -> None:
         out.lines(RELATIONSHIPS, str(group), part["line"].sort())
 
 
-__all__ = ["CHUNK", "SnapshotTime", "VersionsResult", "write_versions", "node_header"]
+__all__ = ["CHUNK", "SnapshotTime", "VersionsResult", "node_header", "write_versions"]
