@@ -28,7 +28,7 @@ from pathlib import Path
 from bulkgraph.csvfolder import MANIFEST_NAME, Manifest, read_manifest
 from bulkgraph.db import home_connection, open_driver
 from bulkgraph.errors import BulkgraphError
-from bulkgraph.load.counts import GraphCounts, compare, graph_counts
+from bulkgraph.load.counts import GraphCounts, compare, expected_counts, graph_counts
 from bulkgraph.load.importer import import_command
 from bulkgraph.load.postload import apply_post_load
 from bulkgraph.load.settle import operation_lock, settle_locked
@@ -208,11 +208,11 @@ def _post_load_and_verify(
     pause_point(pause_name)
     conn = home_connection(home)
     with open_driver(conn) as driver:
-        apply_post_load(driver, conn.database)
+        apply_post_load(driver, conn.database, layout=manifest.layout)
         phases["post_load"] = time.monotonic() - t0
         t0 = time.monotonic()
         found = graph_counts(driver, conn.database)
-    mismatches = compare(found, manifest.nodes_per_label, manifest.relationships_per_type)
+    mismatches = compare(found, *expected_counts(manifest))
     phases["verify"] = time.monotonic() - t0
     if mismatches:
         listed = "\n  ".join(str(m) for m in mismatches)
@@ -233,7 +233,7 @@ def _merged_input(manifest: Manifest, csv_dir: Path, into: Path) -> dict[tuple[s
     re-use and LOAD CSV.
     """
     merged: dict[tuple[str, str], Path] = {}
-    for group in manifest.groups:
+    for group in manifest.import_groups:
         folder = into / group.kind / group.group
         folder.mkdir(parents=True, exist_ok=True)
         # the header is the first line of the group's one file: a separate header file would

@@ -41,7 +41,7 @@ from bulkgraph.csvfolder import (
 )
 from bulkgraph.errors import InputError
 from bulkgraph.extract.model import Snapshot, SnapshotInfo
-from bulkgraph.layout import DEFAULT_LAYOUT, Layout
+from bulkgraph.layout import DEFAULT_LAYOUT, Layout, parse_layout
 from bulkgraph.load.importer import manifest_import_args
 from bulkgraph.transform import csvfmt, dynamic
 from bulkgraph.transform.schema import NODES, REL_BY_GROUP, RELS, RelSchema
@@ -183,15 +183,15 @@ def transform(
     force: bool = False,
     workers: int | None = None,
     progress: Progress | None = None,
-    layout: Layout = DEFAULT_LAYOUT,
+    layout: Layout | None = None,
 ) -> TransformResult:
-    """Transform `snapshots` into `out_dir` (see the module doc) for a graph in `layout`.
-    Raises InputError when two snapshots share an id; a snapshot that fails is reported in
-    `failed`, not raised."""
+    """Transform `snapshots` into `out_dir` (see the module doc) for a graph in `layout`
+    (default: the setting `BULKGRAPH_LAYOUT`). Raises InputError when two snapshots share
+    an id; a snapshot that fails is reported in `failed`, not raised."""
     _check_unique_ids(snapshots)
     ordered = sorted(snapshots, key=lambda s: (s.info.taken_at, s.info.snapshot_id))
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = TransformResult(out_dir, out_dir / MANIFEST_NAME, layout=layout)
+    result = TransformResult(out_dir, out_dir / MANIFEST_NAME, layout=chosen_layout(layout))
     results = _transform_each(ordered, out_dir, result, force, workers, progress)
     if progress:
         progress("linking snapshots", len(ordered), len(ordered))
@@ -281,6 +281,15 @@ def _write_versions(
             )
         )
     return out, written.multiline
+
+
+def chosen_layout(layout: Layout | None) -> Layout:
+    """`layout`, or the setting `BULKGRAPH_LAYOUT` when None."""
+    if layout is not None:
+        return layout
+    from bulkgraph.settings import get_settings
+
+    return parse_layout(get_settings().bulkgraph_layout)
 
 
 def _check_unique_ids(snapshots: list[Snapshot]) -> None:
