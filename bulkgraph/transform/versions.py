@@ -416,26 +416,29 @@ def _step_nodes(
     state: pl.DataFrame, seen: pl.DataFrame, sid: str, unknown: list[str]
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """One snapshot on the versions: (new state, suid -> version of what it saw, versions it
-    closed with `to` = its id, NEXT_VERSION lines (group, line) it opened)."""
+    closed with `to` = its id, NEXT_VERSION lines (group, line) it opened).
+
+    Where the snapshot does not know a resource's label in the area of its current version,
+    what it says of the resource (nothing, or a stub made for a relationship) neither ends
+    nor starts a version: the current one goes on, its `last` moved only when seen the same.
+    """
     s = seen.rename({c: f"s_{c}" for c in seen.columns if c != "rk"})
     j = state.join(s, on="rk", how="full", coalesce=True)
     saw = pl.col("s_suid").is_not_null()
-    has = pl.col("vuid").is_not_null()
-    same = has & pl.col("open") & saw & (pl.col("props") == pl.col("s_props"))
-    knows = ~unknown_expr(unknown, "label", "account", "region") if unknown else pl.lit(True)
+    current = pl.col("vuid").is_not_null() & pl.col("open")
+    same = current & saw & (pl.col("props") == pl.col("s_props"))
+    blind = unknown_expr(unknown, "label", "account", "region") if unknown else pl.lit(False)
     j = j.with_columns(
         same.fill_null(False).alias("_same"),
-        (has & pl.col("open") & ~saw & knows).fill_null(False).alias("_lost"),
+        (current & blind).fill_null(False).alias("_blind"),
+        (current & ~saw & ~blind).fill_null(False).alias("_lost"),
     )
-    opened = saw & ~pl.col("_same")
-    closing = (has & pl.col("open") & saw & ~pl.col("_same")) | pl.col("_lost")
-    gone = j.filter(closing.fill_null(False)).select(*_STATE_SCHEMA, pl.lit(sid).alias("to"))
-    nv = j.filter(opened & has).select(
-        pl.concat_str(
-            [
-                pl.lit("NEXT_VERSION__") + pl.col("s_label") + "__" + pl.col("s_label"),
-            ]
-        ).alias("group"),
+    kept = pl.col("_same") | pl.col("_blind")
+    opened = saw & ~kept
+    closing = (current & opened).fill_null(False) | pl.col("_lost")
+    gone = j.filter(closing).select(*_STATE_SCHEMA, pl.lit(sid).alias("to"))
+    nv = j.filter(opened & pl.col("vuid").is_not_null()).select(
+        (pl.lit("NEXT_VERSION__") + pl.col("s_label") + "__" + pl.col("s_label")).alias("group"),
         pl.concat_str(
             [
                 pl.col("vuid"),
@@ -447,29 +450,25 @@ def _step_nodes(
             separator=",",
         ).alias("line"),
     )
+
+    def mine(name: str) -> pl.Expr:
+        return pl.when(opened).then(f"s_{name}").otherwise(name).alias(name)
+
     new_state = j.select(
         "rk",
-        pl.coalesce("s_label", "label").alias("label"),
+        mine("label"),
         pl.when(opened).then("s_suid").otherwise("vuid").alias("vuid"),
-        pl.when(saw).then("s_props").otherwise("props").alias("props"),
-        pl.when(saw).then("s_account").otherwise("account").alias("account"),
-        pl.when(saw).then("s_region").otherwise("region").alias("region"),
+        mine("props"),
+        mine("account"),
+        mine("region"),
         pl.when(opened).then(pl.lit(sid)).otherwise("first").alias("first"),
-        pl.when(saw).then(pl.lit(sid)).otherwise("last").alias("last"),
-        (saw | (pl.col("open") & ~pl.col("_lost"))).fill_null(False).alias("open"),
+        pl.when(opened | pl.col("_same")).then(pl.lit(sid)).otherwise("last").alias("last"),
+        (opened | (pl.col("open") & ~pl.col("_lost"))).fill_null(False).alias("open"),
+        saw.alias("_saw"),
+        pl.col("s_suid").alias("suid"),
     )
-    mapping = (
-        j.filter(saw)
-        .select(
-            "s_suid",
-            pl.when(opened).then("s_suid").otherwise("vuid").alias("vuid"),
-            pl.col("s_label").alias("label"),
-            pl.col("s_account").alias("account"),
-            pl.col("s_region").alias("region"),
-        )
-        .rename({"s_suid": "suid"})
-    )
-    return new_state, mapping, gone, nv
+    mapping = new_state.filter("_saw").select("suid", "vuid", "label", "account", "region")
+    return new_state.drop("_saw", "suid"), mapping, gone, nv
 
 
 def _step_rels(
@@ -514,10 +513,11 @@ def _step_rels(
     saw = pl.col("s_label_n").is_not_null()
     has = pl.col("first").is_not_null()
     if unknown:
-        either = unknown_expr(unknown, "s_label", "s_account", "s_region") | unknown_expr(
-            unknown, "e_label", "e_account", "e_region"
+        carried = (
+            _rel_unknown(unknown)
+            & pl.col("start").is_in(open_uids.implode())
+            & pl.col("end").is_in(open_uids.implode())
         )
-        carried = either & pl.col("start").is_in(open_uids) & pl.col("end").is_in(open_uids)
     else:
         carried = pl.lit(False)
     j = j.with_columns((has & ~saw & ~carried).fill_null(False).alias("_over"))
@@ -532,6 +532,21 @@ def _step_rels(
         ),
     )
     return kept, over
+
+
+def _rel_unknown(unknown: list[str]) -> pl.Expr:
+    """Whether the snapshot does not know a relationship (start: s_*, end: e_* columns):
+    it does not know the label of an end placed in an account; an end placed in none (a
+    Tag, a CIDR, an address, a stub) counts only when neither end is placed (the tags of
+    a known instance are known, whatever other calls failed)."""
+    s_unknown = unknown_expr(unknown, "s_label", "s_account", "s_region")
+    e_unknown = unknown_expr(unknown, "e_label", "e_account", "e_region")
+    s_placed, e_placed = pl.col("s_account").is_not_null(), pl.col("e_account").is_not_null()
+    return (
+        (s_placed & s_unknown)
+        | (e_placed & e_unknown)
+        | (~s_placed & ~e_placed & (s_unknown | e_unknown))
+    )
 
 
 def _interval(taken: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
