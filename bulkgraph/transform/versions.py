@@ -577,7 +577,7 @@ def _put_versions(out: _Writer, frame: pl.DataFrame, taken: pl.DataFrame) -> Non
         ).alias("line"),
     )
     for (label,), part in sorted(lines.partition_by("label", as_dict=True).items()):
-        out.lines(NODE_FILES, csvfolder.node_group(str(label)), part["line"])
+        out.lines(NODE_FILES, csvfolder.node_group(str(label)), part["line"].sort())
 
 
 def _put_runs(out: _Writer, frame: pl.DataFrame, taken: pl.DataFrame) -> None:
