@@ -245,6 +245,10 @@ def views(
     _import(neo4j_server, snapshots_csv)
     assert recorded_layout(neo4j_server.driver()) is Layout.snapshots
     out["snapshots"] = {s: snapshot_view(neo4j_server.run, s) for s in SNAPSHOTS}
+    # the versions layout's indexes are for versions graphs only
+    names = {r["name"] for r in neo4j_server.run("SHOW INDEXES YIELD name RETURN name")}
+    assert "instance_resource_key" in names
+    assert "instance_resource_key_valid_from" not in names
     _import(neo4j_server, versions_csv)
     assert recorded_layout(neo4j_server.driver()) is Layout.versions
     out["versions"] = {s: versions_view(neo4j_server.run, TAKEN[s]) for s in SNAPSHOTS}

@@ -132,7 +132,7 @@ def build_history(root: Path) -> History:
 def _history(root: Path) -> History:
     estate = build_estate()
     us, eu = estate.regions[US], estate.regions[EU]
-    ec2 = boto3.client("ec2", region_name=US)
+    ec2: Any = boto3.client("ec2", region_name=US)
     rds_eu = boto3.client("rds", region_name=EU)
     rds_us = boto3.client("rds", region_name=US)
     # a stale rule: from a group deleted since (a stub)

@@ -73,6 +73,8 @@ class ImportSummary:
     report_lines: int = 0
     #: what was cleaned up first after a killed run (see settle.py), or None
     settled: dict[str, object] | None = None
+    #: the graph layout imported (the manifest's)
+    layout: str = "snapshots"
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -191,6 +193,7 @@ def _import_locked(
         import_cpu_seconds=result.cpu_seconds,
         report=str(report) if report_lines else None,
         report_lines=report_lines,
+        layout=manifest.layout.value,
     )
 
 
