@@ -207,6 +207,13 @@ def test_manifest_and_snapshot_nodes(versions_csv: Path) -> None:
     lines = (versions_csv / "versions/nodes/Snapshot/versions.csv").read_text().splitlines()
     assert all(line.endswith(',"versions"') for line in lines)
     assert manifest.nodes_per_label["Snapshot"] == len(SNAPSHOTS)
+    # the counts `import` checks are those of the versions files
+    per_snapshot = {g.group: g.total_rows for g in manifest.groups}
+    assert manifest.nodes_per_label["Instance"] == groups["Instance"].total_rows
+    assert groups["Instance"].total_rows < per_snapshot["Instance"]
+    assert manifest.relationships_per_type["TAGGED"] == sum(
+        g.total_rows for g in manifest.versions_groups if g.type == "TAGGED"
+    )
     # the per-snapshot parts are still there, for `load`
     assert any(g.group == "CONTAINS__Snapshot__Instance" for g in manifest.groups)
     assert all(a.find("versions/") >= 0 for a in manifest.import_args if a.startswith("--n"))
