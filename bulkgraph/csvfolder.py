@@ -8,9 +8,13 @@ CSV_DIR/
   nodes/<Label>/<snapshot_id>.csv           one part per snapshot, no header
   relationships/<TYPE>__<Start>__<End>/...  the same for each (type, start label, end label)
   state/<snapshot_id>/...                   the transform's own per-snapshot files (`State`)
+  versions/nodes/<Label>/header.csv         the versions layout (docs/versions-layout.md):
+  versions/nodes/<Label>/versions.csv       one file per group for all snapshots, written
+  versions/relationships/<group>/...        by the transform with `--layout versions`
 ```
 
-The transform writes it (`transform/run.py`, `transform/snapshot.py`, `transform/temporal.py`);
+The transform writes it (`transform/run.py`, `transform/snapshot.py`, `transform/temporal.py`,
+`transform/versions.py`);
 `load/bulk.py` and `load/append.py` read it through the manifest. Paths inside the manifest
 are relative to CSV_DIR, with `/` separators.
 """
@@ -25,6 +29,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from bulkgraph.errors import InputError
 from bulkgraph.extract.model import SNAPSHOT_ID_RULE, is_valid_snapshot_id
+from bulkgraph.layout import DEFAULT_LAYOUT, Layout
 
 MANIFEST_NAME = "import-manifest.json"
 MANIFEST_FORMAT = "bulkgraph-csv/1"
@@ -54,6 +59,20 @@ def header_path(kind: Kind, group: str) -> str:
 def part_path(kind: Kind, group: str, snapshot_id: str) -> str:
     """A snapshot's part of a group, relative to CSV_DIR."""
     return f"{kind}/{group}/{snapshot_id}{PART_SUFFIX}"
+
+
+#: the folder of the versions layout's files
+VERSIONS_DIR = "versions"
+VERSIONS_PART = "versions.csv"
+
+
+def versions_header_path(kind: Kind, group: str) -> str:
+    return f"{VERSIONS_DIR}/{header_path(kind, group)}"
+
+
+def versions_part_path(kind: Kind, group: str) -> str:
+    """A group's one file of the versions layout, relative to CSV_DIR."""
+    return f"{VERSIONS_DIR}/{kind}/{group}/{VERSIONS_PART}"
 
 
 def part_snapshot(part: str) -> str:
@@ -144,11 +163,23 @@ class Manifest(BaseModel):
     format: str = MANIFEST_FORMAT
     snapshots: list[ManifestSnapshot]
     groups: list[FileGroup]
+    #: the layout `import` builds (docs/versions-layout.md); manifests written before it
+    #: existed read as `snapshots`
+    layout: Layout = DEFAULT_LAYOUT
+    #: what `import` creates, per label and type: the counts of the layout's groups
     nodes_per_label: dict[str, int]
     relationships_per_type: dict[str, int]
+    #: the versions layout's files (`versions/`), empty in the snapshots layout; `groups`
+    #: stay the per-snapshot parts either way (`load` reads those)
+    versions_groups: list[FileGroup] = Field(default_factory=list)
     #: neo4j-admin options after `database import full <db>`, paths relative to CSV_DIR
     #: (`load/importer.py` builds them; kept whole for readers of older folders and people)
     import_args: list[str] = Field(default_factory=list)
+
+    @property
+    def import_groups(self) -> list[FileGroup]:
+        """The groups `import` reads: the layout's."""
+        return self.versions_groups if self.layout is Layout.versions else self.groups
 
 
 def write_manifest(csv_dir: Path, manifest: Manifest) -> Path:

@@ -10,14 +10,35 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from bulkgraph.console import err, show_progress
 from bulkgraph.errors import BulkgraphError, ExitCode
 
+if TYPE_CHECKING:
+    from bulkgraph.layout import Layout
+
 ProgressFn = Callable[[str, int, int], None]
+
+#: `--layout` of the commands that build a graph
+LAYOUT_HELP = (
+    "Graph layout: snapshots (a full copy per snapshot) or versions (one node per version; "
+    "docs/versions-layout.md). Default: BULKGRAPH_LAYOUT, else snapshots."
+)
+
+
+def layout_option(text: str | None) -> Layout | None:
+    """The `--layout` given, parsed (bad value: exit 2); None when not given (the setting)."""
+    if text is None:
+        return None
+    from bulkgraph.layout import parse_layout  # it imports the driver: not for --help
+
+    try:
+        return parse_layout(text)
+    except BulkgraphError as exc:
+        raise BulkgraphError(str(exc), ExitCode.USAGE) from None
 
 
 def add_group(app: typer.Typer, name: str, help: str) -> typer.Typer:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from bulkgraph.cli.common import progress_bar
+from bulkgraph.cli.common import LAYOUT_HELP, layout_option, progress_bar
 from bulkgraph.cli.output import print_json
 from bulkgraph.console import err, is_quiet, out
 from bulkgraph.errors import ExitCode
@@ -133,6 +133,7 @@ def rebuild_command(
         "--shared",
         help="With --scheduler: where workers put their files (default: BULKGRAPH_DASK_SHARED).",
     ),
+    layout: str | None = typer.Option(None, "--layout", help=LAYOUT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Transform every snapshot found and rebuild the graph from them (the nightly job).
@@ -145,6 +146,7 @@ def rebuild_command(
     from bulkgraph.cli.transform import dask_options, print_notes
     from bulkgraph.pipeline.rebuild import rebuild
 
+    chosen = layout_option(layout)
     cluster = dask_options(scheduler, shared, workers)
     with progress_bar("transforming", as_json) as progress:
         summary = rebuild(
@@ -158,6 +160,7 @@ def rebuild_command(
             on_import_line=_importer_line(as_json),
             scheduler=cluster[0] if cluster else None,
             shared=cluster[1] if cluster else None,
+            layout=chosen,
         )
     for where, why in summary.skipped.items():
         err.print(f"[yellow]skipped[/] {where}: {why}", markup=True, highlight=False)

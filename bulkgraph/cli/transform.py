@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from bulkgraph.cli.common import progress_bar
+from bulkgraph.cli.common import LAYOUT_HELP, layout_option, progress_bar
 from bulkgraph.cli.output import print_json
 from bulkgraph.console import err, is_quiet, out
 from bulkgraph.errors import BulkgraphError, ExitCode
@@ -36,6 +36,7 @@ def transform_command(
         help="With --scheduler: where workers put their files, a folder they all see or an "
         "s3:// prefix (default: BULKGRAPH_DASK_SHARED).",
     ),
+    layout: str | None = typer.Option(None, "--layout", help=LAYOUT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Normalize snapshots into CSV_DIR: node/relationship CSVs, import-manifest.json,
@@ -45,6 +46,7 @@ def transform_command(
     manifest, operations not read), named on stderr."""
     from bulkgraph.csvfolder import REJECTS_NAME
 
+    chosen = layout_option(layout)
     cluster = dask_options(scheduler, shared, workers)
     problems: list[Problem] = []
     if cluster is None:
@@ -60,7 +62,12 @@ def transform_command(
             from bulkgraph.transform.run import transform
 
             result = transform(
-                found.snapshots, out_dir, force=force, workers=workers, progress=progress
+                found.snapshots,
+                out_dir,
+                force=force,
+                workers=workers,
+                progress=progress,
+                layout=chosen,
             )
         else:
             from bulkgraph.transform.cluster import transform_on_cluster
@@ -73,6 +80,7 @@ def transform_command(
                 force=force,
                 account_id=account_id,
                 progress=progress,
+                layout=chosen,
             )
             _print_skipped(problems)
     for sid, message in result.failed.items():
@@ -84,7 +92,7 @@ def transform_command(
         out.print(
             f"{len(result.transformed)} transformed, {len(result.reused)} reused, "
             f"{len(result.failed)} failed, {result.rejected} records rejected "
-            f"-> {result.manifest_path}"
+            f"-> {result.manifest_path} (layout {result.layout.value})"
         )
         for op, c in sorted(result.families.items()):
             out.print(f"  {op}: read {c['read']}, written {c['written']}, rejected {c['rejected']}")

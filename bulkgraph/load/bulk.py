@@ -73,6 +73,8 @@ class ImportSummary:
     report_lines: int = 0
     #: what was cleaned up first after a killed run (see settle.py), or None
     settled: dict[str, object] | None = None
+    #: the graph layout imported (the manifest's)
+    layout: str = "snapshots"
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -191,6 +193,7 @@ def _import_locked(
         import_cpu_seconds=result.cpu_seconds,
         report=str(report) if report_lines else None,
         report_lines=report_lines,
+        layout=manifest.layout.value,
     )
 
 
@@ -208,10 +211,11 @@ def _post_load_and_verify(
     pause_point(pause_name)
     conn = home_connection(home)
     with open_driver(conn) as driver:
-        apply_post_load(driver, conn.database)
+        apply_post_load(driver, conn.database, layout=manifest.layout)
         phases["post_load"] = time.monotonic() - t0
         t0 = time.monotonic()
         found = graph_counts(driver, conn.database)
+    # the manifest counts what the import of its layout creates (csvfolder.Manifest)
     mismatches = compare(found, manifest.nodes_per_label, manifest.relationships_per_type)
     phases["verify"] = time.monotonic() - t0
     if mismatches:
@@ -233,7 +237,7 @@ def _merged_input(manifest: Manifest, csv_dir: Path, into: Path) -> dict[tuple[s
     re-use and LOAD CSV.
     """
     merged: dict[tuple[str, str], Path] = {}
-    for group in manifest.groups:
+    for group in manifest.import_groups:
         folder = into / group.kind / group.group
         folder.mkdir(parents=True, exist_ok=True)
         # the header is the first line of the group's one file: a separate header file would

@@ -58,11 +58,12 @@ def import_command(
 ) -> list[str]:
     """`database import full <database> <groups> <csv options> <options>`.
 
-    Groups name their header and parts under `csv_dir` (absolute), or with `merged`
+    The groups are those of the manifest's layout (`Manifest.import_groups`). They name
+    their header and parts under `csv_dir` (absolute), or with `merged`
     ((kind, group) -> one file holding its header and parts) that one file each.
     """
     args: list[str] = []
-    for group in manifest.groups:
+    for group in manifest.import_groups:
         if merged is not None:
             files = [str(_no_comma(merged[(group.kind, group.group)]))]
         else:

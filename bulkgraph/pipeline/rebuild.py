@@ -19,6 +19,7 @@ from pathlib import Path
 from bulkgraph.csvfolder import REJECTS_NAME
 from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.extract.sources import discover, snapshot_cache_dir
+from bulkgraph.layout import Layout, parse_layout
 from bulkgraph.load.bulk import ImportSummary, bulk_import
 from bulkgraph.load.settle import settle
 from bulkgraph.pausepoint import pause_point
@@ -33,6 +34,8 @@ REJECT_SAMPLES = 20
 @dataclass
 class RebuildSummary:
     snapshots: list[str] = field(default_factory=list)
+    #: the layout the graph was built in
+    layout: str = "snapshots"
     skipped: dict[str, str] = field(default_factory=dict)  # location or id -> why
     nodes: int = 0
     relationships: int = 0
@@ -84,6 +87,7 @@ def rebuild(
     settings: Settings | None = None,
     scheduler: str | None = None,
     shared: str | None = None,
+    layout: Layout | None = None,
 ) -> RebuildSummary:
     """Discover, transform and bulk-import `sources`; see the module docstring.
 
@@ -91,8 +95,10 @@ def rebuild(
     whose input did not change are not transformed again); without one a temporary folder is
     used and removed unless `keep_csv`. With a Dask `scheduler`, the snapshots are opened and
     transformed on its workers, who put their files in `shared` (transform/cluster.py).
+    The graph is built in `layout` (default: the setting `bulkgraph_layout`).
     """
     settings = settings or get_settings()
+    layout = layout or parse_layout(settings.bulkgraph_layout)
     summary = RebuildSummary()
     live = home if isinstance(home, Neo4jHome) else resolve_home(home, settings)
     # first, before the transform takes the machine: a killed run's staging server goes
@@ -122,7 +128,11 @@ def rebuild(
         t0 = time.monotonic()
         if found is not None:
             result = transform(
-                found.snapshots, csv_dir, workers=workers, progress=_pausing(progress)
+                found.snapshots,
+                csv_dir,
+                workers=workers,
+                progress=_pausing(progress),
+                layout=layout,
             )
         else:
             from bulkgraph.transform.cluster import transform_on_cluster
@@ -135,6 +145,7 @@ def rebuild(
                 shared=shared,
                 account_id=account_id,
                 progress=_pausing(progress),
+                layout=layout,
             )
             for problem in problems:
                 summary.skipped[problem.location] = problem.message
@@ -153,6 +164,7 @@ def rebuild(
             )
         imported = bulk_import(csv_dir, live, on_line=on_import_line, settings=settings)
         summary.import_summary = imported
+        summary.layout = result.layout.value
         summary.snapshots = imported.snapshots
         summary.nodes = imported.nodes
         summary.relationships = imported.relationships

@@ -33,9 +33,11 @@ from bulkgraph.extract.sources import (
     open_candidate,
     strip_location,
 )
+from bulkgraph.layout import Layout
 from bulkgraph.transform.run import (
     Progress,
     TransformResult,
+    chosen_layout,
     done_result,
     finish,
     reusable,
@@ -109,6 +111,7 @@ def transform_on_cluster(
     force: bool = False,
     account_id: str | None = None,
     progress: Progress | None = None,
+    layout: Layout | None = None,
 ) -> tuple[TransformResult, list[Problem]]:
     """Transform the snapshots in `sources` on the Dask cluster at `scheduler` into the
     CSV folder `out_dir` (see the module doc). Returns the result and what was skipped:
@@ -136,7 +139,7 @@ def transform_on_cluster(
     outcomes = once_each([a for a in answers if isinstance(a, Outcome)], problems)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = TransformResult(out_dir, out_dir / MANIFEST_NAME)
+    result = TransformResult(out_dir, out_dir / MANIFEST_NAME, layout=chosen_layout(layout))
     results: dict[str, SnapshotResult] = {}
     for o in outcomes:
         sid = o.info.snapshot_id

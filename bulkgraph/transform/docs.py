@@ -10,9 +10,10 @@ from pathlib import Path
 from bulkgraph.extract import operations
 from bulkgraph.transform.declare import Prop, RelSchema
 from bulkgraph.transform.families import FAMILIES
-from bulkgraph.transform.schema import NODES, RELS, schema_cypher
+from bulkgraph.transform.schema import NODES, RELS, schema_cypher, versions_schema_cypher
 
 CYPHER_FILE = Path("bulkgraph/cypher/00-schema.cypher")
+VERSIONS_CYPHER_FILE = Path("bulkgraph/cypher/versions/10-versions.cypher")
 DOC_FILE = Path("docs/graph-model.md")
 PNG_FILE = Path("docs/graph-model.png")
 
@@ -151,10 +152,11 @@ def markdown() -> str:
 class Outputs:
     cypher: str
     markdown: str
+    versions_cypher: str
 
 
 def outputs() -> Outputs:
-    return Outputs(schema_cypher(), markdown())
+    return Outputs(schema_cypher(), markdown(), versions_schema_cypher())
 
 
 def render_png(path: Path) -> None:
@@ -212,7 +214,11 @@ def write_docs(root: Path, *, check: bool = False) -> list[Path]:
     """Write (or with `check`, compare) the generated files under `root`; returns those that
     differ (check) or were written."""
     out = outputs()
-    wanted = {root / CYPHER_FILE: out.cypher, root / DOC_FILE: out.markdown}
+    wanted = {
+        root / CYPHER_FILE: out.cypher,
+        root / DOC_FILE: out.markdown,
+        root / VERSIONS_CYPHER_FILE: out.versions_cypher,
+    }
     changed = []
     for path, text in wanted.items():
         current = path.read_text(encoding="utf-8") if path.exists() else None

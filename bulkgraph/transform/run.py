@@ -4,7 +4,8 @@ Snapshots are transformed in parallel worker processes (each a pure function of 
 snapshot); a snapshot whose outputs exist for the same input checksum is not redone. Then a
 cheap sequential pass links snapshots in time (NEXT, NEXT_VERSION), writes the relationships
 whose properties are named by the data (dynamic.py: PEERED_TO's tags), the header files,
-`rejects.jsonl` and `import-manifest.json` (the folder's layout: `bulkgraph/csvfolder.py`).
+for a graph in the versions layout the versions files (versions.py), `rejects.jsonl` and
+`import-manifest.json` (the folder's layout: `bulkgraph/csvfolder.py`).
 On a Dask cluster (`cluster.py`) the snapshots are transformed by its workers instead, and
 the same sequential end (`finish`) runs here.
 """
@@ -17,6 +18,7 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -40,15 +42,17 @@ from bulkgraph.csvfolder import (
 )
 from bulkgraph.errors import InputError
 from bulkgraph.extract.model import Snapshot, SnapshotInfo
+from bulkgraph.layout import DEFAULT_LAYOUT, Layout, parse_layout
 from bulkgraph.load.importer import manifest_import_args
 from bulkgraph.transform import csvfmt, dynamic
-from bulkgraph.transform.schema import NODES, RELS, RelSchema
+from bulkgraph.transform.schema import NODES, REL_BY_GROUP, RELS, RelSchema
 from bulkgraph.transform.snapshot import (
     SnapshotResult,
     output_layout,
     transform_snapshot,
 )
 from bulkgraph.transform.temporal import link
+from bulkgraph.transform.versions import SnapshotTime, write_versions
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +76,14 @@ class TransformResult:
     warnings: dict[str, list[str]] = field(default_factory=dict)
     #: snapshot id -> `account/region/operation` it does not know (recorded in the graph)
     unknown: dict[str, list[str]] = field(default_factory=dict)
+    #: the layout of the graph the folder imports into (`nodes_per_label` and
+    #: `relationships_per_type` count that graph)
+    layout: Layout = DEFAULT_LAYOUT
 
     def to_json(self) -> dict[str, object]:
         return {
             "out_dir": str(self.out_dir),
+            "layout": self.layout.value,
             "manifest": str(self.manifest_path),
             "transformed": self.transformed,
             "reused": self.reused,
@@ -176,13 +184,15 @@ def transform(
     force: bool = False,
     workers: int | None = None,
     progress: Progress | None = None,
+    layout: Layout | None = None,
 ) -> TransformResult:
-    """Transform `snapshots` into `out_dir` (see the module doc). Raises InputError when two
-    snapshots share an id; a snapshot that fails is reported in `failed`, not raised."""
+    """Transform `snapshots` into `out_dir` (see the module doc) for a graph in `layout`
+    (default: the setting `BULKGRAPH_LAYOUT`). Raises InputError when two snapshots share
+    an id; a snapshot that fails is reported in `failed`, not raised."""
     _check_unique_ids(snapshots)
     ordered = sorted(snapshots, key=lambda s: (s.info.taken_at, s.info.snapshot_id))
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = TransformResult(out_dir, out_dir / MANIFEST_NAME)
+    result = TransformResult(out_dir, out_dir / MANIFEST_NAME, layout=chosen_layout(layout))
     results = _transform_each(ordered, out_dir, result, force, workers, progress)
     if progress:
         progress("linking snapshots", len(ordered), len(ordered))
@@ -195,18 +205,27 @@ def finish(
 ) -> None:
     """The sequential end of a transform, once every snapshot's own files are in
     `result.out_dir` (`results`: those that were, by id; `ordered`: every snapshot in time
-    order): the links across snapshots, the header files, `rejects.jsonl`, the summary in
-    `result`, and the manifest."""
+    order): the links across snapshots, the header files, the versions files when
+    `result.layout` is `versions`, `rejects.jsonl`, the summary in `result`, and the
+    manifest."""
     out_dir = result.out_dir
     good = [s for s in ordered if s.snapshot_id in results]
     ids = [s.snapshot_id for s in good]
     groups, multiline = _write_groups(out_dir, ids, results)
+    versions_groups: list[FileGroup] = []
+    if result.layout is Layout.versions:
+        versions_groups, broken = _write_versions(out_dir, good, groups)
+        multiline |= broken
+    else:
+        shutil.rmtree(out_dir / csvfolder.VERSIONS_DIR, ignore_errors=True)
+    imported = versions_groups if result.layout is Layout.versions else groups
     # rejects of all snapshots, in time order
     with (out_dir / REJECTS_NAME).open("w", encoding="utf-8") as fh:
         for sid in ids:
             fh.write((State.dir(out_dir, sid) / State.REJECTS).read_text(encoding="utf-8"))
-    _summarise(result, good, results, groups)
+    _summarise(result, good, results, imported)
     manifest = Manifest(
+        layout=result.layout,
         snapshots=[
             ManifestSnapshot(
                 snapshot_id=s.snapshot_id,
@@ -218,11 +237,60 @@ def finish(
             for s in good
         ],
         groups=groups,
+        versions_groups=versions_groups,
         nodes_per_label=result.nodes_per_label,
         relationships_per_type=dict(sorted(result.relationships_per_type.items())),
-        import_args=manifest_import_args(groups, csvfmt.import_options(multiline)),
+        import_args=manifest_import_args(imported, csvfmt.import_options(multiline)),
     )
     write_manifest(out_dir, manifest)
+
+
+def _write_versions(
+    out_dir: Path, good: list[SnapshotInfo], groups: list[FileGroup]
+) -> tuple[list[FileGroup], bool]:
+    """The versions layout's files (transform/versions.py) and their groups, in the order of
+    the per-snapshot groups; NEXT is the per-snapshot parts as they are."""
+    rel_headers = {g.group: ",".join(g.header_fields) for g in groups if g.kind == RELATIONSHIPS}
+    written = write_versions(
+        out_dir, [SnapshotTime(s.snapshot_id, s.taken_at.isoformat()) for s in good], rel_headers
+    )
+    out: list[FileGroup] = []
+    next_group = csvfolder.rel_group("NEXT", "Snapshot", "Snapshot")
+    for kind, group in [(NODE_FILES, n.group) for n in NODES] + [
+        (RELATIONSHIPS, r.group) for r in RELS
+    ]:
+        if kind == RELATIONSHIPS and group == next_group:
+            out.extend(g for g in groups if g.kind == RELATIONSHIPS and g.group == group)
+            continue
+        if (kind, group) not in written.rows:
+            continue
+        header = written.headers[(kind, group)]
+        part = csvfolder.versions_part_path(kind, group)
+        rel = REL_BY_GROUP.get(group) if kind == RELATIONSHIPS else None
+        out.append(
+            FileGroup(
+                kind=kind,
+                group=group,
+                label=group if kind == NODE_FILES else None,
+                type=rel.type if rel else None,
+                start=rel.start if rel else None,
+                end=rel.end if rel else None,
+                header=csvfolder.versions_header_path(kind, group),
+                header_fields=header.split(","),
+                parts=[part],
+                rows={part: written.rows[(kind, group)]},
+            )
+        )
+    return out, written.multiline
+
+
+def chosen_layout(layout: Layout | None) -> Layout:
+    """`layout`, or the setting `BULKGRAPH_LAYOUT` when None."""
+    if layout is not None:
+        return layout
+    from bulkgraph.settings import get_settings
+
+    return parse_layout(get_settings().bulkgraph_layout)
 
 
 def _check_unique_ids(snapshots: list[Snapshot]) -> None:

@@ -1,0 +1,616 @@
+"""The versions layout's files (docs/versions-layout.md): runs of sameness across snapshots.
+
+A sequential pass over the per-snapshot part files in time order, a chunk of snapshots at a
+time, carrying one frame of versions (the last one of every resource, open or closed) and
+one of open relationship runs: memory grows with distinct resources and relationships, not
+with snapshots, and the per-snapshot transform stays as it is.
+
+The pass never decodes a value: a node's properties are compared and written back as the
+text of its CSV line from `stub` on (everything but `uid`, `snapshot_id`, `resource_key`,
+`fingerprint`), a relationship's as the text after its two ids. Only the ids and the fields
+that place a node in an account and region (for what a snapshot does not know) are taken
+out of the line.
+
+- A version opens when a snapshot sees a resource with properties that differ from its
+  current version's, or sees it with no current version; it closes (`valid_to`) at the
+  first snapshot that sees it differently, or does not see it where it knows its label.
+- A relationship run is keyed by (group, start version, end version, properties): it goes
+  on while snapshots hold it; one that does not hold it ends it, unless it does not know
+  the label of either end there and both end versions are still current.
+- Tag nodes (labels neither versioned nor Snapshot) are values: one node per resource key
+  for all time, `uid` = the resource key.
+- Snapshot nodes are written as they are, plus `layout`; NEXT between them is the
+  per-snapshot parts of the snapshots layout, reused as they are.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from bulkgraph import csvfolder
+from bulkgraph.csvfolder import NODES as NODE_FILES
+from bulkgraph.csvfolder import RELATIONSHIPS
+from bulkgraph.errors import InputError
+from bulkgraph.layout import LAYOUT_PROPERTY, Layout
+from bulkgraph.transform.declare import NodeSchema
+from bulkgraph.transform.schema import NODE_BY_LABEL, NODES, TEMPORAL_RELS
+
+#: snapshots read per step: their part files are in memory together
+CHUNK = 16
+
+#: the columns a version has after its properties
+INTERVAL_FIELDS = (
+    "valid_from:datetime",
+    "valid_to:datetime",
+    "first_snapshot_id",
+    "last_snapshot_id",
+)
+#: node columns a version drops (uid and resource_key are written anew)
+_DROPPED = ("uid", "snapshot_id", "resource_key", "fingerprint")
+_NEXT = csvfolder.rel_group("NEXT", "Snapshot", "Snapshot")
+_TEMPORAL_GROUPS = {r.group for r in TEMPORAL_RELS}
+
+# one CSV field as the transform writes it: quoted (`"` doubled) or plain (no `,` or `"`)
+_F = r'(?:"(?:[^"]|"")*"|[^,"]*)'
+#: the fields before a node's properties (uid, snapshot_id, resource_key, fingerprint) and
+#: the two ids of a relationship, with the comma after them: one regex find each (captures
+#: over the whole line cost five times as much)
+_NODE_HEAD = rf"^{_F},{_F},{_F},{_F},"
+_REL_HEAD = rf"^{_F},{_F}"
+_QUOTED = r'^"(?:[^"]|"")*"'
+
+
+def _field(index: int) -> str:
+    """The regex whose group 1 is field `index` (0-based) of a line."""
+    return rf"(?s)^(?:{_F},){{{index}}}({_F})"
+
+
+def _decoded(raw: pl.Expr) -> pl.Expr:
+    """A field's value: null for the empty cell, else without its quotes and escapes."""
+    inner = (
+        pl.when(raw.str.starts_with('"'))
+        .then(raw.str.slice(1, raw.str.len_chars() - 2))
+        .otherwise(raw)
+    )
+    value = inner.str.replace_all('""', '"', literal=True).str.replace_all(
+        "\\\\", "\\", literal=True
+    )
+    return pl.when(raw == "").then(None).otherwise(value)
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class SnapshotTime:
+    snapshot_id: str
+    taken_at: str  # as the Snapshot node's CSV cell
+
+
+@dataclass
+class VersionsResult:
+    #: (kind, group) -> rows written; the header line of each group is written too
+    rows: dict[tuple[str, str], int] = field(default_factory=dict)
+    headers: dict[tuple[str, str], str] = field(default_factory=dict)
+    multiline: bool = False
+
+
+def node_header(schema: NodeSchema) -> str:
+    """A label's versions header: uid, resource_key, the properties from `stub` on, then the
+    interval (docs/versions-layout.md)."""
+    fields = schema.header.split(",")
+    rest = fields[len(_DROPPED) :]
+    if not schema.versioned:  # Tag: a value for all time
+        return ",".join(["uid:ID", "resource_key", *rest])
+    return ",".join(["uid:ID", "resource_key", *rest, *INTERVAL_FIELDS])
+
+
+def rel_header(snapshot_header: str) -> str:
+    return ",".join([snapshot_header, *INTERVAL_FIELDS])
+
+
+def snapshot_header() -> str:
+    return NODE_BY_LABEL["Snapshot"].header + f",{LAYOUT_PROPERTY}"
+
+
+# -- reading the per-snapshot parts -------------------------------------------------------------
+
+
+def _records(path: Path) -> pl.Series:
+    """The part file's records (lines, unless a quoted field holds a line break)."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    series = pl.Series("line", lines, dtype=pl.String)
+    if not (series.str.count_matches('"', literal=True) % 2 == 1).any():
+        return series
+    # a record whose quotes do not pair up goes on on the next line
+    out: list[str] = []
+    pending: list[str] = []
+    quotes = 0
+    for line in lines:
+        pending.append(line)
+        quotes += line.count('"')
+        if quotes % 2 == 0:
+            out.append("\n".join(pending))
+            pending, quotes = [], 0
+    if pending:
+        raise InputError(f"{path}: a quoted field is not closed at the end of the file")
+    return pl.Series("line", out, dtype=pl.String)
+
+
+def _area(schema: NodeSchema, props: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(account, region) of a node from its properties' text (from `stub` on), as the
+    pack's snapshot-diff query places it: its own `account_id`/`region`, else its ARN's; a
+    Region's name; every region of an Account."""
+    names = [p.name for p in schema.columns][len(_DROPPED) :]
+
+    def prop(name: str) -> pl.Expr:
+        if name not in names:
+            return pl.lit(None, pl.String)
+        return _decoded(props.str.extract(_field(names.index(name)), 1))
+
+    arn = prop("arn").str.split(":")
+    account = pl.coalesce(prop("account_id"), arn.list.get(4, null_on_oob=True))
+    if schema.label == "Region":
+        region = prop("name")
+    elif schema.label == "Account":
+        region = pl.lit("*")
+    else:
+        region = pl.coalesce(prop("region"), arn.list.get(3, null_on_oob=True))
+    return account, region
+
+
+def _with_area(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` (label, props) with the account and region of each node: computed only for
+    a snapshot that does not know everything, and only for the versions it may concern."""
+    parts = [pl.DataFrame(schema={**frame.schema, "account": pl.String, "region": pl.String})]
+    for (label,), part in frame.partition_by("label", as_dict=True).items():
+        if label is None:  # no version yet: placed nowhere
+            account, region = pl.lit(None, pl.String), pl.lit(None, pl.String)
+        else:
+            account, region = _area(NODE_BY_LABEL[str(label)], pl.col("props"))
+        parts.append(part.with_columns(account.alias("account"), region.alias("region")))
+    return pl.concat(parts)
+
+
+def _read_nodes(out_dir: Path, sid: str, labels: Iterable[NodeSchema]) -> pl.DataFrame:
+    """rk, label, suid, props of every node of the snapshot (raw CSV text: `rk` and `suid`
+    quoted as in the files)."""
+    frames = []
+    for schema in labels:
+        path = out_dir / csvfolder.part_path(NODE_FILES, schema.group, sid)
+        if not path.exists():
+            continue
+        head = pl.col("line").str.extract(_NODE_HEAD, 0)
+        frame = (
+            _records(path)
+            .to_frame()
+            .select(head.alias("head"), "line")
+            .select(
+                pl.col("head").str.extract(_QUOTED, 0).alias("suid"),
+                pl.col("line").str.slice(pl.col("head").str.len_chars()).alias("props"),
+            )
+        )
+        if frame["suid"].null_count():
+            raise InputError(f"{path}: a line is not a node line of {schema.header}")
+        frames.append(
+            frame.with_columns(
+                (pl.lit('"') + pl.col("suid").str.slice(len(sid) + 2)).alias("rk"),
+                pl.lit(schema.label).alias("label"),
+            )
+        )
+    if not frames:
+        return pl.DataFrame(schema=_SEEN_SCHEMA)
+    return pl.concat(frames).select(list(_SEEN_SCHEMA))
+
+
+_SEEN_SCHEMA = {"rk": pl.String, "label": pl.String, "suid": pl.String, "props": pl.String}
+
+
+def _read_rels(out_dir: Path, sid: str, groups: list[str]) -> pl.DataFrame:
+    frames = []
+    for group in groups:
+        path = out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid)
+        if not path.exists():
+            continue
+        head = pl.col("line").str.extract(_REL_HEAD, 0)
+        start = pl.col("head").str.extract(_QUOTED, 0)
+        frame = (
+            _records(path)
+            .to_frame()
+            .select(head.alias("head"), "line")
+            .select(
+                pl.lit(group).alias("group"),
+                start.alias("s_start"),
+                pl.col("head").str.slice(start.str.len_chars() + 1).alias("s_end"),
+                pl.col("line").str.slice(pl.col("head").str.len_chars()).alias("props"),
+            )
+        )
+        if frame["s_start"].null_count():
+            raise InputError(f"{path}: a line is not a relationship line")
+        frames.append(frame)
+    if not frames:
+        return pl.DataFrame(schema=_REL_SEEN_SCHEMA)
+    return pl.concat(frames)
+
+
+_REL_SEEN_SCHEMA = {
+    "group": pl.String,
+    "s_start": pl.String,
+    "s_end": pl.String,
+    "props": pl.String,
+}
+
+
+def _unknown_labels(out_dir: Path, sid: str) -> list[str]:
+    """The snapshot's `unknown_labels`, as its Snapshot node holds them."""
+    schema = NODE_BY_LABEL["Snapshot"]
+    path = out_dir / csvfolder.part_path(NODE_FILES, schema.group, sid)
+    index = [p.name for p in schema.columns].index("unknown_labels")
+    raw = _records(path).to_frame().select(_decoded(pl.col("line").str.extract(_field(index), 1)))
+    value = raw.item(0, 0) if raw.height else None
+    return [] if not value else str(value).split(";")
+
+
+def unknown_expr(unknown: list[str], label: str, account: str, region: str) -> pl.Expr:
+    """Whether the snapshot with these `unknown_labels` does not know the node of columns
+    (label, account, region): the rule of report/coverage.py `covers`. A node placed in no
+    account (an address, a CIDR, a stub that holds only its key) comes from calls of several
+    accounts: unknown where any entry names its label."""
+    entries = set(unknown)
+    named = sorted({u.split("/", 1)[0] for u in entries})
+    lb, acct, reg = pl.col(label), pl.col(account).fill_null("?"), pl.col(region).fill_null("?")
+    wanted = [
+        lb + "/*/*",
+        lb + "/" + acct + "/*",
+        lb + "/*/" + reg,
+        lb + "/" + acct + "/" + reg,
+    ]
+    found = pl.any_horizontal([w.is_in(sorted(entries)) for w in wanted])
+    return found | (pl.col(account).is_null() & lb.is_in(named))
+
+
+# -- the pass ---------------------------------------------------------------------------------
+
+
+_STATE_SCHEMA = {
+    "rk": pl.String,
+    "label": pl.String,
+    "vuid": pl.String,
+    "props": pl.String,
+    "account": pl.String,
+    "region": pl.String,
+    "first": pl.String,
+    "last": pl.String,
+    "open": pl.Boolean,
+}
+_RUN_SCHEMA = {
+    "group": pl.String,
+    "start": pl.String,
+    "end": pl.String,
+    "props": pl.String,
+    "first": pl.String,
+    "last": pl.String,
+}
+
+
+class _Writer:
+    """Appends the versions files group by group; counts their rows."""
+
+    def __init__(self, out_dir: Path, result: VersionsResult) -> None:
+        self.out_dir = out_dir
+        self.result = result
+
+    def header(self, kind: csvfolder.Kind, group: str, header: str) -> None:
+        path = self.out_dir / csvfolder.versions_header_path(kind, group)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + "\n", encoding="utf-8")
+        self.result.headers[(kind, group)] = header
+
+    def lines(self, kind: csvfolder.Kind, group: str, lines: pl.Series) -> None:
+        if len(lines) == 0:
+            return
+        path = self.out_dir / csvfolder.versions_part_path(kind, group)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = "\n".join(lines.to_list()) + "\n"
+        self.result.multiline |= text.count("\n") != len(lines) or "\r" in text
+        with path.open("a", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        key = (kind, group)
+        self.result.rows[key] = self.result.rows.get(key, 0) + len(lines)
+
+
+def write_versions(
+    out_dir: Path, ordered: list[SnapshotTime], rel_headers: dict[str, str]
+) -> VersionsResult:
+    """Write `versions/` under `out_dir` from the per-snapshot parts of `ordered` (time
+    order); `rel_headers`: group -> the header its per-snapshot parts were written with."""
+    root = out_dir / csvfolder.VERSIONS_DIR
+    shutil.rmtree(root, ignore_errors=True)
+    result = VersionsResult()
+    out = _Writer(out_dir, result)
+    taken = pl.DataFrame(
+        {"sid": [s.snapshot_id for s in ordered], "taken_at": [s.taken_at for s in ordered]}
+    )
+    versioned = [n for n in NODES if n.versioned]
+    values = [n for n in NODES if not n.versioned and n.label != "Snapshot"]
+    rel_groups = [g for g in rel_headers if g not in _TEMPORAL_GROUPS and not _contains(g)]
+
+    state = pl.DataFrame(schema=_STATE_SCHEMA)
+    runs = pl.DataFrame(schema=_RUN_SCHEMA)
+    tags = pl.DataFrame(schema={"rk": pl.String, "label": pl.String, "props": pl.String})
+    for start in range(0, len(ordered), CHUNK):
+        closed: list[pl.DataFrame] = []
+        ended: list[pl.DataFrame] = []
+        links: list[pl.DataFrame] = []
+        for snap in ordered[start : start + CHUNK]:
+            sid = snap.snapshot_id
+            _write_snapshot(out, out_dir, sid)
+            unknown = _unknown_labels(out_dir, sid)
+            seen = _read_nodes(out_dir, sid, versioned)
+            shared = _read_nodes(out_dir, sid, values)
+            tags = pl.concat([tags, shared.select("rk", "label", "props")]).unique(
+                "rk", keep="first", maintain_order=True
+            )
+            state, mapping, gone, nv = _step_nodes(state, seen, sid, unknown)
+            closed.append(gone)
+            links.append(nv)
+            mapping = pl.concat([mapping, shared.select("suid", pl.col("rk").alias("vuid"))])
+            runs, over = _step_rels(
+                runs, _read_rels(out_dir, sid, rel_groups), mapping, sid, unknown, state
+            )
+            ended.append(over)
+        _put_versions(out, pl.concat(closed), taken)
+        _put_runs(out, pl.concat(ended), taken)
+        _put_links(out, pl.concat(links))
+    _put_versions(
+        out, state.filter("open").with_columns(pl.lit(None, pl.String).alias("to")), taken
+    )
+    _put_runs(out, runs.with_columns(pl.lit(None, pl.String).alias("to")), taken)
+    for label, part in tags.partition_by("label", as_dict=True, include_key=True).items():
+        group = csvfolder.node_group(str(label[0]))
+        line = pl.concat_str(["rk", "rk", "props"], separator=",").alias("line")
+        out.lines(NODE_FILES, group, part.select(line)["line"])
+    _write_headers(out, rel_headers, rel_groups)
+    return result
+
+
+def _contains(group: str) -> bool:
+    """A Snapshot's CONTAINS: none in the versions layout."""
+    return group.startswith("CONTAINS__Snapshot__")
+
+
+def _write_snapshot(out: _Writer, out_dir: Path, sid: str) -> None:
+    group = NODE_BY_LABEL["Snapshot"].group
+    path = out_dir / csvfolder.part_path(NODE_FILES, group, sid)
+    lines = _records(path) + f',"{Layout.versions.value}"'
+    out.lines(NODE_FILES, group, lines)
+
+
+def _write_headers(out: _Writer, rel_headers: dict[str, str], rel_groups: list[str]) -> None:
+    """The header of every group written (and of none that was not)."""
+    for schema in NODES:
+        if (NODE_FILES, schema.group) not in out.result.rows:
+            continue
+        header = snapshot_header() if schema.label == "Snapshot" else node_header(schema)
+        out.header(NODE_FILES, schema.group, header)
+    for group in rel_groups:
+        if (RELATIONSHIPS, group) in out.result.rows:
+            out.header(RELATIONSHIPS, group, rel_header(rel_headers[group]))
+    for rel in TEMPORAL_RELS:
+        if rel.type == "NEXT_VERSION" and (RELATIONSHIPS, rel.group) in out.result.rows:
+            out.header(RELATIONSHIPS, rel.group, rel.header)
+
+
+def _step_nodes(
+    state: pl.DataFrame, seen: pl.DataFrame, sid: str, unknown: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """One snapshot on the versions: (new state, suid -> version of what it saw, versions it
+    closed with `to` = its id, NEXT_VERSION lines (group, line) it opened).
+
+    Where the snapshot does not know a resource's label in the area of its current version,
+    what it says of the resource (nothing, or a stub made for a relationship) neither ends
+    nor starts a version: the current one goes on, its `last` moved only when seen the same.
+    """
+    s = seen.rename({c: f"s_{c}" for c in seen.columns if c != "rk"})
+    j = state.join(s, on="rk", how="full", coalesce=True)
+    saw = pl.col("s_suid").is_not_null()
+    current = pl.col("vuid").is_not_null() & pl.col("open")
+    same = current & saw & (pl.col("props") == pl.col("s_props"))
+    blind = unknown_expr(unknown, "label", "account", "region") if unknown else pl.lit(False)
+    j = j.with_columns(
+        same.fill_null(False).alias("_same"),
+        (current & blind).fill_null(False).alias("_blind"),
+        (current & ~saw & ~blind).fill_null(False).alias("_lost"),
+    )
+    kept = pl.col("_same") | pl.col("_blind")
+    opened = saw & ~kept
+    closing = (current & opened).fill_null(False) | pl.col("_lost")
+    gone = j.filter(closing).select(*_STATE_SCHEMA, pl.lit(sid).alias("to"))
+    nv = j.filter(opened & pl.col("vuid").is_not_null()).select(
+        (pl.lit("NEXT_VERSION__") + pl.col("s_label") + "__" + pl.col("s_label")).alias("group"),
+        pl.concat_str(
+            [
+                pl.col("vuid"),
+                pl.col("s_suid"),
+                pl.when(pl.col("props") == pl.col("s_props"))
+                .then(pl.lit("false"))
+                .otherwise(pl.lit("true")),
+            ],
+            separator=",",
+        ).alias("line"),
+    )
+
+    def mine(name: str) -> pl.Expr:
+        return pl.when(opened).then(f"s_{name}").otherwise(name).alias(name)
+
+    new_state = j.select(
+        "rk",
+        mine("label"),
+        pl.when(opened).then("s_suid").otherwise("vuid").alias("vuid"),
+        mine("props"),
+        pl.when(opened).then(pl.lit(sid)).otherwise("first").alias("first"),
+        pl.when(opened | pl.col("_same")).then(pl.lit(sid)).otherwise("last").alias("last"),
+        (opened | (pl.col("open") & ~pl.col("_lost"))).fill_null(False).alias("open"),
+        "account",
+        "region",
+        saw.alias("_saw"),
+        opened.fill_null(False).alias("_opened"),
+        pl.col("s_suid").alias("suid"),
+    )
+    mapping = new_state.filter("_saw").select("suid", "vuid")
+    # where a version is: worked out once, when it opens
+    new_state = pl.concat(
+        [
+            new_state.filter(~pl.col("_opened")),
+            _with_area(new_state.filter("_opened").drop("account", "region")).select(
+                new_state.columns
+            ),
+        ]
+    )
+    return new_state.select(list(_STATE_SCHEMA)), mapping, gone, nv
+
+
+def _step_rels(
+    runs: pl.DataFrame,
+    seen: pl.DataFrame,
+    mapping: pl.DataFrame,
+    sid: str,
+    unknown: list[str],
+    state: pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One snapshot on the relationship runs: (runs open after it, runs it ended with `to`);
+    `state`: the versions after the snapshot."""
+    mapped = seen.join(mapping.rename({"suid": "s_start", "vuid": "start"}), on="s_start")
+    mapped = mapped.join(mapping.rename({"suid": "s_end", "vuid": "end"}), on="s_end")
+    if mapped.height != seen.height:
+        lost = seen.join(mapped, on=["group", "s_start", "s_end", "props"], how="anti")
+        first = lost.row(0, named=True)
+        raise InputError(
+            f"snapshot {sid}: {first['group']} from {first['s_start']} to {first['s_end']} "
+            "names a node its node files do not hold"
+        )
+    key = ["group", "start", "end", "props"]
+    mapped = (
+        mapped.select(*key).unique(maintain_order=True).with_columns(pl.lit(True).alias("_saw"))
+    )
+    j = runs.join(mapped, on=key, how="full", coalesce=True)
+    saw = pl.col("_saw").fill_null(False)
+    ends = pl.col("first").is_not_null() & ~saw
+    if unknown:
+        j = _rel_areas(j, state)
+        ends = ends & ~_rel_unknown(unknown)
+    j = j.with_columns(ends.alias("_over"))
+    over = j.filter("_over").select(*_RUN_SCHEMA, pl.lit(sid).alias("to"))
+    kept = j.filter(~pl.col("_over")).select(
+        *key,
+        pl.coalesce("first", pl.lit(sid)).alias("first"),
+        pl.when(saw).then(pl.lit(sid)).otherwise("last").alias("last"),
+    )
+    return kept, over
+
+
+def _rel_areas(runs: pl.DataFrame, state: pl.DataFrame) -> pl.DataFrame:
+    """`runs` with the labels of their ends (from the group), the account and region of
+    each end's version, and whether both end versions are current (`_current`). An end
+    that is a value (a Tag) is current and placed nowhere."""
+    ends = runs.select(pl.col("group").str.split("__").alias("_g")).to_series()
+    areas = state.filter("open").select("vuid", "account", "region", pl.lit(True).alias("current"))
+    values = {n.label for n in NODES if not n.versioned and n.label != "Snapshot"}
+    out = runs.with_columns(ends.list.get(1).alias("s_label"), ends.list.get(2).alias("e_label"))
+    for side, col in (("s", "start"), ("e", "end")):
+        out = out.join(
+            areas.rename(
+                {
+                    "vuid": col,
+                    "account": f"{side}_account",
+                    "region": f"{side}_region",
+                    "current": f"{side}_current",
+                }
+            ),
+            on=col,
+            how="left",
+        ).with_columns(
+            (
+                pl.col(f"{side}_current").fill_null(False) | pl.col(f"{side}_label").is_in(values)
+            ).alias(f"{side}_current")
+        )
+    return out
+
+
+def _rel_unknown(unknown: list[str]) -> pl.Expr:
+    """Whether the snapshot does not know a relationship (start: s_*, end: e_* columns):
+    it does not know the label of an end placed in an account; an end placed in none (a
+    Tag, a CIDR, an address, a stub) counts only when neither end is placed (the tags of
+    a known instance are known, whatever other calls failed)."""
+    s_unknown = unknown_expr(unknown, "s_label", "s_account", "s_region")
+    e_unknown = unknown_expr(unknown, "e_label", "e_account", "e_region")
+    s_placed, e_placed = pl.col("s_account").is_not_null(), pl.col("e_account").is_not_null()
+    unknown_here = (
+        (s_placed & s_unknown)
+        | (e_placed & e_unknown)
+        | (~s_placed & ~e_placed & (s_unknown | e_unknown))
+    )
+    # a run goes on only while both end versions do
+    return unknown_here & pl.col("s_current") & pl.col("e_current")
+
+
+def _interval(taken: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` (first, last, to: snapshot ids) with valid_from and valid_to."""
+    times = dict(zip(taken["sid"].to_list(), taken["taken_at"].to_list(), strict=True))
+    return frame.with_columns(
+        pl.col("first").replace_strict(times, return_dtype=pl.String).alias("valid_from"),
+        pl.col("to").replace_strict(times, default=None, return_dtype=pl.String).alias("valid_to"),
+    )
+
+
+def _interval_cells() -> list[pl.Expr]:
+    return [
+        pl.col("valid_from"),
+        pl.col("valid_to").fill_null(""),
+        pl.lit('"') + pl.col("first") + '"',
+        pl.lit('"') + pl.col("last") + '"',
+    ]
+
+
+def _put_versions(out: _Writer, frame: pl.DataFrame, taken: pl.DataFrame) -> None:
+    if frame.height == 0:
+        return
+    lines = _interval(taken, frame).select(
+        "label",
+        pl.concat_str(
+            [pl.col("vuid"), pl.col("rk"), pl.col("props"), *_interval_cells()], separator=","
+        ).alias("line"),
+    )
+    for (label,), part in sorted(lines.partition_by("label", as_dict=True).items()):
+        out.lines(NODE_FILES, csvfolder.node_group(str(label)), part["line"].sort())
+
+
+def _put_runs(out: _Writer, frame: pl.DataFrame, taken: pl.DataFrame) -> None:
+    if frame.height == 0:
+        return
+    lines = _interval(taken, frame).select(
+        "group",
+        pl.concat_str(
+            [pl.col("start") + "," + pl.col("end") + pl.col("props"), *_interval_cells()],
+            separator=",",
+        ).alias("line"),
+    )
+    for (group,), part in sorted(lines.partition_by("group", as_dict=True).items()):
+        out.lines(RELATIONSHIPS, str(group), part["line"].sort())
+
+
+def _put_links(out: _Writer, frame: pl.DataFrame) -> None:
+    for (group,), part in sorted(frame.partition_by("group", as_dict=True).items()):
+        out.lines(RELATIONSHIPS, str(group), part["line"].sort())
+
+
+__all__ = ["CHUNK", "SnapshotTime", "VersionsResult", "node_header", "write_versions"]
