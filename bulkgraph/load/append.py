@@ -178,14 +178,19 @@ class _Copies:
     """Files copied into the server's import folder, and the folders made for them: what
     `remove()` deletes afterwards, and nothing else. The import folder is the server's and
     may hold the user's own files; a crafted manifest must not turn cleaning up into
-    emptying it."""
+    emptying it. `own`, the folder of one snapshot's copies, is ours whole: its folders are
+    removed when empty also when a load that was killed made them."""
 
-    def __init__(self) -> None:
+    def __init__(self, own: Path | None = None) -> None:
         self.files: list[Path] = []
         self.dirs: list[Path] = []
+        self.own = own
+
+    def _ours(self, d: Path) -> bool:
+        return not d.exists() or (self.own is not None and d.is_relative_to(self.own))
 
     def copy(self, source: Path, target: Path) -> Path:
-        missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+        missing = [d for d in (target.parent, *target.parent.parents) if self._ours(d)]
         target.parent.mkdir(parents=True, exist_ok=True)
         self.dirs.extend(reversed(missing))  # parents first: removed in reverse
         # an existing file here is a copy left by a load that was killed: ours to replace
@@ -214,7 +219,7 @@ def _load_snapshot(
     sid = snap.snapshot_id
     if layout is Layout.versions:
         staging = import_root / _SUBDIR / sid
-        copied = _Copies()
+        copied = _Copies(staging)
 
         def load_part(statement: str, group: FileGroup, sid: str, params: dict[str, Any]) -> int:
             rows = 0
@@ -238,7 +243,7 @@ def _load_snapshot(
         database=database,
     )
     staging = import_root / _SUBDIR / sid
-    copied = _Copies()
+    copied = _Copies(staging)
     rows = 0
     try:
         nodes = [g for g in manifest.groups if g.kind == NODES]
