@@ -43,8 +43,11 @@ from bulkgraph.errors import BulkgraphError
 from bulkgraph.extract.sources import discover
 from bulkgraph.layout import Layout, recorded_layout
 from bulkgraph.load.append import append
+from bulkgraph.load.versions_append import unknown_param
+from bulkgraph.load.versions_cypher import close_nodes_statement
 from bulkgraph.query.snapshots import list_snapshots
 from bulkgraph.transform.run import transform
+from bulkgraph.transform.schema import NODE_BY_LABEL
 
 pytestmark = pytest.mark.slow
 
@@ -472,3 +475,43 @@ def _kill_at(db: ManagedNeo4j, point: str, args: list[str], scratch: Path) -> No
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
+
+
+def test_a_version_goes_on_where_the_snapshot_does_not_know_its_label(
+    empty_db: ManagedNeo4j,
+) -> None:
+    """The closing statement alone, over versions made by hand: `*` in an entry, a place
+    read from an ARN, an Account (every region), a label that names no place."""
+    old = {"valid_from": taken_at(N1), "first_snapshot_id": N1, "last_snapshot_id": N1}
+    made: dict[str, tuple[str, dict[str, Any]]] = {
+        "i-a-us": ("Instance", {"account_id": "A", "region": US}),
+        "i-a-eu": ("Instance", {"account_id": "A", "region": EU}),
+        "i-b-us": ("Instance", {"account_id": "B", "region": US}),
+        "fn-eu": ("LambdaFunction", {"arn": f"arn:aws:lambda:{EU}:A:function:fn-eu"}),
+        "fn-us": ("LambdaFunction", {"arn": f"arn:aws:lambda:{US}:A:function:fn-us"}),
+        "role": ("IAMRole", {"arn": "arn:aws:iam::A:role/role"}),
+        "acct-a": ("Account", {"account_id": "A"}),
+        "acct-b": ("Account", {"account_id": "B"}),
+        "ip": ("IPAddress", {"address": "10.0.0.9"}),
+    }
+    for uid, (label, props) in made.items():
+        empty_db.run(f"CREATE (n:`{label}`) SET n = $props", props={"uid": uid, **props, **old})
+    unknown = [
+        f"Instance/*/{US}",
+        f"LambdaFunction/A/{EU}",
+        "IAMRole/A/*",
+        "Account/A/*",
+        f"IPAddress/A/{EU}",
+    ]
+    params = {
+        "sid": N2,
+        "taken_at": taken_at(N2),
+        "unknown": unknown_param(unknown),
+        "batch": 100,
+    }
+    for label in {label for label, _ in made.values()}:
+        empty_db.run_autocommit(close_nodes_statement(NODE_BY_LABEL[label]), **params)
+    closed = {
+        r["uid"] for r in empty_db.run("MATCH (n) WHERE n.valid_to IS NOT NULL RETURN n.uid AS uid")
+    }
+    assert closed == {"i-a-eu", "fn-us", "acct-b"}

@@ -48,7 +48,7 @@ _EMPTY: dict[str, dict[str, Any]] = {
 }
 _PER_ITEM = ("elbv2:DescribeTargetHealth", "elbv2:DescribeListeners", "elbv2:DescribeTags")
 _IAM = "iam:GetAccountAuthorizationDetails"
-_IAM_CALL = {"request": {}, "pages": [{"RoleDetailList": []}]}
+_IAM_CALL: dict[str, Any] = {"request": {}, "pages": [{"RoleDetailList": []}]}
 
 
 def taken_at(night: str) -> dt.datetime:
