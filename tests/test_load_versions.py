@@ -223,16 +223,8 @@ def _t(sid: str) -> str:
 # -- tests --------------------------------------------------------------------------------
 
 
-def test_a_history_loaded_night_by_night_holds_its_versions(
-    empty_db: ManagedNeo4j, history: History
-) -> None:
-    _load_nights(history, NIGHTS[:4], Layout.versions)
-    # N4 did not know RDS in EU: db-eu's version goes on across it
-    assert [(v["first"], v["last"], v["valid_to"]) for v in _versions(
-        empty_db, "RDSInstance", DB_EU
-    )] == [(N1, N3, None)]  # fmt: skip
-    _load_nights(history, NIGHTS[4:], Layout.versions)
-
+def _check_history_versions(empty_db: ManagedNeo4j) -> None:
+    """The versions, intervals and relationships the six nights leave (versions_history.py)."""
     assert recorded_layout(empty_db.driver(), "neo4j") is Layout.versions
     snaps = empty_db.run(
         "MATCH (s:Snapshot) OPTIONAL MATCH (s)-[:NEXT]->(n) RETURN s.snapshot_id AS id, "
@@ -338,9 +330,11 @@ def test_a_history_loaded_night_by_night_holds_its_versions(
     ) == [{"n": 0}]
 
 
-def test_the_versions_layout_holds_at_each_snapshot_what_the_snapshots_layout_holds(
+def test_a_history_loaded_night_by_night_holds_at_each_snapshot_what_the_snapshots_layout_holds(
     empty_db: ManagedNeo4j, history: History
 ) -> None:
+    """Loaded into a snapshots-layout database, then (cleared) night by night into a
+    versions-layout one: its versions and intervals, and at each snapshot the same graph."""
     summary = append(history.all, layout=Layout.snapshots)
     assert summary.loaded == list(NIGHTS) and summary.layout == "snapshots"
     knowing = [
@@ -354,7 +348,14 @@ def test_the_versions_layout_holds_at_each_snapshot_what_the_snapshots_layout_ho
     expected = {sid: snapshot_view(empty_db, sid) for sid in NIGHTS}
     empty_db.clear()
 
-    _load_nights(history, NIGHTS, Layout.versions)
+    _load_nights(history, NIGHTS[:4], Layout.versions)
+    # N4 did not know RDS in EU: db-eu's version goes on across it
+    assert [(v["first"], v["last"], v["valid_to"]) for v in _versions(
+        empty_db, "RDSInstance", DB_EU
+    )] == [(N1, N3, None)]  # fmt: skip
+    _load_nights(history, NIGHTS[4:], Layout.versions)
+    _check_history_versions(empty_db)
+
     times = {
         r["id"]: r["t"]
         for r in empty_db.run("MATCH (s:Snapshot) RETURN s.snapshot_id AS id, s.taken_at AS t")
@@ -374,7 +375,8 @@ def test_the_versions_layout_holds_at_each_snapshot_what_the_snapshots_layout_ho
 def test_loading_again_changes_nothing_and_a_killed_load_is_finished(
     empty_db: ManagedNeo4j, history: History, tmp_path: Path
 ) -> None:
-    _load_nights(history, NIGHTS, Layout.versions)
+    # every night in one folder: appended in time order, as night by night below
+    assert append(history.all, layout=Layout.versions).loaded == list(NIGHTS)
     whole = dump(empty_db)
 
     again = append(history.all)  # the database's layout; every snapshot already there
