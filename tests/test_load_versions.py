@@ -44,10 +44,10 @@ from bulkgraph.extract.sources import discover
 from bulkgraph.layout import Layout, recorded_layout
 from bulkgraph.load.append import append
 from bulkgraph.load.versions_append import unknown_param
-from bulkgraph.load.versions_cypher import close_nodes_statement
+from bulkgraph.load.versions_cypher import close_nodes_statement, close_rels_statement
 from bulkgraph.query.snapshots import list_snapshots
 from bulkgraph.transform.run import transform
-from bulkgraph.transform.schema import NODE_BY_LABEL
+from bulkgraph.transform.schema import NODE_BY_LABEL, REL_BY_GROUP
 
 pytestmark = pytest.mark.slow
 
@@ -517,3 +517,32 @@ def test_a_version_goes_on_where_the_snapshot_does_not_know_its_label(
         r["uid"] for r in empty_db.run("MATCH (n) WHERE n.valid_to IS NOT NULL RETURN n.uid AS uid")
     }
     assert closed == {"i-a-eu", "fn-us", "acct-b"}
+
+
+def test_a_relationship_is_known_where_its_placed_end_is(empty_db: ManagedNeo4j) -> None:
+    """The closing statement alone: a snapshot without network ACLs or interfaces (a 1.0
+    archive) does not know IPRange or Tag anywhere, yet knows every rule and tag of the
+    groups and instances it has; where it does not know instances, their tags go on."""
+    old = {"valid_from": taken_at(N1), "first_snapshot_id": N1, "last_snapshot_id": N1}
+    empty_db.run(
+        "CREATE (i:Instance {uid: 'i'}) SET i += $old, i.account_id = 'A', i.region = $us "
+        "CREATE (j:Instance {uid: 'j'}) SET j += $old, j.account_id = 'A', j.region = $eu "
+        "CREATE (g:SecurityGroup {uid: 'g'}) SET g += $old, g.account_id = 'A', g.region = $us "
+        "CREATE (r:IPRange {uid: 'r'}) SET r += $old "
+        "CREATE (t:Tag {uid: 't'}) "
+        "CREATE (i)-[x:TAGGED {name: 'i'}]->(t) SET x += $old "
+        "CREATE (j)-[y:TAGGED {name: 'j'}]->(t) SET y += $old "
+        "CREATE (r)-[z:ALLOWED {name: 'r'}]->(g) SET z += $old",
+        old=old,
+        us=US,
+        eu=EU,
+    )
+    unknown = [f"IPRange/A/{US}", f"Tag/A/{US}", f"Tag/A/{EU}", f"Instance/A/{EU}"]
+    params = {"sid": N2, "taken_at": taken_at(N2), "unknown": unknown_param(unknown), "batch": 9}
+    for group in ("TAGGED__Instance__Tag", "ALLOWED__IPRange__SecurityGroup"):
+        empty_db.run_autocommit(close_rels_statement(REL_BY_GROUP[group]), **params)
+    closed = {
+        r["name"]
+        for r in empty_db.run("MATCH ()-[r]->() WHERE r.valid_to IS NOT NULL RETURN r.name AS name")
+    }
+    assert closed == {"i", "r"}

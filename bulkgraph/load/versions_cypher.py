@@ -218,20 +218,26 @@ CALL (row) {{
 def close_rels_statement(schema: RelSchema) -> str:
     """Close the current relationships of a group that S does not hold: those whose start or
     end version is no longer current (a relationship never outlives its ends), and the
-    others where S knows both ends' labels. An end that names no place of its own (a Tag,
-    an IPRange) is looked for where the other end is."""
+    others where S knows both ends' labels.
+
+    An end whose label names no place (a Tag, an IPRange, an IPAddress) is a value the other
+    end's records give: the relationship is known where that other end's label is. Its own
+    label's entries would say more than that: a snapshot without network ACLs does not know
+    IPRange (the ACLs' ranges), yet knows every rule of the security groups it has.
+    """
     start, end = NODE_BY_LABEL[schema.start], NODE_BY_LABEL[schema.end]
     sa, sr = _place("a", start)
     ea, er = _place("b", end)
-    if not _has_place(start):
-        sa, sr = ea, er
-    if not _has_place(end):
-        ea, er = sa, sr
+    checks = [
+        _knows(node.label, account, region)
+        for node, account, region in ((start, "sa", "sr"), (end, "ea", "er"))
+        if _has_place(node)
+    ] or [_knows(start.label, "sa", "sr"), _knows(end.label, "ea", "er")]
     return f"""MATCH (a:`{start.label}`)-[r:`{schema.type}`]->(b:`{end.label}`)
 WHERE r.valid_to IS NULL AND r.last_snapshot_id <> $sid
 WITH a, r, b, {sa} AS sa, {sr} AS sr, {ea} AS ea, {er} AS er
 WHERE a.valid_to IS NOT NULL OR b.valid_to IS NOT NULL
-   OR ({_knows(start.label, "sa", "sr")} AND {_knows(end.label, "ea", "er")})
+   OR ({" AND ".join(checks)})
 CALL (r) {{
   SET r.valid_to = $taken_at
 }} IN TRANSACTIONS OF $batch ROWS"""
