@@ -78,18 +78,32 @@ def load_command(
         help="The server's import directory as seen from here (needed for a remote server).",
     ),
     batch: int | None = typer.Option(None, "--batch", help="Rows per transaction."),
+    layout: str | None = typer.Option(
+        None,
+        "--layout",
+        help="Graph layout of a new graph: snapshots or versions (default: BULKGRAPH_LAYOUT). "
+        "A database that holds snapshots keeps its own; asking for another one is an error.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Append CSV_DIR's snapshots to a live graph with LOAD CSV.
 
     Snapshots already in the database are skipped, so loading the same folder twice
-    changes nothing. Each new snapshot is linked into the NEXT / NEXT_VERSION chains,
-    also when it is older than what is loaded (a back-fill).
+    changes nothing. In the snapshots layout each new snapshot is linked into the NEXT /
+    NEXT_VERSION chains, also when it is older than what is loaded (a back-fill). In the
+    versions layout a snapshot closes and opens intervals (docs/versions-layout.md), and one
+    older than the newest snapshot held is refused (exit 1: rebuild instead).
     """
     from bulkgraph.db import resolve_connection
+    from bulkgraph.errors import BulkgraphError, ExitCode, InputError
+    from bulkgraph.layout import parse_layout
     from bulkgraph.load.append import append
     from bulkgraph.settings import get_settings
 
+    try:
+        asked = parse_layout(layout) if layout is not None else None
+    except InputError as exc:
+        raise BulkgraphError(f"--layout: {exc}", ExitCode.USAGE) from None
     settings = get_settings()
     if uri is not None:
         settings = settings.model_copy(update={"neo4j_uri": uri})
@@ -99,13 +113,20 @@ def load_command(
         if not as_json:
             err.print(f"{snapshot_id}: {what}", highlight=False)
 
-    summary = append(csv_dir, connection=conn, import_dir=import_dir, batch=batch, on_snapshot=say)
+    summary = append(
+        csv_dir,
+        connection=conn,
+        import_dir=import_dir,
+        batch=batch,
+        on_snapshot=say,
+        layout=asked,
+    )
     if as_json:
         print_json(summary.to_dict())
     else:
         out.print(
             f"loaded {len(summary.loaded)} snapshots ({summary.rows} rows), "
-            f"{len(summary.skipped)} already present"
+            f"{len(summary.skipped)} already present ({summary.layout} layout)"
         )
 
 
