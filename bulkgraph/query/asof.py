@@ -438,8 +438,8 @@ class _Rewriter:
             i = self.scan(i + 1, close)
         if i != close:
             self.fail(i, f"cannot read this {what} pattern at {self.tok(i)!r}")
-        if is_snapshot:
-            return var, names
+        if is_snapshot or (what == "relationship" and names == ["NEXT"]):
+            return var, names  # Snapshot nodes and the NEXT between them always hold
         if what == "relationship" and "NEXT_VERSION" in names:
             self.fail(open_, "NEXT_VERSION links snapshots: a question about one cannot use it")
         if not var:
