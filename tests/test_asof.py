@@ -54,7 +54,9 @@ def test_anonymous_elements_get_a_variable_and_relationships_the_predicate() -> 
     assert rw("MATCH (a)<-[r:R|S]-(b) RETURN r") == (
         f"MATCH (a{w('a')})<-[r:R|S{w('r')}]-(b{w('b')}) RETURN r"
     )
-    assert rw("MATCH (a)-[]-(b) RETURN a") == f"MATCH (a{w('a')})-[_asof1{w('_asof1')}]-(b{w('b')}) RETURN a"
+    assert rw("MATCH (a)-[]-(b) RETURN a") == (
+        f"MATCH (a{w('a')})-[_asof1{w('_asof1')}]-(b{w('b')}) RETURN a"
+    )
 
 
 def test_abbreviated_relationships_are_spelled_out() -> None:
@@ -135,13 +137,13 @@ def test_strings_comments_and_backticks_are_not_cypher() -> None:
         "// MATCH (x)-->(y) {snapshot_id: $snapshot_id}\n"
         "/* (a)-[:R]->(b) */\n"
         "MATCH (`my var`:`A B`) WHERE `my var`.name = '(a)-->(b) x.snapshot_id'\n"
-        "RETURN \"MATCH (q)\" AS s, {snapshot_id: 1} AS m"
+        'RETURN "MATCH (q)" AS s, {snapshot_id: 1} AS m'
     )
     assert rw(text) == (
         "// MATCH (x)-->(y) {snapshot_id: $snapshot_id}\n"
         "/* (a)-[:R]->(b) */\n"
         f"MATCH (`my var`:`A B`{w('`my var`')}) WHERE `my var`.name = '(a)-->(b) x.snapshot_id'\n"
-        "RETURN \"MATCH (q)\" AS s, {snapshot_id: 1} AS m"
+        'RETURN "MATCH (q)" AS s, {snapshot_id: 1} AS m'
     )
     kinds = [t.kind for t in tokenize("RETURN 'it''s' + \"a\\\"b\" + `x``y`")]
     assert kinds == ["name", "string", "string", "punct", "string", "punct", "quoted"]
