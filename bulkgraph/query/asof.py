@@ -555,8 +555,13 @@ def as_in_snapshot(value: Any, snapshot_id: str) -> Any:
         props = {k: v for k, v in value.items() if k not in INTERVAL_PROPERTIES}
         if "Snapshot" not in value.labels:
             props["snapshot_id"] = snapshot_id
-            if "resource_key" in props:
-                props["uid"] = f"{snapshot_id}|{props['resource_key']}"
+            # a version's uid is `<first snapshot>|<key>`, a Tag's its key
+            uid = str(props.get("uid", ""))
+            key = props.get("resource_key") or (
+                uid if "Tag" in value.labels else uid.partition("|")[2]
+            )
+            if key:
+                props["uid"] = f"{snapshot_id}|{key}"
         return {"_labels": sorted(value.labels), **props}
     if isinstance(value, neo4j.graph.Relationship):
         props = {k: v for k, v in value.items() if k not in INTERVAL_PROPERTIES}
