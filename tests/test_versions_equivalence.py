@@ -108,6 +108,7 @@ QUERY_ESTATE_HISTORY = History(
         {
             # graph model 1.0 estate: no interfaces, routes, ACLs, Lambda or IAM
             "exposed-not-reachable",
+            "instance-privileges",
             "internet-reachable",
             "lambda-in-vpc",
             "nacl-deny-shadowed",
