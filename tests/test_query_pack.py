@@ -93,6 +93,7 @@ def test_repository_cypher_queries_is_the_package_folder() -> None:
 def test_pack_is_package_data() -> None:
     pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
     assert '"cypher/queries/*.cypher"' in pyproject
+    assert '"cypher/queries/versions/*.cypher"' in pyproject  # the versions-layout texts
 
 
 def test_bind_fills_defaults_and_names_missing_and_unknown_parameters() -> None:
@@ -175,11 +176,13 @@ def test_snapshot_diff_covers_every_versioned_label_of_the_schema() -> None:
 
     from bulkgraph.transform.schema import NODES
 
-    text = get_query("snapshot-diff").text
-    listed = re.search(r"^WITH \[(.*)\] AS labels$", text, re.M)
-    assert listed, "snapshot-diff lists its labels on one `WITH [...] AS labels` line"
-    labels = [x.strip().strip("'") for x in listed[1].split(",")]
-    assert labels == [n.label for n in NODES if n.versioned]
+    query = get_query("snapshot-diff")
+    assert query.versions_text is not None
+    for text in (query.text, query.versions_text):  # and its versions-layout text
+        listed = re.search(r"^WITH \[(.*)\] AS labels$", text, re.M)
+        assert listed, "snapshot-diff lists its labels on one `WITH [...] AS labels` line"
+        labels = [x.strip().strip("'") for x in listed[1].split(",")]
+        assert labels == [n.label for n in NODES if n.versioned]
 
 
 def test_unknown_query_name_suggests_close_ones() -> None:

@@ -33,8 +33,9 @@ from typing import Any
 import neo4j
 
 from bulkgraph.errors import BulkgraphError
+from bulkgraph.layout import Layout, recorded_layout
 from bulkgraph.query.pack import Query, load_pack
-from bulkgraph.query.runner import execute
+from bulkgraph.query.runner import execute, scope_params
 from bulkgraph.query.snapshots import SnapshotRef, list_snapshots, pick_snapshots
 
 log = logging.getLogger(__name__)
@@ -78,15 +79,22 @@ def alert_queries() -> list[Query]:
 
 
 def findings_for(
-    driver: neo4j.Driver, snap: SnapshotRef, database: str | None = None
+    driver: neo4j.Driver,
+    snap: SnapshotRef,
+    database: str | None = None,
+    layout: Layout | None = None,
 ) -> list[dict[str, Any]]:
-    """The findings of every alert query in one snapshot, ordered by rule then resource."""
+    """The findings of every alert query in one snapshot, ordered by rule then resource.
+    `layout` is the database's (read when not given)."""
+    if layout is None:
+        layout = recorded_layout(driver, database)
     findings: list[dict[str, Any]] = []
     taken_at = snap.taken_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     for query in sorted(alert_queries(), key=lambda q: q.rule_id or ""):
         assert query.rule_id is not None and query.severity is not None
-        params = query.bind({}) | {"snapshot_id": snap.snapshot_id}  # the alert's defaults
-        columns, rows = execute(driver, query, params, database)
+        # the alert's defaults, and the snapshot (and the time, in the versions layout)
+        params = query.bind({}) | scope_params(query, [snap], layout)
+        columns, rows = execute(driver, query, params, database, layout)
         missing = [c for c in LOCATION_COLUMNS if c not in columns]
         if missing:
             raise BulkgraphError(
@@ -164,8 +172,9 @@ def write_alerts(
     )
     seen = existing_finding_ids(out)
     lines: list[str] = []
+    layout = recorded_layout(driver, database)
     for snap in chosen:
-        for finding in findings_for(driver, snap, database):
+        for finding in findings_for(driver, snap, database, layout):
             summary.findings += 1
             summary.by_rule[finding["rule_id"]] = summary.by_rule.get(finding["rule_id"], 0) + 1
             if finding["finding_id"] in seen:

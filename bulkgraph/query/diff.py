@@ -48,7 +48,7 @@ def diff_snapshots(
     database: str | None = None,
 ) -> SnapshotDiff:
     """Changes from `old` to `new` (snapshot ids; default: the two latest snapshots, or NEW
-    and the snapshot before it)."""
+    and the snapshot before it), in either layout (`run_query` reads it)."""
     result = run_query(driver, DIFF_QUERY, old=old, new=new, database=database)
     old_ref, new_ref = result.snapshots
     return SnapshotDiff(old_ref, new_ref, result.columns, result.rows)

@@ -15,13 +15,21 @@ comment starts the Cypher text:
 An alert runs without the user's parameters: each one it declares needs a default.
 The scope's own parameters are implicit: `snapshot_id` for `snapshot`, `old_snapshot_id` and
 `new_snapshot_id` for `pair`. They are filled by snapshot resolution, not by the user.
+
+On a database in the versions layout (docs/versions-layout.md) a snapshot-scoped query runs
+as its as-of rewrite (`bulkgraph/query/asof.py`), with `$as_of` = the snapshot's `taken_at`
+besides `$snapshot_id`. A query the rewrite cannot serve, a pair query above all (it asks two
+times at once), ships its versions-layout text as `versions/<name>.cypher` next to it: Cypher
+only (comments allowed, no header), the same parameters plus `$as_of` (snapshot scope) or
+`$old_as_of` and `$new_as_of` (pair scope). A pair query without one refuses to run on a
+versions database.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from importlib import resources
 from importlib.abc import Traversable
@@ -49,6 +57,9 @@ SCOPE_PARAMS: dict[Scope, tuple[str, ...]] = {
 }
 
 _MISSING = object()
+
+#: the pack's subfolder of versions-layout texts (see the module docstring)
+VERSIONS_FOLDER = "versions"
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,8 @@ class Query:
     severity: str | None = None
     rule_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    #: the Cypher for the versions layout, when the query ships one (`versions/<name>.cypher`)
+    versions_text: str | None = None
 
     @property
     def is_alert(self) -> bool:
@@ -232,19 +245,30 @@ def _parse_param(arg: str | None, description: str, source: str) -> Param:
     return Param(name, description, default)
 
 
-def _check_references(query: Query) -> None:
-    """Every `$name` in the Cypher is declared, and every declared parameter is used."""
-    used = set(_PARAM_REF.findall(_without_comments_and_strings(query.text)))
+#: parameters the versions layout adds, per scope (the times the snapshots were taken)
+VERSIONS_SCOPE_PARAMS: dict[Scope, tuple[str, ...]] = {
+    Scope.snapshot: ("as_of",),
+    Scope.pair: ("old_as_of", "new_as_of"),
+    Scope.none: (),
+}
+
+
+def _check_references(query: Query, text: str | None = None, source: str | None = None) -> None:
+    """Every `$name` in the Cypher is declared, and every declared parameter is used.
+
+    With `text` (a versions-layout text), the versions layout's time parameters count as
+    declared too, and need not be used."""
+    used = set(_PARAM_REF.findall(_without_comments_and_strings(text or query.text)))
     declared = {p.name for p in query.params} | set(query.scope_params)
-    undeclared = used - declared
+    extra = set(VERSIONS_SCOPE_PARAMS[query.scope]) if text is not None else set()
+    where = source or query.source
+    undeclared = used - declared - extra
     if undeclared:
-        raise InputError(
-            f"{query.source}: uses undeclared parameter(s) {', '.join(sorted(undeclared))}"
-        )
+        raise InputError(f"{where}: uses undeclared parameter(s) {', '.join(sorted(undeclared))}")
     unused = declared - used
     if unused:
         raise InputError(
-            f"{query.source}: declares parameter(s) it never uses: {', '.join(sorted(unused))}"
+            f"{where}: declares parameter(s) it never uses: {', '.join(sorted(unused))}"
         )
 
 
@@ -257,8 +281,22 @@ def _without_comments_and_strings(text: str) -> str:
     return _STRING_OR_COMMENT.sub(lambda m: "" if m[0].startswith("//") else "''", text)
 
 
+def with_versions_text(query: Query, text: str, source: str) -> Query:
+    """`query` with its versions-layout text (`versions/<name>.cypher`), checked."""
+    cypher = _without_line_comments(text).strip().rstrip(";").strip()
+    if not cypher:
+        raise InputError(f"{source}: no Cypher")
+    _check_references(query, cypher, source)
+    return replace(query, versions_text=cypher)
+
+
+def _without_line_comments(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.strip().startswith("//"))
+
+
 def load_pack() -> dict[str, Query]:
-    """Every query of the pack by name, sorted by name."""
+    """Every query of the pack by name, sorted by name, with its versions-layout text
+    where it ships one."""
     queries: dict[str, Query] = {}
     folder = pack_dir()
     files = sorted(
@@ -270,6 +308,18 @@ def load_pack() -> dict[str, Query]:
         if file.name != f"{query.name}.cypher":
             raise InputError(f"{source}: file name must be {query.name}.cypher")
         queries[query.name] = query
+    versions = folder.joinpath(VERSIONS_FOLDER)
+    if versions.is_dir():
+        for file in sorted(versions.iterdir(), key=lambda f: f.name):
+            if not file.name.endswith(".cypher"):
+                continue
+            source = f"cypher/queries/{VERSIONS_FOLDER}/{file.name}"
+            name = file.name.removesuffix(".cypher")
+            if name not in queries:
+                raise InputError(f"{source}: no query {name!r} in the pack to give a text to")
+            queries[name] = with_versions_text(
+                queries[name], file.read_text(encoding="utf-8"), source
+            )
     return dict(sorted(queries.items()))
 
 

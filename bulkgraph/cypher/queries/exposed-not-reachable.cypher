@@ -10,8 +10,9 @@ WITH CASE toLower(toString($protocol))
        WHEN 'tcp' THEN '6' WHEN 'udp' THEN '17' WHEN 'icmp' THEN '1' WHEN 'icmpv6' THEN '58'
        WHEN 'all' THEN null WHEN '-1' THEN null ELSE toString($protocol)
      END AS want_proto
-MATCH (s:Snapshot {snapshot_id: $snapshot_id})-[:CONTAINS]->(owner)
-WHERE (owner:Instance OR owner:LoadBalancer) AND coalesce(owner.stub, false) = false
+MATCH (s:Snapshot {snapshot_id: $snapshot_id})
+MATCH (owner:Instance|LoadBalancer {snapshot_id: $snapshot_id})
+WHERE coalesce(owner.stub, false) = false
 WITH s, want_proto, owner,
      [(owner)-[:BELONGS_TO]->(sg:SecurityGroup)<-[a:ALLOWED]-(src:IPRange)
       WHERE a.direction = 'ingress' AND src.cidr IN ['0.0.0.0/0', '::/0']

@@ -1,0 +1,347 @@
+"""The proof of the query side of the versions layout (issue #20): the same history in both
+layouts gives the same answers.
+
+The snapshots layout is built by the real pipeline (transform and bulk import) from three
+histories: the bundled samples/ (three native snapshots and one legacy archive, as
+tests/test_query_pipeline.py builds them), tests/query_estate.py (graph model 1.0, churn of
+rules, tags, instances that vanish) and tests/query_estate11.py (graph model 1.1); the versions
+layout is derived from it by tests/versions_oracle.py (a converter that follows
+docs/versions-layout.md; the real versions build can take its place). Then, for every
+snapshot S and every snapshot-scoped query of the pack (with parameters that hit the
+samples' instances, addresses and groups), the rows at S in the snapshots layout equal the
+rows of the versions layout as of S.taken_at; the same for `diff` between consecutive
+snapshots and for the alerts of each snapshot; and `--all` / `--as-of` choose the same
+snapshots. Community Neo4j has one user database: the answers of the snapshots layout are
+collected first, then the graph is converted in place.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import neo4j
+import pytest
+import query_estate
+import query_estate11
+from query_estate import QueryGraphs
+from test_query_pipeline import ID, SAMPLES, _interface_of
+from versions_oracle import convert_to_versions
+
+from bulkgraph.db import rows_to_jsonable
+from bulkgraph.layout import Layout, recorded_layout
+from bulkgraph.pipeline.rebuild import rebuild
+from bulkgraph.query import diff_snapshots, findings_for, list_snapshots, load_pack, run_query
+from bulkgraph.query.pack import Query, Scope
+from bulkgraph.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+LEGACY, D25, D26, D27 = (
+    "archive_20261124_020000",
+    "20261125T020000Z",
+    "20261126T020000Z",
+    "20261127T020000Z",
+)
+
+
+@dataclass(frozen=True)
+class History:
+    """A history built in the snapshots layout, and what to ask it."""
+
+    name: str
+    snapshots: list[str]
+    #: values for the pack's required parameters that the history holds (and some not)
+    values: dict[str, list[Any]]
+    #: queries it gives no row in any snapshot (nothing there to find); every other query
+    #: must answer something somewhere, or the comparison proves little
+    empty: frozenset[str] = frozenset()
+    #: instead of `empty`: the queries this history is here for, which must answer
+    must_answer: frozenset[str] | None = None
+    #: an address whose owner changes, for --all and --as-of (and the time to ask at)
+    moving_ip: str = ""
+    as_of: str = ""
+
+
+#: more parameter sets for queries whose parameters all have defaults
+EXTRA_PARAMS: dict[str, list[dict[str, Any]]] = {
+    "internet-reachable": [{"port": 443}, {"port": 22, "protocol": "tcp"}],
+    "exposed-not-reachable": [{"port": 443}, {"port": 3306, "protocol": "tcp"}],
+}
+
+SAMPLES_HISTORY = History(
+    "samples",
+    [LEGACY, D25, D26, D27],
+    {
+        "instance": [
+            ID["web-1-us-east-1"],  # behind a load balancer, two interfaces
+            ID["ip:db-1-us-east-1"],  # by private IP
+            ID["web-2-us-east-1"],  # terminated in the last snapshot
+            ID["idle-eu-west-1"],
+        ],
+        "ip": [
+            ID["public:web-3-us-east-1"],  # the Elastic IP that moved
+            ID["ip:web-1-us-east-1"],
+            _interface_of(D27, ID["web-1-us-east-1"])[1],
+            ID["ip:db-1-eu-west-1"],
+            "192.0.2.1",
+        ],
+        "group": [ID["sg:us-east-1:web"], ID["sg:eu-west-1:db"], "admin"],
+    },
+    empty=frozenset({"nacl-deny-shadowed"}),
+    moving_ip=ID["public:web-3-us-east-1"],
+    as_of="2026-11-26T12:00:00Z",
+)
+#: tests/query_estate.py: three monthly snapshots with groups, rules, tags and instances
+#: that change, vanish (i-old1) and appear, a partner account and peerings
+QUERY_ESTATE_HISTORY = History(
+    "query-estate",
+    list(query_estate.SNAPSHOT_ORDER),
+    {
+        "instance": ["i-admin1", "10.0.1.30", "i-web1", "i-app1", "i-old1"],
+        "ip": ["10.0.1.60", "54.0.0.10", "10.0.1.30", "10.0.1.10"],
+        "group": ["sg-web", "app", "sg-db"],
+    },
+    empty=frozenset(
+        {
+            # graph model 1.0 estate: no interfaces, routes, ACLs, Lambda or IAM
+            "exposed-not-reachable",
+            "instance-privileges",
+            "internet-reachable",
+            "lambda-in-vpc",
+            "nacl-deny-shadowed",
+        }
+    ),
+    moving_ip="10.0.1.60",
+    as_of="2026-01-15T12:00:00Z",
+)
+#: tests/query_estate11.py: graph model 1.1 (interfaces, routes, ACLs, IAM) over three
+#: snapshots in which addresses move between owners and reachability changes
+QUERY_ESTATE11_HISTORY = History(
+    "query-estate-11",
+    list(query_estate11.SNAPSHOT_ORDER),
+    {
+        "instance": ["i-enisg", "10.20.1.10", "i-web1"],
+        "ip": ["10.20.1.50", "10.20.1.23", "10.20.1.10"],
+        "group": ["sg-web", "sg-admin"],
+    },
+    # graph model 1.1's questions (the samples cover the others)
+    must_answer=frozenset(
+        {
+            "exposed-not-reachable",
+            "instance-ingress",
+            "instance-privileges",
+            "internet-reachable",
+            "ip-at-time",
+            "ip-owner",
+            "lambda-in-vpc",
+        }
+    ),
+    moving_ip="10.20.1.50",
+    as_of="2026-04-15T08:00:00Z",
+)
+HISTORIES = {h.name: h for h in (SAMPLES_HISTORY, QUERY_ESTATE_HISTORY, QUERY_ESTATE11_HISTORY)}
+
+
+def param_sets(history: History, query: Query) -> list[dict[str, Any]]:
+    required = [p.name for p in query.params if p.required]
+    optional = [p.name for p in query.params if not p.required]
+    if not required:
+        more = [{name: v} for name in optional for v in history.values.get(name, [])]
+        return [{}, *EXTRA_PARAMS.get(query.name, []), *more]
+    (name,) = required  # the pack's queries take at most one
+    return [{name: v} for v in history.values[name]]
+
+
+@dataclass
+class Answers:
+    layout: Layout
+    #: (query, params as JSON, snapshot id) -> rows
+    rows: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    diffs: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    alerts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    all_snapshots: list[dict[str, Any]] = field(default_factory=list)
+    as_of: list[dict[str, Any]] = field(default_factory=list)
+
+
+def collect(driver: neo4j.Driver, history: History) -> Answers:
+    answers = Answers(recorded_layout(driver, "neo4j"))
+    snapshots = list_snapshots(driver, "neo4j")
+    assert [s.snapshot_id for s in snapshots] == history.snapshots
+    for query in load_pack().values():
+        if query.scope is not Scope.snapshot:
+            continue
+        for params in param_sets(history, query):
+            key = json.dumps(params, sort_keys=True)
+            for snap in snapshots:
+                result = run_query(
+                    driver, query, params, snapshot=snap.snapshot_id, database="neo4j"
+                )
+                answers.rows[(query.name, key, snap.snapshot_id)] = result.rows
+    for old, new in itertools.pairwise(snapshots):
+        found = diff_snapshots(driver, old.snapshot_id, new.snapshot_id, database="neo4j")
+        answers.diffs[(old.snapshot_id, new.snapshot_id)] = found.changes
+    for snap in snapshots:
+        answers.alerts[snap.snapshot_id] = findings_for(driver, snap, "neo4j")
+    ip = {"ip": history.moving_ip}
+    answers.all_snapshots = run_query(
+        driver, "ip-owner", ip, all_snapshots=True, database="neo4j"
+    ).rows
+    answers.as_of = run_query(driver, "ip-owner", ip, as_of=history.as_of, database="neo4j").rows
+    return answers
+
+
+def canonical(rows: list[dict[str, Any]]) -> Counter[str]:
+    """Rows as a multiset (the legacy queries have no ORDER BY)."""
+    return Counter(json.dumps(r, sort_keys=True, default=str) for r in rows)
+
+
+@dataclass
+class Both:
+    history: History
+    snapshots: Answers
+    versions: Answers
+    counts: dict[str, int]
+
+
+def build_samples(server: Any) -> None:
+    settings = Settings(_env_file=None).model_copy(  # type: ignore[call-arg]
+        update={
+            "bulkgraph_heap": "512m",
+            "bulkgraph_pagecache": "256m",
+            "bulkgraph_import_memory": "512m",
+            "neo4j_uri": None,
+            "neo4j_home": None,
+        }
+    )
+    sources = [str(p) for p in sorted(SAMPLES.glob("*.tar.gz"))]
+    sources.append(str(SAMPLES / LEGACY))
+    server.close_driver()
+    rebuild(sources, home=server.home, workers=1, settings=settings)
+    server.start()
+
+
+@pytest.fixture(scope="module", params=list(HISTORIES))
+def both(
+    request: pytest.FixtureRequest,
+    neo4j_server: Any,
+    query_graphs: QueryGraphs,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Both]:
+    history = HISTORIES[request.param]
+    if history is SAMPLES_HISTORY:
+        build_samples(neo4j_server)
+    elif history is QUERY_ESTATE_HISTORY:
+        query_graphs.load(neo4j_server, history.snapshots)
+    else:
+        graphs = QueryGraphs(tmp_path_factory.mktemp("estate11"), query_estate11.write_snapshot)
+        graphs.load(neo4j_server, history.snapshots)
+    before = collect(neo4j_server.driver(), history)
+    counts = convert_to_versions(neo4j_server)
+    after = collect(neo4j_server.driver(), history)
+    yield Both(history, before, after, counts)
+
+
+def test_the_two_graphs_are_the_two_layouts(both: Both, neo4j_server: Any) -> None:
+    assert both.snapshots.layout is Layout.snapshots
+    assert both.versions.layout is Layout.versions
+    # history by change: fewer versions than copies, no Snapshot CONTAINS, intervals set
+    rows = neo4j_server.run(
+        "MATCH (n) WHERE NOT n:Snapshot AND NOT n:Tag "
+        "RETURN count(n) AS n, count(n.valid_from) AS dated, count(n.snapshot_id) AS sid"
+    )
+    assert rows[0]["n"] == rows[0]["dated"] and rows[0]["sid"] == 0
+    assert neo4j_server.run("MATCH (:Snapshot)-[r:CONTAINS]->() RETURN count(r) AS n") == [{"n": 0}]
+    assert both.counts["nodes"] > 0 and both.counts["relationships"] > 0
+
+
+def test_every_snapshot_query_answers_the_same_in_both_layouts(both: Both) -> None:
+    assert both.versions.rows.keys() == both.snapshots.rows.keys()
+    differ = []
+    for key, want in both.snapshots.rows.items():
+        got = both.versions.rows[key]
+        if canonical(got) != canonical(want):
+            differ.append((key, want, got))
+    assert not differ, "\n".join(
+        f"{key}:\n  snapshots {want}\n  versions  {got}" for key, want, got in differ[:5]
+    )
+    # and in the same order where the query orders them
+    ordered = [k for k in both.snapshots.rows if "ORDER BY" in load_pack()[k[0]].text]
+    assert all(both.versions.rows[k] == both.snapshots.rows[k] for k in ordered)
+
+
+def test_the_comparison_covers_something_in_every_query(both: Both) -> None:
+    answered = {name for (name, _, _), rows in both.snapshots.rows.items() if rows}
+    asked = {name for name, _, _ in both.snapshots.rows}
+    if both.history.must_answer is None:
+        assert asked - answered == both.history.empty
+    else:
+        assert both.history.must_answer - answered == set()
+    # the history changes: some query answers differently from one snapshot to the next
+    first, *later = both.history.snapshots
+    changing = {
+        name
+        for (name, params, sid), rows in both.snapshots.rows.items()
+        if sid in later and rows != both.snapshots.rows[(name, params, first)]
+    }
+    assert len(changing) > 3, f"little history to compare: only {changing} change"
+
+
+def test_diff_between_consecutive_snapshots_is_the_same(both: Both) -> None:
+    assert both.versions.diffs.keys() == both.snapshots.diffs.keys()
+    for pair, want in both.snapshots.diffs.items():
+        assert both.versions.diffs[pair] == want, pair
+    kinds = {c["change"] for changes in both.snapshots.diffs.values() for c in changes}
+    assert {"added", "removed"} <= kinds
+
+
+def test_alerts_are_the_same(both: Both) -> None:
+    assert both.versions.alerts == both.snapshots.alerts
+    assert any(both.snapshots.alerts.values())
+
+
+def test_all_and_as_of_choose_the_same_snapshots(both: Both) -> None:
+    assert both.versions.all_snapshots == both.snapshots.all_snapshots
+    assert len({r["owner"] for r in both.snapshots.all_snapshots}) > 1  # it moved
+    assert both.versions.as_of == both.snapshots.as_of
+    assert both.snapshots.as_of
+
+
+def _without_layout(value: Any) -> Any:
+    """A raw answer's nodes without what only one layout has (interval, snapshot_id, uid)."""
+    if isinstance(value, dict):
+        drop = {"valid_from", "valid_to", "first_snapshot_id", "last_snapshot_id"}
+        if "_labels" in value:
+            drop |= {"snapshot_id", "uid"}
+        return {k: _without_layout(v) for k, v in value.items() if k not in drop}
+    if isinstance(value, list):
+        return [_without_layout(v) for v in value]
+    return value
+
+
+def test_legacy_queries_on_one_snapshot_run_unchanged_on_its_versions(
+    neo4j_server: Any, query_graphs: QueryGraphs
+) -> None:
+    """The older aws_neo4j_map users' own queries, as they are, on a database holding one
+    snapshot: the same rows in both layouts (nodes compared by their properties)."""
+    from test_query_legacy import PACK_VERSIONS, legacy_statements
+
+    statements = legacy_statements()
+    query_graphs.load(neo4j_server, [query_estate.S1])
+    before = [
+        _without_layout(rows_to_jsonable(neo4j_server.run(stmt, **params)))
+        for stmt, (_, params) in zip(statements, PACK_VERSIONS, strict=True)
+    ]
+    convert_to_versions(neo4j_server)
+    assert recorded_layout(neo4j_server.driver(), "neo4j") is Layout.versions
+    after = [
+        _without_layout(rows_to_jsonable(neo4j_server.run(stmt, **params)))
+        for stmt, (_, params) in zip(statements, PACK_VERSIONS, strict=True)
+    ]
+    for stmt, want, got in zip(statements, before, after, strict=True):
+        assert want, stmt  # each finds something in the estate
+        assert canonical(got) == canonical(want), stmt
