@@ -26,6 +26,7 @@ from conftest import ManagedNeo4j, import_settings
 from bulkgraph.csvfolder import read_manifest
 from bulkgraph.extract.sources import discover
 from bulkgraph.extract.writer import SnapshotWriter
+from bulkgraph.layout import Layout
 from bulkgraph.load.bulk import bulk_import
 from bulkgraph.transform.run import transform
 
@@ -347,24 +348,29 @@ class QueryGraphs:
         self.root = root
         #: writes one snapshot's native folder: this module's estate unless told otherwise
         self.write = write or write_snapshot
-        self._csv: dict[tuple[str, ...], Path] = {}
+        self._csv: dict[tuple[tuple[str, ...], Layout], Path] = {}
 
-    def csv(self, snapshot_ids: Sequence[str]) -> Path:
+    def csv(self, snapshot_ids: Sequence[str], layout: Layout = Layout.snapshots) -> Path:
         ids = tuple(snapshot_ids)
-        if ids not in self._csv:
-            folder = self.root / "-".join(ids)
+        if (ids, layout) not in self._csv:
+            folder = self.root / "-".join(ids) / layout.value
             folders = [str(self.write(folder / "snapshots", sid)) for sid in ids]
             found = discover(folders)
             assert found.problems == []
-            result = transform(found.snapshots, folder / "csv", workers=1)
+            result = transform(found.snapshots, folder / "csv", workers=1, layout=layout)
             assert result.failed == {} and result.rejected == 0
-            self._csv[ids] = folder / "csv"
-        return self._csv[ids]
+            self._csv[(ids, layout)] = folder / "csv"
+        return self._csv[(ids, layout)]
 
-    def load(self, server: ManagedNeo4j, snapshot_ids: Sequence[str] = SNAPSHOT_ORDER) -> None:
+    def load(
+        self,
+        server: ManagedNeo4j,
+        snapshot_ids: Sequence[str] = SNAPSHOT_ORDER,
+        layout: Layout = Layout.snapshots,
+    ) -> None:
         """Import the graph of `snapshot_ids` (the order of another estate's ids when `write`
-        is its writer) unless the server holds it already."""
-        csv_dir = self.csv(snapshot_ids)
+        is its writer) in `layout`, unless the server holds it already."""
+        csv_dir = self.csv(snapshot_ids, layout)
         server.start()  # no-op when running
         if self._holds(server, csv_dir):
             return  # imported by an earlier module, and nothing has touched it since
