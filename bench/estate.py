@@ -1417,11 +1417,22 @@ class Estate:
             if "SslPolicy" in item:
                 policies = [p for p in shapes11.SSL_POLICIES if p != item["SslPolicy"]]
                 item["SslPolicy"] = policies[0]
-            elif "ForwardConfig" in action and len(action["ForwardConfig"]["TargetGroups"]) > 1:
+            elif "ForwardConfig" not in action:  # a redirect
+                code = action["RedirectConfig"]["StatusCode"]
+                action["RedirectConfig"]["StatusCode"] = (
+                    "HTTP_302" if code == "HTTP_301" else "HTTP_301"
+                )
+            elif len(action["ForwardConfig"]["TargetGroups"]) > 1:
                 for weighted in action["ForwardConfig"]["TargetGroups"]:
                     weighted["Weight"] = rng.choice([0, 1, 10, 50, 100])
             else:
-                item["Port"] = {8080: 8081, 8081: 8080}.get(item["Port"], item["Port"])
+                sticky = action["ForwardConfig"]["TargetGroupStickinessConfig"]
+                if sticky["Enabled"]:
+                    sticky.clear()
+                    sticky["Enabled"] = False
+                else:
+                    sticky["Enabled"] = True
+                    sticky["DurationSeconds"] = 3600
         changes.modified["listeners"] = min(budget, len(listeners))
 
         tagged = [(c, arn) for c, cell in enumerate(self.cells) for arn in cell.elb_tags]
