@@ -95,7 +95,10 @@ class SnapshotSummary:
             f"{self.snapshot_id}  instances {c['instances']} {churn}".rstrip()
             + f"  terminated {c['terminated']}  sg {c['security_groups']}  rds {c['rds']}"
             f"  lb {c['load_balancers']}  tg {c['target_groups']}  vpc {c['vpcs']}"
-            f"  subnet {c['subnets']}  pcx {c['peerings']}  changed {ch['total']}"
+            f"  subnet {c['subnets']}  pcx {c['peerings']}  eni {c['network_interfaces']}"
+            f"  rtb {c['route_tables']}  acl {c['network_acls']}  nat {c['nat_gateways']}"
+            f"  listener {c['listeners']}  lambda {c['functions']}  role {c['roles']}"
+            f"  changed {ch['total']}"
             f"  {self.files} files {self.bytes / 1e6:.1f} MB  {self.seconds:.2f}s"
         )
 
@@ -227,8 +230,8 @@ def _produce(
             compresslevel=spec.compresslevel,
         )
         written = [
-            writer.write(operation, cell.account, cell.region, calls)
-            for cell, operation, calls in estate.responses()
+            writer.write(operation, account, region, calls)
+            for account, region, operation, calls in estate.responses()
         ]
         regions: dict[str, list[str]] = {}
         for cell in estate.cells:
@@ -285,10 +288,12 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Write a series of native bulkgraph-snapshot/1 folders of a synthetic AWS estate: "
             "N instances, N/5 security groups (~8 rules each), N/20 RDS instances, N/50 load "
-            "balancers (3 target groups each), N/200 VPCs (4 subnets each), N/500 VPC peerings, "
-            "spread evenly over accounts x regions, with the --churn fraction of resources "
-            "changing between consecutive snapshots. The same arguments give byte-identical "
-            "output."
+            "balancers (3 target groups, 1-3 listeners, tags each), N/200 VPCs (4 subnets, an "
+            "internet gateway, route tables, ACLs each; a NAT gateway in half), N/500 VPC "
+            "peerings, N/25 Lambda functions, N/20 IAM roles with instance profiles, and the "
+            "network interfaces of all these (snapshot format 1.1), spread evenly over "
+            "accounts x regions, with the --churn fraction of resources changing between "
+            "consecutive snapshots. The same arguments give byte-identical output."
         ),
     )
     parser.add_argument("--instances", type=int, required=True, help="live instances (N)")
