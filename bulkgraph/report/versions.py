@@ -2,18 +2,21 @@
 
 A snapshot S of the report stands for the time T = `S.taken_at`, and what S held is what holds
 at T (`holds`). Each function answers with the rows the snapshots layout's Cypher returns
-(data.py, timeline.py), so what the report makes of them is one code path for both layouts:
+(data.py, timeline.py), so what the report makes of them is one code path for both layouts.
 
-- a snapshot's regions and resources per label: the versions that hold at its `taken_at`;
-- a night (old, new): *added*, versions that start at new with no version of their resource
-  holding at old; *removed*, versions that hold at old and end at new with no version of
-  their resource after them at new; *changed*, a resource held at both, a stub at neither,
-  whose properties changed (NEXT_VERSION from the version that held at old to one that
-  starts at new) or whose relationships did (runs of it that end or start at new, compared
-  by direction, type, properties and the other end's resource_key), because the snapshots
-  layout's `changed` flag is a fingerprint over both;
-- a resource's timeline: its version at each snapshot, and the same fingerprint against the
-  snapshot before that held it.
+A stub version (a resource another one names, not collected) is not the resource, as in the
+snapshots layout, where a stub node has no resource_key and no NEXT_VERSION: a resource is
+*held* at T when a version of it that is not a stub holds at T.
+
+- a snapshot's regions and resources per label: the versions, not stubs, that hold at T;
+- a night (old, new): *added*, versions that start at new whose resource was not held at
+  old; *removed*, versions that hold at old and end at new whose resource is not held at
+  new; *changed*, a resource held at both whose properties changed (NEXT_VERSION from the
+  version that held at old to one that starts at new) or whose relationships did (runs of
+  it that end or start at new, compared by direction, type, properties and the other end's
+  resource_key): the snapshots layout's `changed` flag is a fingerprint over both;
+- a resource's timeline: its version at each snapshot that held it, and the same
+  fingerprint against the snapshot before that held it.
 
 Times are compared as the database stores them (the contract's predicate, with the Snapshot
 node's own `taken_at`), or as instants in Python; where a scan must find the elements whose
@@ -120,9 +123,8 @@ def counts(
 
 # -- the nights -------------------------------------------------------------------------------
 
-# Versions that start at a night's new snapshot: added, or changed when the version before
-# them held at the old snapshot (and neither is a stub: a stub has no fingerprint in the
-# snapshots layout, so neither counts there).
+# Versions that start at a night's new snapshot: changed when the version before them held
+# at the old snapshot and was not a stub, else added.
 _STARTED = (
     """
 MATCH (n) WHERE n.first_snapshot_id IN $news AND n.resource_key IS NOT NULL
@@ -133,8 +135,8 @@ OPTIONAL MATCH (old:Snapshot {snapshot_id: $old_of[n.first_snapshot_id]})
 OPTIONAL MATCH (o)-[v:NEXT_VERSION]->(n) WHERE """
     + holds("o", "old.taken_at")
     + """
-WITH n, label, CASE WHEN o IS NULL THEN 'added'
-                    WHEN v.changed AND coalesce(o.stub, false) = false THEN 'changed' END AS change
+WITH n, label, CASE WHEN o IS NULL OR o.stub THEN 'added'
+                    WHEN v.changed THEN 'changed' END AS change
 WHERE change IS NOT NULL
 RETURN n.first_snapshot_id AS snapshot_id, change, label,
        """
@@ -146,7 +148,8 @@ RETURN n.first_snapshot_id AS snapshot_id, change, label,
 """
 )
 
-# Versions that end at a night's new snapshot with no version of their resource from it on.
+# Versions that end at a night's new snapshot with no version of their resource from it on,
+# or a stub.
 _ENDED = (
     """
 MATCH (s:Snapshot) WHERE s.snapshot_id IN $news
@@ -154,7 +157,8 @@ WITH collect(s.taken_at.epochMillis) AS news
 MATCH (o) WHERE o.valid_to.epochMillis IN news AND o.resource_key IS NOT NULL
   AND coalesce(o.stub, false) = false
   AND NOT EXISTS {
-    MATCH (o)-[:NEXT_VERSION]->(n) WHERE n.valid_from.epochMillis = o.valid_to.epochMillis
+    MATCH (o)-[:NEXT_VERSION]->(n)
+    WHERE n.valid_from.epochMillis = o.valid_to.epochMillis AND coalesce(n.stub, false) = false
   }
 WITH o, split(o.resource_key, '|')[0] AS label
 WHERE NOT label IN $not_resources
@@ -245,7 +249,7 @@ def _relationships_changed(
 ) -> dict[tuple[str, str], tuple[str, str, str]]:
     """(night's snapshot_id, resource_key) -> (label, account, region) of the resources whose
     relationships differ between a night's old and new snapshots while the same version of
-    them, not a stub, held at both (a new version is counted by _STARTED)."""
+    them, not a stub, holds at both (a new version is counted by _STARTED)."""
     ended: dict[tuple[str, str], Counter[tuple[str, ...]]] = defaultdict(Counter)
     started: dict[tuple[str, str], Counter[tuple[str, ...]]] = defaultdict(Counter)
     spanning: dict[tuple[str, str], tuple[str, str, str]] = {}
@@ -287,7 +291,8 @@ _AT_SNAPSHOTS = (
     """
 MATCH (s:Snapshot) WHERE s.snapshot_id IN $ids
 WITH s, s.taken_at AS t
-MATCH (n:`{label}` {{resource_key: $key}}) WHERE """
+MATCH (n:`{label}` {{resource_key: $key}})
+WHERE coalesce(n.stub, false) = false AND """
     + holds("n", "t")
     + """
 RETURN s.snapshot_id AS snapshot_id, properties(n) AS props,
@@ -316,12 +321,11 @@ RETURN s.snapshot_id AS snapshot_id, properties(n) AS props,
 """
 )
 
-# every version of the resource and every run of its relationships: its fingerprint at any
-# snapshot, for `changed`
+# every version of the resource, not a stub, and every run of its relationships: its
+# fingerprint at any snapshot, for `changed`
 _HISTORY = """
-MATCH (n:`{label}` {{resource_key: $key}})
-RETURN n.valid_from AS valid_from, n.valid_to AS valid_to, coalesce(n.stub, false) AS stub,
-       properties(n) AS props,
+MATCH (n:`{label}` {{resource_key: $key}}) WHERE coalesce(n.stub, false) = false
+RETURN n.valid_from AS valid_from, n.valid_to AS valid_to, properties(n) AS props,
        COLLECT {{
          MATCH (n)-[r]->(m) WHERE r.valid_from IS NOT NULL
          RETURN ['out', type(r), m.resource_key, r] AS run
@@ -338,7 +342,6 @@ class _Version:
     def __init__(self, row: Any) -> None:
         self.valid_from = _native(row["valid_from"])
         self.valid_to = _native(row["valid_to"])
-        self.stub = bool(row["stub"])
         self.props = own_properties(row["props"])
         self.runs = [
             (
@@ -394,10 +397,9 @@ def timeline(
         now = history[index]
         before = next((s for s in reversed(history[:index]) if version_at(s)), None)
         changed: bool | None = None
-        if before is not None:
-            old, new = version_at(before), version_at(now)
-            if old and new and not old.stub and not new.stub:
-                changed = old.fingerprint(before.taken_at) != new.fingerprint(now.taken_at)
+        old, new = (version_at(before) if before else None), version_at(now)
+        if before is not None and old is not None and new is not None:
+            changed = old.fingerprint(before.taken_at) != new.fingerprint(now.taken_at)
         out.append(
             {
                 "snapshot_id": row["snapshot_id"],
