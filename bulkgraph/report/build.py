@@ -28,6 +28,7 @@ class ReportSummary:
     findings: dict[str, int]  # alert query -> rows in the latest snapshot
     exposure_events: int
     resource: str | None = None
+    layout: str = "snapshots"  # the graph's (bulkgraph/layout.py)
     bytes: int = 0
     #: seconds per phase: read (the graph), draw (the figures), write (the page)
     phases: dict[str, float] = field(default_factory=dict)
@@ -42,6 +43,7 @@ class ReportSummary:
             "findings": self.findings,
             "exposure_events": self.exposure_events,
             "resource": self.resource,
+            "layout": self.layout,
             "bytes": self.bytes,
             "phases": self.phases,
             "seconds": round(sum(self.phases.values()), 3),
@@ -119,6 +121,7 @@ def build_report(
         findings={f.query.name: len(f.rows) for f in findings},
         exposure_events=len(exposure.events),
         resource=resource,
+        layout=win.layout.value,
         bytes=out.stat().st_size,
         phases={k: round(v, 3) for k, v in phases.items()},
     )
