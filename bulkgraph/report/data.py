@@ -10,6 +10,11 @@
 
 Where a snapshot does not know a label (`Snapshot.unknown_labels`), a count is None (nothing
 known) or flagged partial (a lower bound): never a zero it did not see.
+
+The Cypher here reads the snapshots layout; `window` reads the graph's layout once
+(`Window.layout`), and on a graph in the versions layout the snapshots' regions, the counts
+and the nights come from versions.py, in rows of the same shape. Exposure and findings run
+the pack through bulkgraph.query.runner in either layout.
 """
 
 from __future__ import annotations
