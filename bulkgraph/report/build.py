@@ -83,7 +83,7 @@ def build_report(
     estate = data.estate(driver, win, database)
     nights = data.nights(driver, win, database)
     exposure = data.exposure(driver, win, database)
-    findings = data.findings(driver, win.latest, database)
+    findings = data.findings(driver, win.latest, database, win.layout)
     tl = timeline(driver, win, resource, database) if resource else None
     phases["read"] = time.monotonic() - t0
 

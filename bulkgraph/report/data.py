@@ -296,6 +296,21 @@ def nights(driver: neo4j.Driver, win: Window, database: str | None = None) -> li
 # -- exposure ---------------------------------------------------------------------------------
 
 
+def ask(
+    driver: neo4j.Driver,
+    query: Query,
+    params: dict[str, Any],
+    snap: Snap,
+    layout: Layout,
+    database: str | None = None,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """One run of a pack query at one snapshot: the one place the report runs the pack
+    (exposure and findings), through bulkgraph.query.runner. On a graph in the versions
+    layout the answer is right once the runner asks the pack's Cypher as of the snapshot's
+    `taken_at` there (issue #20); `layout` is for that."""
+    return execute(driver, query, params | {"snapshot_id": snap.snapshot_id}, database)
+
+
 @dataclass
 class ExposureEvent:
     snapshot_id: str
@@ -344,9 +359,7 @@ def exposure(driver: neo4j.Driver, win: Window, database: str | None = None) -> 
             known[snap.snapshot_id] = snap.scope.known(series.needs)
             if known[snap.snapshot_id] is Known.none:
                 continue  # nothing to ask: the snapshot did not collect what it reads
-            columns, rows = execute(
-                driver, query, params | {"snapshot_id": snap.snapshot_id}, database
-            )
+            columns, rows = ask(driver, query, params, snap, win.layout, database)
             missing = [c for c in LOCATION if c not in columns]
             if missing:
                 raise BulkgraphError(
@@ -415,12 +428,17 @@ class Findings:
     rows: list[dict[str, Any]]
 
 
-def findings(driver: neo4j.Driver, snap: Snap, database: str | None = None) -> list[Findings]:
+def findings(
+    driver: neo4j.Driver,
+    snap: Snap,
+    database: str | None = None,
+    layout: Layout = Layout.snapshots,
+) -> list[Findings]:
     out = []
     alerts = [q for q in load_pack().values() if q.is_alert]
     for query in sorted(alerts, key=lambda q: (q.rule_id or "", q.name)):
         params = query.bind({}) | {"snapshot_id": snap.snapshot_id}
-        columns, rows = execute(driver, query, params, database)
+        columns, rows = ask(driver, query, params, snap, layout, database)
         out.append(Findings(query, params, columns, rows))
     return out
 
