@@ -13,7 +13,8 @@ CSV_DIR/
   versions/relationships/<group>/...        by the transform with `--layout versions`
 ```
 
-The transform writes it (`transform/run.py`, `transform/snapshot.py`, `transform/temporal.py`);
+The transform writes it (`transform/run.py`, `transform/snapshot.py`, `transform/temporal.py`,
+`transform/versions.py`);
 `load/bulk.py` and `load/append.py` read it through the manifest. Paths inside the manifest
 are relative to CSV_DIR, with `/` separators.
 """

@@ -75,3 +75,17 @@ def test_load_csv_statements() -> None:
     assert "toInteger(row[3]) AS v1" in rel
     plain = load_csv_statement(rel_schema("BELONGS_TO", "Subnet", "VPC"))
     assert "MERGE (a)-[:`BELONGS_TO`]->(b)" in plain
+
+
+def test_versions_indexes_look_up_versions_by_key_and_time() -> None:
+    from bulkgraph.transform.docs import VERSIONS_CYPHER_FILE
+    from bulkgraph.transform.schema import versions_schema_cypher
+
+    text = versions_schema_cypher()
+    assert (ROOT / VERSIONS_CYPHER_FILE).read_text(encoding="utf-8") == text
+    for node in NODES:
+        composite = f"FOR (n:`{node.label}`) ON (n.`resource_key`, n.`valid_from`);"
+        assert (composite in text) is node.versioned
+    assert "FOR (n:`IPAddress`) ON (n.`ip`);" in text
+    # nothing 00-schema.cypher creates already, nothing dropped
+    assert "DROP" not in text and not set(text.splitlines()) & set(schema_cypher().splitlines()[4:])

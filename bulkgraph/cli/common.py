@@ -10,13 +10,15 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from bulkgraph.console import err, show_progress
 from bulkgraph.errors import BulkgraphError, ExitCode
-from bulkgraph.layout import Layout, parse_layout
+
+if TYPE_CHECKING:
+    from bulkgraph.layout import Layout
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -31,6 +33,8 @@ def layout_option(text: str | None) -> Layout | None:
     """The `--layout` given, parsed (bad value: exit 2); None when not given (the setting)."""
     if text is None:
         return None
+    from bulkgraph.layout import parse_layout  # it imports the driver: not for --help
+
     try:
         return parse_layout(text)
     except BulkgraphError as exc:

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import neo4j
 
-from bulkgraph.csvfolder import NODES, Manifest
 from bulkgraph.db import run_query
 
 
@@ -61,21 +60,6 @@ def graph_counts(driver: neo4j.Driver, database: str) -> GraphCounts:
         )
         counts.types[rel_type] = int(found[0]["c"])
     return counts
-
-
-def expected_counts(manifest: Manifest) -> tuple[dict[str, int], dict[str, int]]:
-    """(label -> nodes, type -> relationships) an import of `manifest` creates: the rows of
-    the groups of its layout (`Manifest.import_groups`)."""
-    labels: dict[str, int] = {}
-    types: dict[str, int] = {}
-    for group in manifest.import_groups:
-        if group.kind == NODES:
-            assert group.label is not None
-            labels[group.label] = labels.get(group.label, 0) + group.total_rows
-        else:
-            assert group.type is not None
-            types[group.type] = types.get(group.type, 0) + group.total_rows
-    return labels, types
 
 
 def compare(

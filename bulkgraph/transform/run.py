@@ -4,7 +4,8 @@ Snapshots are transformed in parallel worker processes (each a pure function of 
 snapshot); a snapshot whose outputs exist for the same input checksum is not redone. Then a
 cheap sequential pass links snapshots in time (NEXT, NEXT_VERSION), writes the relationships
 whose properties are named by the data (dynamic.py: PEERED_TO's tags), the header files,
-`rejects.jsonl` and `import-manifest.json` (the folder's layout: `bulkgraph/csvfolder.py`).
+for a graph in the versions layout the versions files (versions.py), `rejects.jsonl` and
+`import-manifest.json` (the folder's layout: `bulkgraph/csvfolder.py`).
 On a Dask cluster (`cluster.py`) the snapshots are transformed by its workers instead, and
 the same sequential end (`finish`) runs here.
 """

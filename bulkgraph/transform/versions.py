@@ -57,8 +57,12 @@ _TEMPORAL_GROUPS = {r.group for r in TEMPORAL_RELS}
 
 # one CSV field as the transform writes it: quoted (`"` doubled) or plain (no `,` or `"`)
 _F = r'(?:"(?:[^"]|"")*"|[^,"]*)'
-_NODE_LINE = rf"(?s)^({_F}),{_F},{_F},{_F},(.*)$"
-_REL_LINE = rf"(?s)^({_F}),({_F})(.*)$"
+#: the fields before a node's properties (uid, snapshot_id, resource_key, fingerprint) and
+#: the two ids of a relationship, with the comma after them: one regex find each (captures
+#: over the whole line cost five times as much)
+_NODE_HEAD = rf"^{_F},{_F},{_F},{_F},"
+_REL_HEAD = rf"^{_F},{_F}"
+_QUOTED = r'^"(?:[^"]|"")*"'
 
 
 def _field(index: int) -> str:
@@ -142,15 +146,16 @@ def _records(path: Path) -> pl.Series:
     return pl.Series("line", out, dtype=pl.String)
 
 
-def _area(schema: NodeSchema, line: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(account, region) of a node, as the pack's snapshot-diff query places it: its own
-    `account_id`/`region`, else its ARN's; a Region's name; every region of an Account."""
-    names = [p.name for p in schema.columns]
+def _area(schema: NodeSchema, props: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(account, region) of a node from its properties' text (from `stub` on), as the
+    pack's snapshot-diff query places it: its own `account_id`/`region`, else its ARN's; a
+    Region's name; every region of an Account."""
+    names = [p.name for p in schema.columns][len(_DROPPED) :]
 
     def prop(name: str) -> pl.Expr:
         if name not in names:
             return pl.lit(None, pl.String)
-        return _decoded(line.str.extract(_field(names.index(name)), 1))
+        return _decoded(props.str.extract(_field(names.index(name)), 1))
 
     arn = prop("arn").str.split(":")
     account = pl.coalesce(prop("account_id"), arn.list.get(4, null_on_oob=True))
@@ -163,25 +168,35 @@ def _area(schema: NodeSchema, line: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return account, region
 
 
+def _with_area(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` (label, props) with the account and region of each node: computed only for
+    a snapshot that does not know everything, and only for the versions it may concern."""
+    parts = [pl.DataFrame(schema={**frame.schema, "account": pl.String, "region": pl.String})]
+    for (label,), part in frame.partition_by("label", as_dict=True).items():
+        if label is None:  # no version yet: placed nowhere
+            account, region = pl.lit(None, pl.String), pl.lit(None, pl.String)
+        else:
+            account, region = _area(NODE_BY_LABEL[str(label)], pl.col("props"))
+        parts.append(part.with_columns(account.alias("account"), region.alias("region")))
+    return pl.concat(parts)
+
+
 def _read_nodes(out_dir: Path, sid: str, labels: Iterable[NodeSchema]) -> pl.DataFrame:
-    """rk, label, suid, props, account, region of every node of the snapshot (raw CSV text:
-    `rk` and `suid` quoted as in the files)."""
+    """rk, label, suid, props of every node of the snapshot (raw CSV text: `rk` and `suid`
+    quoted as in the files)."""
     frames = []
     for schema in labels:
         path = out_dir / csvfolder.part_path(NODE_FILES, schema.group, sid)
         if not path.exists():
             continue
-        line = pl.col("line")
-        parts = line.str.extract_groups(_NODE_LINE)
-        account, region = _area(schema, line)
+        head = pl.col("line").str.extract(_NODE_HEAD, 0)
         frame = (
             _records(path)
             .to_frame()
+            .select(head.alias("head"), "line")
             .select(
-                parts.struct.field("1").alias("suid"),
-                parts.struct.field("2").alias("props"),
-                account.alias("account"),
-                region.alias("region"),
+                pl.col("head").str.extract(_QUOTED, 0).alias("suid"),
+                pl.col("line").str.slice(pl.col("head").str.len_chars()).alias("props"),
             )
         )
         if frame["suid"].null_count():
@@ -197,14 +212,7 @@ def _read_nodes(out_dir: Path, sid: str, labels: Iterable[NodeSchema]) -> pl.Dat
     return pl.concat(frames).select(list(_SEEN_SCHEMA))
 
 
-_SEEN_SCHEMA = {
-    "rk": pl.String,
-    "label": pl.String,
-    "suid": pl.String,
-    "props": pl.String,
-    "account": pl.String,
-    "region": pl.String,
-}
+_SEEN_SCHEMA = {"rk": pl.String, "label": pl.String, "suid": pl.String, "props": pl.String}
 
 
 def _read_rels(out_dir: Path, sid: str, groups: list[str]) -> pl.DataFrame:
@@ -213,15 +221,17 @@ def _read_rels(out_dir: Path, sid: str, groups: list[str]) -> pl.DataFrame:
         path = out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid)
         if not path.exists():
             continue
-        parts = pl.col("line").str.extract_groups(_REL_LINE)
+        head = pl.col("line").str.extract(_REL_HEAD, 0)
+        start = pl.col("head").str.extract(_QUOTED, 0)
         frame = (
             _records(path)
             .to_frame()
+            .select(head.alias("head"), "line")
             .select(
                 pl.lit(group).alias("group"),
-                parts.struct.field("1").alias("s_start"),
-                parts.struct.field("2").alias("s_end"),
-                parts.struct.field("3").fill_null("").alias("props"),
+                start.alias("s_start"),
+                pl.col("head").str.slice(start.str.len_chars() + 1).alias("s_end"),
+                pl.col("line").str.slice(pl.col("head").str.len_chars()).alias("props"),
             )
         )
         if frame["s_start"].null_count():
@@ -289,12 +299,6 @@ _RUN_SCHEMA = {
     "props": pl.String,
     "first": pl.String,
     "last": pl.String,
-    "s_label": pl.String,
-    "s_account": pl.String,
-    "s_region": pl.String,
-    "e_label": pl.String,
-    "e_account": pl.String,
-    "e_region": pl.String,
 }
 
 
@@ -359,15 +363,9 @@ def write_versions(
             state, mapping, gone, nv = _step_nodes(state, seen, sid, unknown)
             closed.append(gone)
             links.append(nv)
-            mapping = pl.concat(
-                [
-                    mapping,
-                    shared.select("suid", pl.col("rk").alias("vuid"), "label", "account", "region"),
-                ]
-            )
-            open_uids = pl.concat([state.filter("open")["vuid"], tags["rk"]])
+            mapping = pl.concat([mapping, shared.select("suid", pl.col("rk").alias("vuid"))])
             runs, over = _step_rels(
-                runs, _read_rels(out_dir, sid, rel_groups), mapping, sid, unknown, open_uids
+                runs, _read_rels(out_dir, sid, rel_groups), mapping, sid, unknown, state
             )
             ended.append(over)
         _put_versions(out, pl.concat(closed), taken)
@@ -416,26 +414,29 @@ def _step_nodes(
     state: pl.DataFrame, seen: pl.DataFrame, sid: str, unknown: list[str]
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """One snapshot on the versions: (new state, suid -> version of what it saw, versions it
-    closed with `to` = its id, NEXT_VERSION lines (group, line) it opened)."""
+    closed with `to` = its id, NEXT_VERSION lines (group, line) it opened).
+
+    Where the snapshot does not know a resource's label in the area of its current version,
+    what it says of the resource (nothing, or a stub made for a relationship) neither ends
+    nor starts a version: the current one goes on, its `last` moved only when seen the same.
+    """
     s = seen.rename({c: f"s_{c}" for c in seen.columns if c != "rk"})
     j = state.join(s, on="rk", how="full", coalesce=True)
     saw = pl.col("s_suid").is_not_null()
-    has = pl.col("vuid").is_not_null()
-    same = has & pl.col("open") & saw & (pl.col("props") == pl.col("s_props"))
-    knows = ~unknown_expr(unknown, "label", "account", "region") if unknown else pl.lit(True)
+    current = pl.col("vuid").is_not_null() & pl.col("open")
+    same = current & saw & (pl.col("props") == pl.col("s_props"))
+    blind = unknown_expr(unknown, "label", "account", "region") if unknown else pl.lit(False)
     j = j.with_columns(
         same.fill_null(False).alias("_same"),
-        (has & pl.col("open") & ~saw & knows).fill_null(False).alias("_lost"),
+        (current & blind).fill_null(False).alias("_blind"),
+        (current & ~saw & ~blind).fill_null(False).alias("_lost"),
     )
-    opened = saw & ~pl.col("_same")
-    closing = (has & pl.col("open") & saw & ~pl.col("_same")) | pl.col("_lost")
-    gone = j.filter(closing.fill_null(False)).select(*_STATE_SCHEMA, pl.lit(sid).alias("to"))
-    nv = j.filter(opened & has).select(
-        pl.concat_str(
-            [
-                pl.lit("NEXT_VERSION__") + pl.col("s_label") + "__" + pl.col("s_label"),
-            ]
-        ).alias("group"),
+    kept = pl.col("_same") | pl.col("_blind")
+    opened = saw & ~kept
+    closing = (current & opened).fill_null(False) | pl.col("_lost")
+    gone = j.filter(closing).select(*_STATE_SCHEMA, pl.lit(sid).alias("to"))
+    nv = j.filter(opened & pl.col("vuid").is_not_null()).select(
+        (pl.lit("NEXT_VERSION__") + pl.col("s_label") + "__" + pl.col("s_label")).alias("group"),
         pl.concat_str(
             [
                 pl.col("vuid"),
@@ -447,29 +448,35 @@ def _step_nodes(
             separator=",",
         ).alias("line"),
     )
+
+    def mine(name: str) -> pl.Expr:
+        return pl.when(opened).then(f"s_{name}").otherwise(name).alias(name)
+
     new_state = j.select(
         "rk",
-        pl.coalesce("s_label", "label").alias("label"),
+        mine("label"),
         pl.when(opened).then("s_suid").otherwise("vuid").alias("vuid"),
-        pl.when(saw).then("s_props").otherwise("props").alias("props"),
-        pl.when(saw).then("s_account").otherwise("account").alias("account"),
-        pl.when(saw).then("s_region").otherwise("region").alias("region"),
+        mine("props"),
         pl.when(opened).then(pl.lit(sid)).otherwise("first").alias("first"),
-        pl.when(saw).then(pl.lit(sid)).otherwise("last").alias("last"),
-        (saw | (pl.col("open") & ~pl.col("_lost"))).fill_null(False).alias("open"),
+        pl.when(opened | pl.col("_same")).then(pl.lit(sid)).otherwise("last").alias("last"),
+        (opened | (pl.col("open") & ~pl.col("_lost"))).fill_null(False).alias("open"),
+        "account",
+        "region",
+        saw.alias("_saw"),
+        opened.fill_null(False).alias("_opened"),
+        pl.col("s_suid").alias("suid"),
     )
-    mapping = (
-        j.filter(saw)
-        .select(
-            "s_suid",
-            pl.when(opened).then("s_suid").otherwise("vuid").alias("vuid"),
-            pl.col("s_label").alias("label"),
-            pl.col("s_account").alias("account"),
-            pl.col("s_region").alias("region"),
-        )
-        .rename({"s_suid": "suid"})
+    mapping = new_state.filter("_saw").select("suid", "vuid")
+    # where a version is: worked out once, when it opens
+    new_state = pl.concat(
+        [
+            new_state.filter(~pl.col("_opened")),
+            _with_area(new_state.filter("_opened").drop("account", "region")).select(
+                new_state.columns
+            ),
+        ]
     )
-    return new_state, mapping, gone, nv
+    return new_state.select(list(_STATE_SCHEMA)), mapping, gone, nv
 
 
 def _step_rels(
@@ -478,29 +485,12 @@ def _step_rels(
     mapping: pl.DataFrame,
     sid: str,
     unknown: list[str],
-    open_uids: pl.Series,
+    state: pl.DataFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One snapshot on the relationship runs: (runs open after it, runs it ended with `to`)."""
-    ends = mapping.rename(
-        {
-            "suid": "s_start",
-            "vuid": "start",
-            "label": "s_label",
-            "account": "s_account",
-            "region": "s_region",
-        }
-    )
-    mapped = seen.join(ends, on="s_start", how="inner")
-    ends = mapping.rename(
-        {
-            "suid": "s_end",
-            "vuid": "end",
-            "label": "e_label",
-            "account": "e_account",
-            "region": "e_region",
-        }
-    )
-    mapped = mapped.join(ends, on="s_end", how="inner")
+    """One snapshot on the relationship runs: (runs open after it, runs it ended with `to`);
+    `state`: the versions after the snapshot."""
+    mapped = seen.join(mapping.rename({"suid": "s_start", "vuid": "start"}), on="s_start")
+    mapped = mapped.join(mapping.rename({"suid": "s_end", "vuid": "end"}), on="s_end")
     if mapped.height != seen.height:
         lost = seen.join(mapped, on=["group", "s_start", "s_end", "props"], how="anti")
         first = lost.row(0, named=True)
@@ -508,30 +498,69 @@ def _step_rels(
             f"snapshot {sid}: {first['group']} from {first['s_start']} to {first['s_end']} "
             "names a node its node files do not hold"
         )
-    mapped = mapped.unique(["group", "start", "end", "props"], keep="first", maintain_order=True)
     key = ["group", "start", "end", "props"]
-    j = runs.join(mapped.drop("s_start", "s_end"), on=key, how="full", coalesce=True, suffix="_n")
-    saw = pl.col("s_label_n").is_not_null()
-    has = pl.col("first").is_not_null()
+    mapped = (
+        mapped.select(*key).unique(maintain_order=True).with_columns(pl.lit(True).alias("_saw"))
+    )
+    j = runs.join(mapped, on=key, how="full", coalesce=True)
+    saw = pl.col("_saw").fill_null(False)
+    ends = pl.col("first").is_not_null() & ~saw
     if unknown:
-        either = unknown_expr(unknown, "s_label", "s_account", "s_region") | unknown_expr(
-            unknown, "e_label", "e_account", "e_region"
-        )
-        carried = either & pl.col("start").is_in(open_uids) & pl.col("end").is_in(open_uids)
-    else:
-        carried = pl.lit(False)
-    j = j.with_columns((has & ~saw & ~carried).fill_null(False).alias("_over"))
+        j = _rel_areas(j, state)
+        ends = ends & ~_rel_unknown(unknown)
+    j = j.with_columns(ends.alias("_over"))
     over = j.filter("_over").select(*_RUN_SCHEMA, pl.lit(sid).alias("to"))
     kept = j.filter(~pl.col("_over")).select(
         *key,
         pl.coalesce("first", pl.lit(sid)).alias("first"),
         pl.when(saw).then(pl.lit(sid)).otherwise("last").alias("last"),
-        *(
-            pl.coalesce(c, f"{c}_n").alias(c)
-            for c in ("s_label", "s_account", "s_region", "e_label", "e_account", "e_region")
-        ),
     )
     return kept, over
+
+
+def _rel_areas(runs: pl.DataFrame, state: pl.DataFrame) -> pl.DataFrame:
+    """`runs` with the labels of their ends (from the group), the account and region of
+    each end's version, and whether both end versions are current (`_current`). An end
+    that is a value (a Tag) is current and placed nowhere."""
+    ends = runs.select(pl.col("group").str.split("__").alias("_g")).to_series()
+    areas = state.filter("open").select("vuid", "account", "region", pl.lit(True).alias("current"))
+    values = {n.label for n in NODES if not n.versioned and n.label != "Snapshot"}
+    out = runs.with_columns(ends.list.get(1).alias("s_label"), ends.list.get(2).alias("e_label"))
+    for side, col in (("s", "start"), ("e", "end")):
+        out = out.join(
+            areas.rename(
+                {
+                    "vuid": col,
+                    "account": f"{side}_account",
+                    "region": f"{side}_region",
+                    "current": f"{side}_current",
+                }
+            ),
+            on=col,
+            how="left",
+        ).with_columns(
+            (
+                pl.col(f"{side}_current").fill_null(False) | pl.col(f"{side}_label").is_in(values)
+            ).alias(f"{side}_current")
+        )
+    return out
+
+
+def _rel_unknown(unknown: list[str]) -> pl.Expr:
+    """Whether the snapshot does not know a relationship (start: s_*, end: e_* columns):
+    it does not know the label of an end placed in an account; an end placed in none (a
+    Tag, a CIDR, an address, a stub) counts only when neither end is placed (the tags of
+    a known instance are known, whatever other calls failed)."""
+    s_unknown = unknown_expr(unknown, "s_label", "s_account", "s_region")
+    e_unknown = unknown_expr(unknown, "e_label", "e_account", "e_region")
+    s_placed, e_placed = pl.col("s_account").is_not_null(), pl.col("e_account").is_not_null()
+    unknown_here = (
+        (s_placed & s_unknown)
+        | (e_placed & e_unknown)
+        | (~s_placed & ~e_placed & (s_unknown | e_unknown))
+    )
+    # a run goes on only while both end versions do
+    return unknown_here & pl.col("s_current") & pl.col("e_current")
 
 
 def _interval(taken: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
@@ -562,7 +591,7 @@ def _put_versions(out: _Writer, frame: pl.DataFrame, taken: pl.DataFrame) -> Non
         ).alias("line"),
     )
     for (label,), part in sorted(lines.partition_by("label", as_dict=True).items()):
-        out.lines(NODE_FILES, csvfolder.node_group(str(label)), part["line"])
+        out.lines(NODE_FILES, csvfolder.node_group(str(label)), part["line"].sort())
 
 
 def _put_runs(out: _Writer, frame: pl.DataFrame, taken: pl.DataFrame) -> None:

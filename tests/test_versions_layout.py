@@ -1,0 +1,385 @@
+"""The versions layout (docs/versions-layout.md): the transform's versions pass, the import,
+and the proof that it says what the snapshots layout says.
+
+A history collected from the moto estate with churn of every kind (tests/versions_estate.py:
+a 1.0 archive next to 1.1 snapshots, a property change, relationships added and removed,
+resources that vanish and come back the same or changed, a stub, a snapshot that does not
+know RDS in one region), transformed in both layouts and bulk-imported into a real Neo4j.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ManagedNeo4j, import_settings
+from layout_views import View, snapshot_view, versions_view
+from versions_estate import (
+    ACCOUNT_ID,
+    CIDR,
+    LEGACY,
+    S1,
+    S2,
+    S3,
+    S4,
+    S5,
+    SNAPSHOTS,
+    US,
+    History,
+    build_history,
+)
+
+from bulkgraph.csvfolder import read_manifest
+from bulkgraph.extract.sources import discover
+from bulkgraph.layout import Layout, recorded_layout
+from bulkgraph.load.bulk import bulk_import
+from bulkgraph.transform.run import transform
+
+pytestmark = pytest.mark.slow
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+TAKEN = {
+    sid: dt.datetime.strptime(sid, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC) for sid in SNAPSHOTS[1:]
+}
+TAKEN[LEGACY] = dt.datetime(2026, 12, 1, 2, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> History:
+    return build_history(tmp_path_factory.mktemp("history"))
+
+
+def _transform(history: History, layout: Layout) -> Path:
+    found = discover(history.sources_text, account_id=ACCOUNT_ID)
+    assert found.problems == []
+    out = history.root / f"csv-{layout.value}"
+    result = transform(found.snapshots, out, workers=1, layout=layout)
+    assert result.failed == {} and result.rejected == 0
+    assert result.layout is layout
+    return out
+
+
+@pytest.fixture(scope="module")
+def versions_csv(history: History) -> Path:
+    return _transform(history, Layout.versions)
+
+
+@pytest.fixture(scope="module")
+def snapshots_csv(history: History) -> Path:
+    return _transform(history, Layout.snapshots)
+
+
+# -- (a) the versions files -------------------------------------------------------------------
+
+
+def _rows(csv_dir: Path, kind: str, group: str) -> list[dict[str, str]]:
+    folder = csv_dir / "versions" / kind / group
+    header = (folder / "header.csv").read_text(encoding="utf-8").strip().split(",")
+    names = [h.split(":")[0] or h for h in header]
+    with (folder / "versions.csv").open(encoding="utf-8", newline="") as fh:
+        return [dict(zip(names, row, strict=True)) for row in csv.reader(fh)]
+
+
+def _versions(csv_dir: Path, label: str, key: str) -> list[dict[str, str]]:
+    """The versions of resource key `key`, oldest first."""
+    found = [r for r in _rows(csv_dir, "nodes", label) if r["resource_key"] == key]
+    return sorted(found, key=lambda r: r["valid_from"])
+
+
+def _span(rows: list[dict[str, str]]) -> list[tuple[str, str, str]]:
+    """(first, last, valid_to) of each version."""
+    return [(r["first_snapshot_id"], r["last_snapshot_id"], r["valid_to"]) for r in rows]
+
+
+def _iso(sid: str) -> str:
+    return TAKEN[sid].isoformat()
+
+
+def _links(csv_dir: Path, label: str) -> dict[tuple[str, str], str]:
+    rows = _rows(csv_dir, "relationships", f"NEXT_VERSION__{label}__{label}")
+    return {(r[":START_ID"], r[":END_ID"]): r["changed"] for r in rows}
+
+
+def test_a_property_change_closes_a_version_and_links_the_next(
+    history: History, versions_csv: Path
+) -> None:
+    iid = history.estate.regions[US].instances[f"web-2-{US}"]
+    rows = _versions(versions_csv, "Instance", f"Instance|{iid}")
+    # the 1.0 archive describes it with fewer properties: a version of its own
+    assert _span(rows) == [(LEGACY, LEGACY, _iso(S1)), (S1, S1, _iso(S2)), (S2, S5, "")]
+    assert [r["state"] for r in rows] == ["running", "running", "stopped"]
+    assert [r["uid"] for r in rows] == [f"{s}|Instance|{iid}" for s in (LEGACY, S1, S2)]
+    assert all(r["valid_from"] == _iso(r["first_snapshot_id"]) for r in rows)
+    links = _links(versions_csv, "Instance")
+    assert links[(rows[1]["uid"], rows[2]["uid"])] == "true"
+    assert links[(rows[0]["uid"], rows[1]["uid"])] == "true"
+    assert "fingerprint" not in _rows(versions_csv, "nodes", "Instance")[0]
+    assert "snapshot_id" not in _rows(versions_csv, "nodes", "Instance")[0]
+
+
+def test_a_resource_that_comes_back_the_same_is_a_new_version_linked_unchanged(
+    versions_csv: Path,
+) -> None:
+    rows = _versions(versions_csv, "IPRange", f"IPRange|{CIDR}")
+    assert _span(rows) == [(LEGACY, S1, _iso(S2)), (S3, S5, "")]
+    assert _links(versions_csv, "IPRange")[(rows[0]["uid"], rows[1]["uid"])] == "false"
+
+
+def test_a_resource_that_comes_back_changed(history: History, versions_csv: Path) -> None:
+    name = next(d for d in history.estate.regions["eu-west-1"].db_instances if "orders" in d)
+    rows = _versions(versions_csv, "RDSInstance", f"RDSInstance|{ACCOUNT_ID}|eu-west-1|{name}")
+    assert _span(rows)[1:] == [(S1, S1, _iso(S2)), (S3, S5, "")]
+    assert [r["StorageEncrypted"] for r in rows[1:]] == ["false", "true"]
+    assert _links(versions_csv, "RDSInstance")[(rows[1]["uid"], rows[2]["uid"])] == "true"
+
+
+def test_unknown_neither_ends_nor_starts(history: History, versions_csv: Path) -> None:
+    """S4 does not know RDS in us-east-1: orders-db runs across it; reports-db, deleted
+    before S4, ends at S5, the first snapshot that knew."""
+    us = history.estate.regions[US]
+    orders, reports = (
+        f"RDSInstance|{ACCOUNT_ID}|{US}|{next(d for d in us.db_instances if p in d)}"
+        for p in ("orders", "reports")
+    )
+    assert _span(_versions(versions_csv, "RDSInstance", orders))[1:] == [(S1, S5, "")]
+    assert _span(_versions(versions_csv, "RDSInstance", reports))[1:] == [(S1, S3, _iso(S5))]
+    # its relationships run across S4 too, and end with it
+    groups = [
+        r
+        for r in _rows(versions_csv, "relationships", "BELONGS_TO__RDSInstance__SecurityGroup")
+        if r[":START_ID"] == f"{S1}|{reports}"
+    ]
+    assert groups and {(r["last_snapshot_id"], r["valid_to"]) for r in groups} == {(S3, _iso(S5))}
+
+
+def test_relationships_added_and_removed(history: History, versions_csv: Path) -> None:
+    iid = history.estate.regions[US].instances[f"web-1-{US}"]
+    runs = [
+        r
+        for r in _rows(versions_csv, "relationships", "TAGGED__Instance__Tag")
+        if r[":END_ID"] == "Tag|patched|yes"
+    ]
+    # removed in S4: the instance's own call succeeded there, though Tag is unknown in
+    # us-east-1 (RDS gives tags too)
+    assert len(runs) == 1
+    assert runs[0][":START_ID"].endswith(f"|Instance|{iid}")
+    assert (runs[0]["first_snapshot_id"], runs[0]["last_snapshot_id"]) == (S2, S3)
+    assert (runs[0]["valid_from"], runs[0]["valid_to"]) == (_iso(S2), _iso(S4))
+    ranges = [
+        r
+        for r in _rows(versions_csv, "relationships", "ALLOWED__IPRange__SecurityGroup")
+        if r[":START_ID"] == f"IPRange|{CIDR}" or r[":START_ID"].endswith(f"|IPRange|{CIDR}")
+    ]
+    # the group's 1.0 version ends at S1 (its 1.1 version has more properties), and the
+    # relationship of the old version with it
+    assert sorted((r["first_snapshot_id"], r["last_snapshot_id"]) for r in ranges) == [
+        (S1, S1),
+        (S3, S5),
+        (LEGACY, LEGACY),
+    ]
+
+
+def test_tags_are_values_and_stubs_are_versions(versions_csv: Path) -> None:
+    tags = _rows(versions_csv, "nodes", "Tag")
+    assert all(r["uid"] == r["resource_key"] and r["uid"].startswith("Tag|") for r in tags)
+    assert len({r["uid"] for r in tags}) == len(tags)
+    assert "valid_from" not in tags[0] and "snapshot_id" not in tags[0]
+    stubs = [r for r in _rows(versions_csv, "nodes", "SecurityGroup") if r["stub"] == "true"]
+    assert stubs and all(r["resource_key"] for r in stubs)
+    assert {(r["first_snapshot_id"], r["valid_to"]) for r in stubs} == {(LEGACY, "")}
+
+
+def test_manifest_and_snapshot_nodes(versions_csv: Path) -> None:
+    manifest = read_manifest(versions_csv)
+    assert manifest.layout is Layout.versions
+    groups = {g.group: g for g in manifest.versions_groups}
+    assert not any(g.startswith("CONTAINS__Snapshot__") for g in groups)
+    assert groups["NEXT__Snapshot__Snapshot"].total_rows == len(SNAPSHOTS) - 1
+    assert groups["Snapshot"].total_rows == len(SNAPSHOTS)
+    assert groups["Snapshot"].header_fields[-1] == "layout"
+    lines = (versions_csv / "versions/nodes/Snapshot/versions.csv").read_text().splitlines()
+    assert all(line.endswith(',"versions"') for line in lines)
+    assert manifest.nodes_per_label["Snapshot"] == len(SNAPSHOTS)
+    # the counts `import` checks are those of the versions files
+    per_snapshot = {g.group: g.total_rows for g in manifest.groups}
+    assert manifest.nodes_per_label["Instance"] == groups["Instance"].total_rows
+    assert groups["Instance"].total_rows < per_snapshot["Instance"]
+    assert manifest.relationships_per_type["TAGGED"] == sum(
+        g.total_rows for g in manifest.versions_groups if g.type == "TAGGED"
+    )
+    # the per-snapshot parts are still there, for `load`
+    assert any(g.group == "CONTAINS__Snapshot__Instance" for g in manifest.groups)
+    assert all(a.find("versions/") >= 0 for a in manifest.import_args if a.startswith("--n"))
+
+
+def test_an_older_manifest_reads_as_snapshots(snapshots_csv: Path) -> None:
+    path = snapshots_csv / "import-manifest.json"
+    data = json.loads(path.read_text())
+    assert data["layout"] == "snapshots" and data["versions_groups"] == []
+    del data["layout"], data["versions_groups"]
+    path.write_text(json.dumps(data))
+    manifest = read_manifest(snapshots_csv)
+    assert manifest.layout is Layout.snapshots
+    assert manifest.import_groups == manifest.groups
+    assert not (snapshots_csv / "versions").exists()
+
+
+# -- (b) the graph: the versions layout as of S.taken_at is the snapshots layout at S ----------
+
+
+def _import(server: ManagedNeo4j, csv_dir: Path) -> None:
+    server.start()
+    server.clear()
+    server.close_driver()
+    summary = bulk_import(csv_dir, server.home, settings=import_settings())
+    assert summary.report_lines == 0
+    server.start()
+
+
+@pytest.fixture(scope="module")
+def views(
+    neo4j_server: ManagedNeo4j, snapshots_csv: Path, versions_csv: Path
+) -> Iterator[dict[str, dict[str, View]]]:
+    """layout -> snapshot -> what the graph of that layout says at it."""
+    out: dict[str, dict[str, View]] = {}
+    _import(neo4j_server, snapshots_csv)
+    assert recorded_layout(neo4j_server.driver()) is Layout.snapshots
+    out["snapshots"] = {s: snapshot_view(neo4j_server.run, s) for s in SNAPSHOTS}
+    # the versions layout's indexes are for versions graphs only
+    names = {r["name"] for r in neo4j_server.run("SHOW INDEXES YIELD name RETURN name")}
+    assert "instance_resource_key" in names
+    assert "instance_resource_key_valid_from" not in names
+    _import(neo4j_server, versions_csv)
+    assert recorded_layout(neo4j_server.driver()) is Layout.versions
+    out["versions"] = {s: versions_view(neo4j_server.run, TAKEN[s]) for s in SNAPSHOTS}
+    yield out
+
+
+def test_every_snapshot_that_knows_everything_reads_the_same(
+    views: dict[str, dict[str, View]],
+) -> None:
+    for sid in (S1, S2, S3, S5):
+        old, new = views["snapshots"][sid], views["versions"][sid]
+        assert old.nodes and old.rels
+        assert new.nodes - old.nodes == set(), sid
+        assert old.nodes - new.nodes == set(), sid
+        assert new.rels - old.rels == set(), sid
+        assert old.rels - new.rels == set(), sid
+
+
+def test_where_a_snapshot_did_not_know_the_versions_layout_holds_the_last_known_state(
+    views: dict[str, dict[str, View]],
+) -> None:
+    def unknown(key: str) -> bool:
+        return key.startswith(f"RDSInstance|{ACCOUNT_ID}|{US}|")
+
+    at = views["versions"][S4]
+    assert at.without(unknown) == views["snapshots"][S4].without(unknown)
+    assert views["snapshots"][S4].only(unknown) == View(frozenset(), frozenset())
+    assert at.only(unknown) == views["snapshots"][S3].only(unknown)
+    assert at.only(unknown).nodes
+
+
+def test_the_1_0_archive_reads_the_same_where_it_knew(views: dict[str, dict[str, View]]) -> None:
+    """The 1.0 archive knows instances, groups, RDS, load balancers: there both layouts agree
+    (a label it does not know holds nothing in either: nothing came before it)."""
+    assert views["versions"][LEGACY] == views["snapshots"][LEGACY]
+
+
+def test_the_versions_graph_is_smaller_and_indexed(
+    views: dict[str, dict[str, View]], neo4j_server: ManagedNeo4j
+) -> None:
+    names = {r["name"] for r in neo4j_server.run("SHOW INDEXES YIELD name RETURN name")}
+    assert {"instance_resource_key_valid_from", "ipaddress_ip", "instance_private_ip"} <= names
+    assert "instance_uid" in names  # the uniqueness constraints' indexes, as before
+    with neo4j_server.driver().session() as session:
+        summary = session.run(
+            "EXPLAIN MATCH (n:Instance {resource_key: $k}) WHERE n.valid_from <= $t RETURN n",
+            k="Instance|i-1",
+            t=TAKEN[S3],
+        ).consume()
+    assert "NodeIndexSeek" in json.dumps(_operators(summary.plan))
+
+
+def _operators(plan: Any) -> list[str]:
+    if plan is None:
+        return []
+    ops = [str(plan.get("operatorType", "") if isinstance(plan, dict) else plan.operator_type)]
+    children = plan.get("children", []) if isinstance(plan, dict) else plan.children
+    for child in children:
+        ops += _operators(child)
+    return ops
+
+
+# -- (c) the samples from the CLI --------------------------------------------------------------
+
+
+def _rebuild_samples(server: ManagedNeo4j, layout: str, work: Path) -> dict[str, Any]:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bulkgraph",
+            "rebuild",
+            str(SAMPLES),
+            "--layout",
+            layout,
+            "--workdir",
+            str(work),
+            "--workers",
+            "1",
+            "--json",
+        ],
+        env=server.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode in (0, 3), proc.stderr
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def test_rebuild_samples_in_both_layouts(managed_neo4j: ManagedNeo4j, tmp_path: Path) -> None:
+    snap = _rebuild_samples(managed_neo4j, "snapshots", tmp_path / "a")
+    assert managed_neo4j.run("MATCH (s:Snapshot) WHERE s.layout IS NOT NULL RETURN s") == []
+    ver = _rebuild_samples(managed_neo4j, "versions", tmp_path / "b")
+    assert ver["layout"] == "versions" and snap["layout"] == "snapshots"
+    assert ver["snapshots"] == snap["snapshots"]
+    rows = managed_neo4j.run("MATCH (s:Snapshot) RETURN s.layout AS layout")
+    assert [r["layout"] for r in rows] == ["versions"] * len(snap["snapshots"])
+    assert managed_neo4j.run("MATCH (:Snapshot)-[r:CONTAINS]->() RETURN r LIMIT 1") == []
+    records = {k: v["nodes"] + v["relationships"] for k, v in (("s", snap), ("v", ver))}
+    print(
+        f"samples: snapshots layout {snap['nodes']} nodes, {snap['relationships']} rels; "
+        f"versions layout {ver['nodes']} nodes, {ver['relationships']} rels"
+    )
+    assert records["v"] < records["s"] / 2
+
+
+def test_bad_layout_is_a_usage_error(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bulkgraph",
+            "transform",
+            str(SAMPLES),
+            "--out",
+            str(tmp_path),
+            "--layout",
+            "sideways",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "sideways" in proc.stderr
