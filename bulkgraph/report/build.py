@@ -29,6 +29,7 @@ class ReportSummary:
     findings: dict[str, int]  # alert query -> rows in the latest snapshot
     exposure_events: int
     resource: str | None = None
+    layout: str = "snapshots"  # the graph's (bulkgraph/layout.py)
     bytes: int = 0
     #: seconds per phase: read (the graph), draw (the figures), write (the page)
     phases: dict[str, float] = field(default_factory=dict)
@@ -43,6 +44,7 @@ class ReportSummary:
             "findings": self.findings,
             "exposure_events": self.exposure_events,
             "resource": self.resource,
+            "layout": self.layout,
             "bytes": self.bytes,
             "phases": self.phases,
             "seconds": round(sum(self.phases.values()), 3),
@@ -89,7 +91,7 @@ def build_report(
     estate = data.estate(driver, win, database)
     nights = data.nights(driver, win, database)
     exposure = data.exposure(driver, win, database)
-    findings = data.findings(driver, win.latest, database)
+    findings = data.findings(driver, win.latest, database, win.layout)
     tl = timeline(driver, win, resource, database) if resource else None
     phases["read"] = time.monotonic() - t0
 
@@ -127,6 +129,7 @@ def build_report(
         findings={f.query.name: len(f.rows) for f in findings},
         exposure_events=len(exposure.events),
         resource=resource,
+        layout=win.layout.value,
         bytes=out.stat().st_size,
         phases={k: round(v, 3) for k, v in phases.items()},
     )

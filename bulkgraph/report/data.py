@@ -10,6 +10,11 @@
 
 Where a snapshot does not know a label (`Snapshot.unknown_labels`), a count is None (nothing
 known) or flagged partial (a lower bound): never a zero it did not see.
+
+The Cypher here reads the snapshots layout; `window` reads the graph's layout once
+(`Window.layout`), and on a graph in the versions layout the snapshots' regions, the counts
+and the nights come from versions.py, in rows of the same shape. Exposure and findings run
+the pack through bulkgraph.query.runner in either layout.
 """
 
 from __future__ import annotations
@@ -21,17 +26,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import neo4j
-from neo4j import RoutingControl
 
 from bulkgraph.db import to_jsonable
 from bulkgraph.errors import BulkgraphError, ExitCode
+from bulkgraph.layout import Layout, recorded_layout
 from bulkgraph.query.pack import Query, load_pack
 from bulkgraph.query.runner import execute
 from bulkgraph.query.snapshots import SnapshotRef, list_snapshots
+from bulkgraph.report import versions
 from bulkgraph.report.coverage import Known, SnapshotScope, covers
+from bulkgraph.report.graph import NOT_RESOURCES, account_of, read, region_of
 
-#: labels whose nodes are values a rule or a target names, not resources of the estate
-NOT_RESOURCES = ("Snapshot", "Tag", "IPRange", "PrefixList", "IPAddress")
 #: the columns by which the report tells one listed resource from another (alert queries
 #: return them all: bulkgraph/query/alerts.py)
 LOCATION = ("account_id", "region", "resource")
@@ -102,10 +107,11 @@ class Snap:
 @dataclass
 class Window:
     """The snapshots the report covers, oldest first, and the one before the first (the
-    first night compares with it)."""
+    first night compares with it), and the layout of the graph they are in (read once)."""
 
     snaps: list[Snap]
     before: Snap | None = None
+    layout: Layout = Layout.snapshots
 
     @property
     def latest(self) -> Snap:
@@ -117,13 +123,6 @@ class Window:
         return list(itertools.pairwise(chain))
 
 
-def read(driver: neo4j.Driver, cypher: str, database: str | None, **params: Any) -> list[Any]:
-    records, _, _ = driver.execute_query(
-        cypher, params, database_=database, routing_=RoutingControl.READ
-    )
-    return list(records)
-
-
 def window(
     driver: neo4j.Driver,
     since: dt.datetime | None = None,
@@ -131,6 +130,7 @@ def window(
     database: str | None = None,
 ) -> Window:
     """The snapshots taken in [since, until] (each end open when None)."""
+    layout = recorded_layout(driver, database)
     every = list_snapshots(driver, database)
     if not every:
         raise BulkgraphError("the database holds no snapshot: load one first (bulkgraph load)")
@@ -149,7 +149,8 @@ def window(
     first = every.index(chosen[0])
     before = every[first - 1] if first > 0 else None
     refs = [*([before] if before else []), *chosen]
-    rows = read(driver, _SCOPES, database, ids=[r.snapshot_id for r in refs])
+    scopes_cypher = versions.SCOPES if layout is Layout.versions else _SCOPES
+    rows = read(driver, scopes_cypher, database, ids=[r.snapshot_id for r in refs])
     scopes = {
         r["snapshot_id"]: SnapshotScope(
             r["snapshot_id"],
@@ -159,7 +160,7 @@ def window(
         for r in rows
     }
     snaps = [Snap(r, scopes[r.snapshot_id]) for r in refs]
-    return Window(snaps[1:], snaps[0]) if before else Window(snaps)
+    return Window(snaps[1:], snaps[0], layout) if before else Window(snaps, None, layout)
 
 
 # -- the estate -------------------------------------------------------------------------------
@@ -191,7 +192,11 @@ class Estate:
 def estate(driver: neo4j.Driver, win: Window, database: str | None = None) -> Estate:
     ids = [s.snapshot_id for s in win.snaps]
     counts: dict[str, dict[str, int]] = defaultdict(dict)
-    for row in read(driver, _COUNTS, database, ids=ids, not_resources=list(NOT_RESOURCES)):
+    if win.layout is Layout.versions:
+        rows = versions.counts(driver, [s.ref for s in win.snaps], NOT_RESOURCES, database)
+    else:
+        rows = read(driver, _COUNTS, database, ids=ids, not_resources=list(NOT_RESOURCES))
+    for row in rows:
         counts[row["label"]][row["snapshot_id"]] = row["n"]
     # a label some snapshot does not know at all is charted too, as unknown there
     unknown = {u.split("/", 1)[0] for s in win.snaps for u in s.scope.unknown_labels}
@@ -214,7 +219,8 @@ def estate(driver: neo4j.Driver, win: Window, database: str | None = None) -> Es
 # (removed). NEXT_VERSION links consecutive snapshots that hold a resource, so one hop is
 # enough. Grouped by label, account and region; where the other snapshot did not know them,
 # additions and removals are dropped in Python (`covers`, the snapshot-diff's rule).
-_NIGHTS = """
+_NIGHTS = (
+    """
 UNWIND $pairs AS pair
 CALL (pair) {
   MATCH (:Snapshot {snapshot_id: pair.new})-[:CONTAINS]->(n)
@@ -232,11 +238,15 @@ CALL (pair) {
 WITH pair, change, node, split(node.resource_key, '|')[0] AS label
 WHERE NOT label IN $not_resources
 WITH pair, change, label,
-     coalesce(node.account_id, split(node.arn, ':')[4], '?') AS account,
-     CASE label WHEN 'Region' THEN node.name WHEN 'Account' THEN '*'
-       ELSE coalesce(node.region, split(node.arn, ':')[3], '?') END AS region
+     """
+    + account_of("node")
+    + """ AS account,
+     """
+    + region_of("node", "label")
+    + """ AS region
 RETURN pair.new AS snapshot_id, change, label, account, region, count(*) AS n
 """
+)
 
 CHANGES = ("added", "removed", "changed")
 
@@ -262,8 +272,12 @@ def nights(driver: neo4j.Driver, win: Window, database: str | None = None) -> li
         found[new.snapshot_id] = NightChanges(
             new.snapshot_id, old.snapshot_id, dict.fromkeys(CHANGES, 0), {}, unknown
         )
-    params = [{"old": o.snapshot_id, "new": n.snapshot_id} for o, n in pairs]
-    rows = read(driver, _NIGHTS, database, pairs=params, not_resources=list(NOT_RESOURCES))
+    if win.layout is Layout.versions:
+        refs = [(o.ref, n.ref) for o, n in pairs]
+        rows = versions.nights(driver, refs, NOT_RESOURCES, database)
+    else:
+        params = [{"old": o.snapshot_id, "new": n.snapshot_id} for o, n in pairs]
+        rows = read(driver, _NIGHTS, database, pairs=params, not_resources=list(NOT_RESOURCES))
     for row in rows:
         old, new = by_id[row["snapshot_id"]]
         change, label = row["change"], row["label"]
@@ -280,6 +294,21 @@ def nights(driver: neo4j.Driver, win: Window, database: str | None = None) -> li
 
 
 # -- exposure ---------------------------------------------------------------------------------
+
+
+def ask(
+    driver: neo4j.Driver,
+    query: Query,
+    params: dict[str, Any],
+    snap: Snap,
+    layout: Layout,
+    database: str | None = None,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """One run of a pack query at one snapshot: the one place the report runs the pack
+    (exposure and findings), through bulkgraph.query.runner. On a graph in the versions
+    layout the answer is right once the runner asks the pack's Cypher as of the snapshot's
+    `taken_at` there (issue #20); `layout` is for that."""
+    return execute(driver, query, params | {"snapshot_id": snap.snapshot_id}, database)
 
 
 @dataclass
@@ -330,9 +359,7 @@ def exposure(driver: neo4j.Driver, win: Window, database: str | None = None) -> 
             known[snap.snapshot_id] = snap.scope.known(series.needs)
             if known[snap.snapshot_id] is Known.none:
                 continue  # nothing to ask: the snapshot did not collect what it reads
-            columns, rows = execute(
-                driver, query, params | {"snapshot_id": snap.snapshot_id}, database
-            )
+            columns, rows = ask(driver, query, params, snap, win.layout, database)
             missing = [c for c in LOCATION if c not in columns]
             if missing:
                 raise BulkgraphError(
@@ -401,12 +428,17 @@ class Findings:
     rows: list[dict[str, Any]]
 
 
-def findings(driver: neo4j.Driver, snap: Snap, database: str | None = None) -> list[Findings]:
+def findings(
+    driver: neo4j.Driver,
+    snap: Snap,
+    database: str | None = None,
+    layout: Layout = Layout.snapshots,
+) -> list[Findings]:
     out = []
     alerts = [q for q in load_pack().values() if q.is_alert]
     for query in sorted(alerts, key=lambda q: (q.rule_id or "", q.name)):
         params = query.bind({}) | {"snapshot_id": snap.snapshot_id}
-        columns, rows = execute(driver, query, params, database)
+        columns, rows = ask(driver, query, params, snap, layout, database)
         out.append(Findings(query, params, columns, rows))
     return out
 

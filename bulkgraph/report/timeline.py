@@ -10,6 +10,9 @@ from typing import Any
 import neo4j
 
 from bulkgraph.errors import BulkgraphError, ExitCode
+from bulkgraph.layout import Layout
+from bulkgraph.query.snapshots import list_snapshots
+from bulkgraph.report import versions as versions_layout
 from bulkgraph.report.coverage import Known
 from bulkgraph.report.data import NOT_RESOURCES, Snap, Window, cell, read
 
@@ -119,8 +122,14 @@ def timeline(
 ) -> Timeline:
     key = find(driver, resource, database)
     label = key.split("|", 1)[0]
-    cypher = _VERSIONS.format(label=label.replace("`", "``"))
     ids = [s.snapshot_id for s in win.snaps]
+    if win.layout is Layout.versions:
+        refs = [s.ref for s in win.snaps]
+        history = list_snapshots(driver, database)
+        rows = versions_layout.timeline(driver, label, key, refs, history, database)
+    else:
+        cypher = _VERSIONS.format(label=label.replace("`", "``"))
+        rows = read(driver, cypher, database, key=key, ids=ids)
     versions = [
         Version(
             r["snapshot_id"],
@@ -131,7 +140,7 @@ def timeline(
             r["previous"],
             r["changed"],
         )
-        for r in read(driver, cypher, database, key=key, ids=ids)
+        for r in rows
     ]
     order = {sid: i for i, sid in enumerate(ids)}
     versions.sort(key=lambda v: order[v.snapshot_id])
