@@ -238,16 +238,3 @@ def test_every_query_of_the_pack_rewritten_is_accepted_by_neo4j(neo4j_server: An
         except (AsOfError, neo4j.exceptions.Neo4jError) as exc:
             failed[query.name] = str(exc)
     assert failed == {}
-
-
-def test_report_refuses_a_versions_database_rather_than_draw_nothing(
-    empty_db: Any, tmp_path: Path
-) -> None:
-    from bulkgraph.report import build_report
-
-    empty_db.run(
-        "CREATE (:Snapshot {snapshot_id: 's1', taken_at: datetime('2026-01-01T00:00:00Z'), "
-        "layout: 'versions'})"
-    )
-    with pytest.raises(BulkgraphError, match="versions layout"):
-        build_report(empty_db.driver(), tmp_path / "report", database="neo4j")

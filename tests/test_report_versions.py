@@ -5,9 +5,8 @@ same: the snapshots and what they know, the counts per label, each night's addit
 removals and changes, and resources' timelines. Then the command writes the page from the
 versions database.
 
-The exposure chart runs pack queries through bulkgraph.query.runner, which reads the
-snapshots layout only until the query pack's as-of rewrite lands (issue #20): its series are
-compared in an xfail test that passes when it does.
+The exposure chart and the findings run pack queries through bulkgraph.query.runner, which
+asks a versions graph as of each snapshot's `taken_at`: their series are the same too.
 """
 
 from __future__ import annotations
@@ -185,10 +184,6 @@ def test_every_timeline_is_the_same(both: tuple[Facts, Facts]) -> None:
     assert sum(t.presence[0] == "unknown" for t in stubbed) == 13
 
 
-@pytest.mark.xfail(
-    reason="pack queries on the versions layout: the query runner's as-of rewrite (vquery)",
-    strict=True,
-)
 def test_the_exposure_series_are_the_same(both: tuple[Facts, Facts]) -> None:
     snapshots, versions = both
     assert versions.exposure == snapshots.exposure

@@ -13,7 +13,6 @@ from typing import Any
 import neo4j
 
 from bulkgraph.errors import BulkgraphError, ExitCode
-from bulkgraph.layout import Layout, recorded_layout
 from bulkgraph.query.snapshots import parse_time
 from bulkgraph.report import charts, data, page
 from bulkgraph.report.timeline import timeline
@@ -78,13 +77,6 @@ def build_report(
 ) -> ReportSummary:
     """Write `out_dir/index.html` for the snapshots taken in [since, until] (default: all),
     with `resource`'s timeline when one is named."""
-    if recorded_layout(driver, database) is Layout.versions:
-        # its readers walk (Snapshot)-[:CONTAINS]->(n), which that layout has not: refuse
-        # rather than draw an empty estate
-        raise BulkgraphError(
-            "bulkgraph report does not read a database in the versions layout yet "
-            "(issue #20); the query pack, diff and alerts do"
-        )
     phases: dict[str, float] = {}
     t0 = time.monotonic()
     win = data.window(driver, since, until, database)

@@ -31,7 +31,7 @@ from bulkgraph.db import to_jsonable
 from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.layout import Layout, recorded_layout
 from bulkgraph.query.pack import Query, load_pack
-from bulkgraph.query.runner import execute
+from bulkgraph.query.runner import execute, scope_params
 from bulkgraph.query.snapshots import SnapshotRef, list_snapshots
 from bulkgraph.report import versions
 from bulkgraph.report.coverage import Known, SnapshotScope, covers
@@ -305,10 +305,10 @@ def ask(
     database: str | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """One run of a pack query at one snapshot: the one place the report runs the pack
-    (exposure and findings), through bulkgraph.query.runner. On a graph in the versions
-    layout the answer is right once the runner asks the pack's Cypher as of the snapshot's
-    `taken_at` there (issue #20); `layout` is for that."""
-    return execute(driver, query, params | {"snapshot_id": snap.snapshot_id}, database)
+    (exposure and findings), through bulkgraph.query.runner, which asks a graph in the
+    versions layout as of the snapshot's `taken_at`."""
+    scope = scope_params(query, [snap.ref], layout)
+    return execute(driver, query, params | scope, database, layout)
 
 
 @dataclass
@@ -437,7 +437,7 @@ def findings(
     out = []
     alerts = [q for q in load_pack().values() if q.is_alert]
     for query in sorted(alerts, key=lambda q: (q.rule_id or "", q.name)):
-        params = query.bind({}) | {"snapshot_id": snap.snapshot_id}
+        params = query.bind({}) | scope_params(query, [snap.ref], layout)
         columns, rows = ask(driver, query, params, snap, layout, database)
         out.append(Findings(query, params, columns, rows))
     return out
