@@ -12,7 +12,10 @@ One run: generate a synthetic estate (gen-estate) of M+1 snapshots, then measure
      one new snapshot of step 4 (what `bulkgraph rebuild --workdir` does every night);
   6. `bulkgraph report` of that whole history (M+1 snapshots): reading the graph, drawing
      the charts, writing the page.
-  7. optionally (`--aws-config-mb N`), the peak memory of `snapshots from-config` over one
+  7. the versions layout (docs/versions-layout.md) on the same estate: its rebuild from
+     nothing and its nightly rebuild, both stores on disk, and the median latency of a few
+     as-of questions of the query pack in each layout (bench/layouts.py).
+  8. optionally (`--aws-config-mb N`), the peak memory of `snapshots from-config` over one
      AWS Config snapshot file of N MB of JSON (bench/configfile.py).
 It prints a table and writes `bench.json`, `bench.md` and `bench.png` into the out folder.
 
@@ -42,12 +45,15 @@ from bench.chart import write_chart
 from bench.collectbench import collection_rate
 from bench.configfile import measure as measure_config_file
 from bench.genestate import EstateSpec, generate
+from bench.layouts import compare as compare_layouts
+from bench.layouts import store_bytes, timed_questions
 from bench.memory import PeakSampler, cpu_ticks, load_average, steal_percent
 from bench.report import MB, compared_rate, format_markdown, format_table, speedups, targets
 from bulkgraph import server
 from bulkgraph.csvfolder import read_manifest
 from bulkgraph.db import home_connection, open_driver
 from bulkgraph.errors import BulkgraphError, ExitCode
+from bulkgraph.layout import Layout
 from bulkgraph.load.append import append
 from bulkgraph.load.bulk import bulk_import
 from bulkgraph.report import build_report
@@ -129,13 +135,16 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def timed_transform(snapshot_dirs: list[Path], out_dir: Path, workers: int) -> dict[str, Any]:
+def timed_transform(
+    snapshot_dirs: list[Path], out_dir: Path, workers: int, layout: Layout = Layout.snapshots
+) -> dict[str, Any]:
     """The transform in a fresh process (timedtransform.py), sampled for peak tree RSS."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         result_path = Path(fh.name)
     cmd = [
         sys.executable,
         str(Path(__file__).with_name("timedtransform.py")),  # needs bulkgraph only
+        f"--layout={layout.value}",
         str(result_path),
         str(out_dir),
         str(workers),
@@ -389,9 +398,21 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             "records_per_second": _rate(nightly_records, nightly_seconds),
         }
 
+        # the snapshots layout's store and as-of questions, for step 7's comparison
+        server.start(home)  # no-op when the import left it running
+        with open_driver(home_connection(home)) as driver:
+            latency, median = timed_questions(driver, conn.database, nightly.snapshots)
+        snapshots_layout = {
+            "records": nightly_records,
+            "store_bytes": store_bytes(home, conn.database),
+            "rebuild_seconds": rebuild_seconds,
+            "nightly_seconds": nightly_seconds,
+            "asof": latency,
+            "asof_median_seconds": median,
+        }
+
         # 6. the HTML report of the whole history, as `bulkgraph report --out DIR` writes it
         _say(f"report of {len(nightly.snapshots)} snapshots")
-        server.start(home)  # no-op when the import left it running
         ticks = cpu_ticks()
         t0 = time.monotonic()
         with open_driver(home_connection(home)) as driver:
@@ -407,6 +428,14 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             "exposure_events": report.exposure_events,
         }
         _say(f"  {report_seconds:.1f}s, {report.bytes / MB:.1f} MB ({report.phases})")
+        # 7. the versions layout: from nothing (M snapshots), then the next night (M+1)
+        results["layouts"] = {"snapshots": snapshots_layout}
+        results["layouts"]["versions"] = _versions_layout(config, folders, workdir, home)
+        results["layouts"]["comparison"] = compare_layouts(
+            results["layouts"]["snapshots"], results["layouts"]["versions"]
+        )
+        _say(f"  layouts: {results['layouts']['comparison']}")
+
         if config.aws_config_mb > 0:
             _say(f"AWS Config: one snapshot file of {config.aws_config_mb:g} MB")
             results["aws_config"] = measure_config_file(workdir, config.aws_config_mb)
@@ -426,6 +455,51 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             shutil.rmtree(workdir, ignore_errors=True)
         elif config.keep:
             _say(f"work folder kept: {workdir}")
+
+
+def _versions_layout(
+    config: BenchConfig, folders: list[Path], workdir: Path, home: server.Neo4jHome
+) -> dict[str, Any]:
+    """Step 7: the versions layout's rebuilds, store and as-of questions (bench/layouts.py)."""
+    settings = _settings(config)
+    csv_dir = workdir / "csv-versions"
+    shutil.rmtree(csv_dir, ignore_errors=True)
+    try:
+        _say(f"versions layout: rebuild from nothing of {config.snapshots} snapshots")
+        first = timed_transform(
+            folders[: config.snapshots], csv_dir, config.workers, Layout.versions
+        )
+        server.stop(home)
+        first_import = bulk_import(csv_dir, home, settings=settings)
+        _say(f"versions layout: nightly rebuild of {len(folders)} snapshots")
+        night = timed_transform(folders, csv_dir, config.workers, Layout.versions)
+        night_import = bulk_import(csv_dir, home, settings=settings)
+        server.start(home)
+        with open_driver(home_connection(home)) as driver:
+            latency, median = timed_questions(
+                driver, settings.neo4j_database, night_import.snapshots
+            )
+    finally:
+        shutil.rmtree(csv_dir, ignore_errors=True)
+    return {
+        "records": night_import.nodes + night_import.relationships,
+        "records_from_nothing": first_import.nodes + first_import.relationships,
+        "store_bytes": store_bytes(home, home_connection(home).database),
+        "transform_seconds": first["transform_seconds"],
+        "transform_cpu_seconds": first["cpu_seconds"],
+        "transform_peak_rss_bytes": first["peak_rss_bytes"],
+        "link_and_manifest_seconds": first["link_and_manifest_seconds"],
+        "bulk_import_seconds": first_import.seconds,
+        "rebuild_seconds": first["transform_seconds"] + first_import.seconds,
+        "nightly_transform_seconds": night["transform_seconds"],
+        "nightly_link_and_manifest_seconds": night["link_and_manifest_seconds"],
+        "nightly_bulk_import_seconds": night_import.seconds,
+        "nightly_seconds": night["transform_seconds"] + night_import.seconds,
+        "nodes_per_label": night_import.nodes_per_label,
+        "relationships_per_type": night_import.relationships_per_type,
+        "asof": latency,
+        "asof_median_seconds": median,
+    }
 
 
 def _fresh_home(root: Path, settings: Settings) -> server.Neo4jHome:

@@ -224,6 +224,8 @@ def _summary_lines(r: dict[str, Any]) -> list[str]:
             f"{r['transform']['cpu_seconds']:.1f}, neo4j-admin import "
             f"{r['import']['cpu_seconds']:.1f} (transform / import = {ratio:.2f})"
         )
+    if "layouts" in r:
+        lines += ["", *layout_lines(r["layouts"])]
     if "aws_config" in r:
         from bench.configfile import summary
 
@@ -237,6 +239,27 @@ def _summary_lines(r: dict[str, Any]) -> list[str]:
             f"CPU steal (time the VM's host gave to others): {stolen['whole_run']}% "
             f"over the run, worst stage {worst} {stolen[worst]}%"
         )
+    return lines
+
+
+def layout_lines(lay: dict[str, Any]) -> list[str]:
+    """The two layouts side by side (bench/layouts.py), and issue #20's targets."""
+    snap, ver, cmp_ = lay["snapshots"], lay["versions"], lay["comparison"]
+    lines = ["layouts:           snapshots    versions   versions/snapshots"]
+    for name, key, scale, unit in (
+        ("records", "records", 1, ""),
+        ("store on disk MB", "store_bytes", MB, ""),
+        ("rebuild s", "rebuild_seconds", 1, ""),
+        ("nightly rebuild s", "nightly_seconds", 1, ""),
+        ("as-of query ms", "asof_median_seconds", 1 / 1000, ""),
+    ):
+        a, b = snap[key] / scale, ver[key] / scale
+        ratio = b / a if a else 0.0
+        lines.append(f"  {name:<17}{a:>11,.1f} {b:>11,.1f}   {ratio:>8.3f}{unit}")
+    met = ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in cmp_["targets"].items())
+    lines.append(f"  targets: {met}")
+    if not cmp_["asof_same_row_counts"]:
+        lines.append("  WARNING: the as-of questions gave different row counts in the two layouts")
     return lines
 
 

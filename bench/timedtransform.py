@@ -4,7 +4,7 @@ A fresh interpreter per measurement keeps the benchmark's own memory (drivers, d
 of the baseline, earlier runs) out of the transform's peak RSS, which the parent samples
 over this process and its workers.
 
-    python bench/timedtransform.py RESULT.json OUT_DIR WORKERS SNAPSHOT_DIR...
+    python bench/timedtransform.py [--layout=LAYOUT] RESULT.json OUT_DIR WORKERS SNAPSHOT_DIR...
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bulkgraph.extract.sources import discover
+from bulkgraph.layout import Layout, parse_layout
 from bulkgraph.transform.run import transform
 
 
@@ -28,7 +29,9 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + ended.ru_utime + ended.ru_stime
 
 
-def measure(snapshot_dirs: list[str], out_dir: Path, workers: int) -> dict[str, object]:
+def measure(
+    snapshot_dirs: list[str], out_dir: Path, workers: int, layout: Layout = Layout.snapshots
+) -> dict[str, object]:
     t0 = time.monotonic()
     found = discover(snapshot_dirs)
     discovered = time.monotonic() - t0
@@ -42,7 +45,7 @@ def measure(snapshot_dirs: list[str], out_dir: Path, workers: int) -> dict[str, 
 
     cpu0 = _cpu_seconds()
     t0 = time.monotonic()
-    result = transform(found.snapshots, out_dir, workers=workers, progress=progress)
+    result = transform(found.snapshots, out_dir, workers=workers, progress=progress, layout=layout)
     seconds = time.monotonic() - t0
     cpu = _cpu_seconds() - cpu0
     # the parallel per-snapshot part ends when the sequential linking pass starts
@@ -63,11 +66,14 @@ def measure(snapshot_dirs: list[str], out_dir: Path, workers: int) -> dict[str, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    layout = Layout.snapshots
+    if args and args[0].startswith("--layout="):
+        layout = parse_layout(args.pop(0).removeprefix("--layout="))
     if len(args) < 4:
         print(__doc__, file=sys.stderr)
         return 2
     result_path, out_dir, workers, *dirs = args
-    data = measure(dirs, Path(out_dir), int(workers))
+    data = measure(dirs, Path(out_dir), int(workers), layout)
     Path(result_path).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return 0
 

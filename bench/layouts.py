@@ -1,0 +1,117 @@
+"""The benchmark's comparison of the two graph layouts on the same estate (issue #20).
+
+For each layout: the records a rebuild imports, the store on disk, the rebuild from nothing
+(every snapshot transformed, then `bulk_import`), the nightly rebuild (yesterday's CSV folder
+kept, one new snapshot) and the latency of a few as-of questions of the query pack (the
+median of repeated runs, after one warm-up run each). The snapshots layout's rebuild figures
+are those of the main benchmark's steps; this module measures what they do not: the versions
+layout's rebuilds, both stores and the queries.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import neo4j
+
+from bulkgraph.query.runner import run_query
+from bulkgraph.server import Neo4jHome
+
+#: the as-of questions timed: (pack query, parameter builder from a sample of the estate)
+ASOF_QUERIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
+    "ip-owner": lambda s: {"ip": s["ip"]},
+    "instance-ingress": lambda s: {"instance": s["instance"]},
+    "internet-reachable": lambda s: {},
+}
+#: runs of each question per snapshot after the warm-up; the median is reported
+REPEATS = 5
+
+_SAMPLE = """
+MATCH (i:Instance) WHERE i.private_ip IS NOT NULL AND coalesce(i.stub, false) = false
+RETURN i.id AS instance, i.private_ip AS ip ORDER BY i.id LIMIT 1
+"""
+
+
+def store_bytes(home: Neo4jHome, database: str = "neo4j") -> int:
+    """The database's files on disk: its store and its transaction logs."""
+    total = 0
+    for folder in (home.store_dir(database), home.transactions_dir(database)):
+        if folder.is_dir():
+            total += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return total
+
+
+def sample(driver: neo4j.Driver, database: str) -> dict[str, str]:
+    """An instance and its private IP, the parameters of the timed questions; the same in
+    both layouts (their ids are sorted, and both layouts hold the same instances)."""
+    records, _, _ = driver.execute_query(
+        _SAMPLE, database_=database, routing_=neo4j.RoutingControl.READ
+    )
+    if not records:
+        raise RuntimeError("the bench graph holds no instance with a private IP")
+    return {"instance": str(records[0]["instance"]), "ip": str(records[0]["ip"])}
+
+
+def asof_latency(
+    driver: neo4j.Driver, database: str, snapshots: list[str], params: dict[str, str]
+) -> dict[str, Any]:
+    """Median seconds of each question in each of `snapshots`, and the rows it gave."""
+    out: dict[str, Any] = {}
+    for name, build in ASOF_QUERIES.items():
+        per_snapshot: dict[str, Any] = {}
+        for sid in snapshots:
+            run_query(driver, name, build(params), snapshot=sid, database=database)  # warm-up
+            times: list[float] = []
+            rows = 0
+            for _ in range(REPEATS):
+                t0 = time.perf_counter()
+                result = run_query(driver, name, build(params), snapshot=sid, database=database)
+                times.append(time.perf_counter() - t0)
+                rows = len(result.rows)
+            per_snapshot[sid] = {"median_seconds": statistics.median(times), "rows": rows}
+        out[name] = per_snapshot
+    return out
+
+
+def median_latency(latency: dict[str, Any]) -> float:
+    """One figure for a layout: the median over every question and snapshot timed."""
+    return statistics.median(s["median_seconds"] for per in latency.values() for s in per.values())
+
+
+def compare(snapshots: dict[str, Any], versions: dict[str, Any]) -> dict[str, Any]:
+    """The versions layout against the snapshots layout, and issue #20's targets as measured.
+
+    The year targets (from nothing in 5 minutes, nightly in 60 s) are meant for
+    `--snapshots 365`; they are evaluated on whatever estate the run used.
+    """
+    records_ratio = versions["records"] / max(snapshots["records"], 1)
+    latency_ratio = versions["asof_median_seconds"] / max(snapshots["asof_median_seconds"], 1e-9)
+    same_rows = all(
+        versions["asof"][q][sid]["rows"] == snapshots["asof"][q][sid]["rows"]
+        for q in snapshots["asof"]
+        for sid in snapshots["asof"][q]
+    )
+    return {
+        "records_ratio": round(records_ratio, 4),
+        "store_ratio": round(versions["store_bytes"] / max(snapshots["store_bytes"], 1), 4),
+        "asof_latency_ratio": round(latency_ratio, 3),
+        "asof_same_row_counts": same_rows,
+        "targets": {
+            "records_at_most_a_tenth": records_ratio <= 0.10,
+            "versions_rebuild_under_5_min": versions["rebuild_seconds"] < 300,
+            "versions_nightly_under_60_s": versions["nightly_seconds"] < 60,
+            "asof_no_slower": latency_ratio <= 1.0,
+        },
+    }
+
+
+def timed_questions(
+    driver: neo4j.Driver, database: str, snapshot_ids: list[str]
+) -> tuple[dict[str, Any], float]:
+    """`asof_latency` at the middle and the latest snapshot, and its median."""
+    chosen = sorted({snapshot_ids[len(snapshot_ids) // 2], snapshot_ids[-1]})
+    latency = asof_latency(driver, database, chosen, sample(driver, database))
+    return latency, median_latency(latency)
