@@ -240,6 +240,26 @@ def check_results(out: Path, work: Path) -> None:
     assert rep["bytes"] == page.stat().st_size > 1_000_000  # plotly.js is inside
     assert "| report (5 snapshots, HTML) |" in (out / "bench.md").read_text()
 
+    # the two layouts side by side on the same estate (bench/layouts.py, issue #20)
+    lay = r["layouts"]
+    snap, ver = lay["snapshots"], lay["versions"]
+    assert snap["records"] == nightly["records"]
+    assert 0 < ver["records"] < snap["records"]  # history by change
+    assert 0 < ver["records_from_nothing"] <= ver["records"]
+    assert snap["store_bytes"] > 0 and ver["store_bytes"] > 0
+    assert ver["rebuild_seconds"] > ver["bulk_import_seconds"] > 0
+    assert ver["nightly_seconds"] > ver["nightly_bulk_import_seconds"] > 0
+    for layout in (snap, ver):
+        assert set(layout["asof"]) == {"ip-owner", "instance-ingress", "internet-reachable"}
+        assert layout["asof_median_seconds"] > 0
+    # the questions find something, and the same number of rows in both layouts
+    assert any(s["rows"] for per in ver["asof"].values() for s in per.values())
+    assert lay["comparison"]["asof_same_row_counts"]
+    assert lay["comparison"]["records_ratio"] == pytest.approx(
+        ver["records"] / snap["records"], abs=1e-4
+    )
+    assert "layouts:" in (out / "bench.md").read_text()
+
 
 def test_baseline_compares_the_rate_after_its_first_snapshot() -> None:
     result = BaselineResult(snapshots=["a", "b", "c"], batch=10)
