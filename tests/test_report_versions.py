@@ -209,6 +209,9 @@ def test_the_command_writes_the_report_of_a_versions_graph(
     page = (out / "index.html").read_text(encoding="utf-8")
     for words in ("The estate over time", "What changed each night", GONE, "terminated"):
         assert words in page
+    # the findings' Cypher as it ran on this graph: as of the latest snapshot's taken_at
+    assert ':param as_of => datetime("2026-11-27T02:00:00+00:00");' in page
+    assert ':param snapshot_id => "20261127T020000Z";' in page
 
 
 # -- a history with churn of every kind (tests/versions_estate.py) ------------------------------

@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
+from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
 from bulkgraph import __version__
 from bulkgraph.cli.output import cell_text
+from bulkgraph.layout import Layout
+from bulkgraph.query.asof import versions_text
 from bulkgraph.report.data import Estate, Exposure, Findings, NightChanges, Window
 from bulkgraph.report.timeline import Timeline
 
@@ -58,6 +61,15 @@ def text(value: Any) -> str:
     return cell_text(value)
 
 
+def param_literal(value: Any) -> Markup:
+    """A parameter as the value of a `:param` line a reader pastes into Neo4j Browser: a
+    time (the versions layout's `as_of`) as `datetime(...)`, anything else as JSON (made
+    safe for HTML the way jinja's `tojson` makes it)."""
+    if isinstance(value, dt.datetime):
+        return Markup('datetime("{}")').format(value.isoformat())
+    return htmlsafe_json_dumps(value)
+
+
 def _rows(columns: list[str], rows: list[dict[str, Any]]) -> list[list[str]]:
     return [[text(row.get(c)) for c in columns] for row in rows[:MAX_ROWS]]
 
@@ -92,7 +104,9 @@ def render(data: PageData) -> str:
     findings = [
         {
             "query": f.query,
-            "params": f.params,
+            "params": {k: param_literal(v) for k, v in f.params.items()},
+            # what ran: on a versions graph, the query as of its snapshot's taken_at
+            "text": f.query.text if win.layout is Layout.snapshots else versions_text(f.query),
             "columns": f.columns,
             "rows": f.rows,
             "cells": _rows(f.columns, f.rows),
