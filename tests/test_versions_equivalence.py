@@ -1,11 +1,10 @@
 """The proof of the query side of the versions layout (issue #20): the same history in both
 layouts gives the same answers.
 
-Both layouts are built by the real pipeline (transform and bulk import, `--layout`) from two
-histories: the bundled samples/ (three native snapshots of graph model 1.1 after one legacy
-archive, which does not know the 1.1 families; as tests/test_query_pipeline.py builds them)
-and tests/query_estate11.py (graph model 1.1: addresses that move between owners,
-reachability that changes). Then, for every
+Both layouts are built by the real pipeline (transform and bulk import, `--layout`) from the
+bundled samples/ (three native snapshots of graph model 1.1 after one legacy archive, which
+does not know the 1.1 families; as tests/test_query_pipeline.py builds them: an Elastic IP
+that moves, an instance terminated, groups and rules that change). Then, for every
 snapshot S and every snapshot-scoped query of the pack (with parameters that hit the
 samples' instances, addresses and groups), the rows at S in the snapshots layout equal the
 rows of the versions layout as of S.taken_at; the same for `diff` between consecutive
@@ -28,7 +27,6 @@ from typing import Any
 import neo4j
 import pytest
 import query_estate
-import query_estate11
 from query_estate import QueryGraphs
 from test_query_pipeline import ID, SAMPLES, _interface_of
 
@@ -60,8 +58,6 @@ class History:
     #: queries it gives no row in any snapshot (nothing there to find); every other query
     #: must answer something somewhere, or the comparison proves little
     empty: frozenset[str] = frozenset()
-    #: instead of `empty`: the queries this history is here for, which must answer
-    must_answer: frozenset[str] | None = None
     #: an address whose owner changes, for --all and --as-of (and the time to ask at)
     moving_ip: str = ""
     as_of: str = ""
@@ -96,32 +92,9 @@ SAMPLES_HISTORY = History(
     moving_ip=ID["public:web-3-us-east-1"],
     as_of="2026-11-26T12:00:00Z",
 )
-#: tests/query_estate11.py: graph model 1.1 (interfaces, routes, ACLs, IAM) over three
-#: snapshots in which addresses move between owners and reachability changes
-QUERY_ESTATE11_HISTORY = History(
-    "query-estate-11",
-    list(query_estate11.SNAPSHOT_ORDER),
-    {
-        "instance": ["i-enisg", "10.20.1.10", "i-web1"],
-        "ip": ["10.20.1.50", "10.20.1.23", "10.20.1.10"],
-        "group": ["sg-web", "sg-admin"],
-    },
-    # graph model 1.1's questions (the samples cover the others)
-    must_answer=frozenset(
-        {
-            "exposed-not-reachable",
-            "instance-ingress",
-            "instance-privileges",
-            "internet-reachable",
-            "ip-at-time",
-            "ip-owner",
-            "lambda-in-vpc",
-        }
-    ),
-    moving_ip="10.20.1.50",
-    as_of="2026-04-15T08:00:00Z",
-)
-HISTORIES = {h.name: h for h in (SAMPLES_HISTORY, QUERY_ESTATE11_HISTORY)}
+#: one history keeps the suite's time: the samples answer every query of the pack but
+#: nacl-deny-shadowed, and tests/test_query_graph11.py holds the 1.1 questions' own cases
+HISTORIES = {h.name: h for h in (SAMPLES_HISTORY,)}
 
 
 def param_sets(history: History, query: Query) -> list[dict[str, Any]]:
@@ -218,16 +191,11 @@ def build_samples(server: Any, layout: Layout) -> None:
 def both(
     request: pytest.FixtureRequest,
     neo4j_server: Any,
-    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Both]:
     history = HISTORIES[request.param]
-    graphs = QueryGraphs(tmp_path_factory.mktemp("estate11"), query_estate11.write_snapshot)
     answers = {}
     for layout in Layout:
-        if history is SAMPLES_HISTORY:
-            build_samples(neo4j_server, layout)
-        else:
-            graphs.load(neo4j_server, history.snapshots, layout)
+        build_samples(neo4j_server, layout)
         answers[layout] = collect(neo4j_server.driver(), history)
     yield Both(history, answers[Layout.snapshots], answers[Layout.versions])
 
@@ -265,10 +233,7 @@ def test_every_snapshot_query_answers_the_same_in_both_layouts(both: Both) -> No
 def test_the_comparison_covers_something_in_every_query(both: Both) -> None:
     answered = {name for (name, _, _), rows in both.snapshots.rows.items() if rows}
     asked = {name for name, _, _ in both.snapshots.rows}
-    if both.history.must_answer is None:
-        assert asked - answered == both.history.empty
-    else:
-        assert both.history.must_answer - answered == set()
+    assert asked - answered == both.history.empty
     # the history changes: some query answers differently from one snapshot to the next
     first, *later = both.history.snapshots
     changing = {
