@@ -227,6 +227,15 @@ def query_graphs(tmp_path_factory: pytest.TempPathFactory) -> QueryGraphs:
     return QueryGraphs(tmp_path_factory.mktemp("query-estate"))
 
 
+@pytest.fixture(scope="session")
+def versions_history(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """tests/versions_estate.py's six snapshots with churn of every kind, collected from moto
+    once per session: the versions layout's tests and the report's read the same ones."""
+    from versions_estate import build_history
+
+    return build_history(tmp_path_factory.mktemp("versions-history"))
+
+
 @pytest.fixture(autouse=True)
 def _fresh_settings() -> Iterator[None]:
     """Each test sees the environment it set up, not settings cached by an earlier one."""

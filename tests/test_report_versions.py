@@ -23,7 +23,7 @@ from typing import Any
 import neo4j
 import pytest
 from test_query_pipeline import ID
-from versions_estate import ACCOUNT_ID, S2, S3, S4, S5, build_history
+from versions_estate import ACCOUNT_ID, S2, S3, S4, S5, History
 
 from bulkgraph.layout import Layout
 from bulkgraph.pipeline.rebuild import rebuild
@@ -218,10 +218,10 @@ def test_the_command_writes_the_report_of_a_versions_graph(
 
 
 @pytest.fixture(scope="module")
-def churn(neo4j_server: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Facts, Facts]:
+def churn(neo4j_server: Any, versions_history: History) -> tuple[Facts, Facts]:
     """The report's data of the churn history in both layouts (the samples' tests, above,
     run first: each fixture rebuilds the one database)."""
-    history = build_history(tmp_path_factory.mktemp("churn"))
+    history = versions_history
     assert ACCOUNT_ID == ACCT
     snapshots = _facts(_build(neo4j_server, Layout.snapshots, history.sources_text))
     versions = _facts(_build(neo4j_server, Layout.versions, history.sources_text))
