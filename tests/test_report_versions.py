@@ -22,6 +22,7 @@ from typing import Any
 
 import neo4j
 import pytest
+from conftest import import_settings
 from test_query_pipeline import ID
 from versions_estate import ACCOUNT_ID, S2, S3, S4, S5, History
 
@@ -30,7 +31,6 @@ from bulkgraph.pipeline.rebuild import rebuild
 from bulkgraph.report import data
 from bulkgraph.report.coverage import Known, SnapshotScope
 from bulkgraph.report.timeline import Timeline, timeline
-from bulkgraph.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -67,18 +67,6 @@ class Facts:
     new_versions_d27: int
 
 
-def _settings() -> Settings:
-    return Settings(_env_file=None).model_copy(  # type: ignore[call-arg]
-        update={
-            "bulkgraph_heap": "512m",
-            "bulkgraph_pagecache": "256m",
-            "bulkgraph_import_memory": "512m",
-            "neo4j_uri": None,
-            "neo4j_home": None,
-        }
-    )
-
-
 def _build(server: Any, layout: Layout, sources: list[str] | None = None) -> neo4j.Driver:
     """Rebuild `sources` (default: samples/) in `layout`."""
     if sources is None:
@@ -89,7 +77,7 @@ def _build(server: Any, layout: Layout, sources: list[str] | None = None) -> neo
         sources,
         home=server.home,
         workers=1,
-        settings=_settings(),
+        settings=import_settings(),
         account_id=ACCT,
         layout=layout,
     )

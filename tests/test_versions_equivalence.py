@@ -27,6 +27,7 @@ from typing import Any
 import neo4j
 import pytest
 import query_estate
+from conftest import import_settings
 from query_estate import QueryGraphs
 from test_query_pipeline import ID, SAMPLES, _interface_of
 
@@ -35,7 +36,6 @@ from bulkgraph.layout import Layout, recorded_layout
 from bulkgraph.pipeline.rebuild import rebuild
 from bulkgraph.query import diff_snapshots, findings_for, list_snapshots, load_pack, run_query
 from bulkgraph.query.pack import Query, Scope
-from bulkgraph.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -170,15 +170,7 @@ class Both:
 
 
 def build_samples(server: Any, layout: Layout) -> None:
-    settings = Settings(_env_file=None).model_copy(  # type: ignore[call-arg]
-        update={
-            "bulkgraph_heap": "512m",
-            "bulkgraph_pagecache": "256m",
-            "bulkgraph_import_memory": "512m",
-            "neo4j_uri": None,
-            "neo4j_home": None,
-        }
-    )
+    settings = import_settings()
     sources = [str(p) for p in sorted(SAMPLES.glob("*.tar.gz"))]
     sources.append(str(SAMPLES / LEGACY))
     server.close_driver()
