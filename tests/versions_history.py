@@ -19,36 +19,16 @@ Account 111111111111, regions us-east-1 (US) and eu-west-1 (EU). Night by night:
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bulkgraph.extract.model import CollectionError
-from bulkgraph.extract.operations import GLOBAL_REGION, OPERATIONS
-from bulkgraph.transform.families import FAMILIES
+from unknown_estate import _EMPTY, ACCOUNT, EU, US, write_snapshot
 
-ACCOUNT = "111111111111"
-US, EU = "us-east-1", "eu-west-1"
 NIGHTS = tuple(f"2026030{n}T020000Z" for n in range(1, 7))
 N1, N2, N3, N4, N5, N6 = NIGHTS
 #: night -> (region, operation) that failed
 DENIED = {N4: ((EU, "rds:DescribeDBInstances"),)}
-
-_EMPTY: dict[str, dict[str, Any]] = {
-    "ec2:DescribeVpcs": {"Vpcs": []},
-    "ec2:DescribeSubnets": {"Subnets": []},
-    "ec2:DescribeVpcPeeringConnections": {"VpcPeeringConnections": []},
-    "elbv2:DescribeLoadBalancers": {"LoadBalancers": []},
-    "elbv2:DescribeTargetGroups": {"TargetGroups": []},
-    "ec2:DescribeNetworkInterfaces": {"NetworkInterfaces": []},
-    "ec2:DescribeRouteTables": {"RouteTables": []},
-    "ec2:DescribeInternetGateways": {"InternetGateways": []},
-    "ec2:DescribeNatGateways": {"NatGateways": []},
-    "ec2:DescribeNetworkAcls": {"NetworkAcls": []},
-    "lambda:ListFunctions": {"Functions": []},
-}
-_PER_ITEM = ("elbv2:DescribeTargetHealth", "elbv2:DescribeListeners", "elbv2:DescribeTags")
-_IAM = "iam:GetAccountAuthorizationDetails"
-_IAM_CALL: dict[str, Any] = {"request": {}, "pages": [{"RoleDetailList": []}]}
 
 
 def taken_at(night: str) -> dt.datetime:
@@ -119,34 +99,27 @@ def _pages(night: int, region: str) -> dict[str, dict[str, Any]]:
 
 
 def write_history(root: Path) -> list[Path]:
-    """The six snapshot folders under `root`, oldest first (as in `unknown_estate.py`, only
-    the operations the transform has a family for are written)."""
-    from bulkgraph.extract.writer import SnapshotWriter
+    """The six snapshot folders under `root`, oldest first (written as `unknown_estate.py`
+    writes its snapshots)."""
+    return [
+        write_snapshot(root, sid, taken_at(sid), partial(_pages, n), DENIED.get(sid, ()))
+        for n, sid in enumerate(NIGHTS, 1)
+    ]
 
-    folders = []
-    for n, sid in enumerate(NIGHTS, 1):
-        taken = taken_at(sid)
-        writer = SnapshotWriter(root, sid, taken)
-        errors: list[CollectionError] = []
-        denied = DENIED.get(sid, ())
-        for region in (US, EU):
-            for op, page in _pages(n, region).items():
-                if op not in FAMILIES:
-                    continue
-                if (region, op) in denied:
-                    errors.append(
-                        CollectionError(ACCOUNT, region, op, "AccessDenied", "not authorized")
-                    )
-                    continue
-                writer.write(op, ACCOUNT, region, [{"request": {}, "pages": [page]}])
-            for op in _PER_ITEM:
-                if op in FAMILIES:
-                    writer.write(op, ACCOUNT, region, [])
-        if _IAM in FAMILIES:
-            writer.write(_IAM, ACCOUNT, GLOBAL_REGION, [_IAM_CALL])
-        writer.finish({ACCOUNT: [US, EU]}, errors, taken + dt.timedelta(minutes=3))
-        folders.append(writer.folder)
-    written = {*_EMPTY, *_PER_ITEM, _IAM, "ec2:DescribeInstances"}
-    written |= {"ec2:DescribeSecurityGroups", "rds:DescribeDBInstances"}
-    assert written == {op.name for op in OPERATIONS}  # every operation written above
-    return folders
+
+#: the account and regions are unknown_estate's: its writer writes these nights too
+__all__ = [
+    "ACCOUNT",
+    "DENIED",
+    "EU",
+    "N1",
+    "N2",
+    "N3",
+    "N4",
+    "N5",
+    "N6",
+    "NIGHTS",
+    "US",
+    "taken_at",
+    "write_history",
+]
