@@ -254,7 +254,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+#: session fixtures that build something costly: the modules that read one of them run on
+#: one xdist worker (scripts/test runs `--dist loadgroup`), which then builds it once
+SHARED_FIXTURES = ("versions_history", "query_graphs")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    groups: dict[str, str] = {}
     for item in items:
-        if NEO4J_FIXTURES & set(getattr(item, "fixturenames", ())):
+        names = set(getattr(item, "fixturenames", ()))
+        if NEO4J_FIXTURES & names:
             item.add_marker(pytest.mark.neo4j)
+        module = item.nodeid.split("::", 1)[0]
+        shared = next((f for f in SHARED_FIXTURES if f in names), None)
+        if shared is not None or module not in groups:
+            # a whole module stays on one worker: its module fixtures are built once
+            groups[module] = shared or groups.get(module) or module
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid.split("::", 1)[0]]))

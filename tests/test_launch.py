@@ -32,6 +32,25 @@ def home(tmp_path: Path) -> Iterator[Neo4jHome]:
     server.stop(installed)
 
 
+@pytest.fixture
+def private_home(tmp_path: Path) -> Iterator[Neo4jHome]:
+    """A home whose installation (and so its class archives) is this test's alone: the
+    archive tests break and remove the archive, which servers of other test sessions on the
+    machine (pytest-xdist workers) map and rewrite."""
+    shared = server.install(tmp_path / "probe", settings=SMALL).lib.resolve()
+    cache = tmp_path / "cache"
+    lib = cache / "neo4j" / shared.parent.name / "lib"
+    lib.mkdir(parents=True)
+    for jar in shared.iterdir():  # links to the cached jars: no Maven run
+        (lib / jar.name).symlink_to(jar)
+    installed = server.install(
+        tmp_path / "home", settings=SMALL.model_copy(update={"bulkgraph_cache_dir": cache})
+    )
+    assert installed.lib.resolve() == lib
+    yield installed
+    server.stop(installed)
+
+
 def _jvm_options(pid: int) -> list[str]:
     args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     return [arg.decode() for arg in args if arg.startswith(b"-XX:")]
@@ -101,47 +120,47 @@ def test_the_admin_command_line_is_the_one_neo4j_admin_runs(home: Neo4jHome) -> 
 
 
 def test_the_first_server_writes_the_class_archive_and_later_ones_map_it(
-    home: Neo4jHome,
+    private_home: Neo4jHome,
 ) -> None:
-    archive = launch.class_archive(home)
+    archive = launch.class_archive(private_home)
     assert archive is not None
     archive.unlink(missing_ok=True)  # as on a machine where no server ran yet
 
-    first = server.start(home)
+    first = server.start(private_home)
     assert first.pid is not None
     writes = [o for o in _jvm_options(first.pid) if o.startswith("-XX:ArchiveClassesAtExit=")]
     assert len(writes) == 1
-    assert _answers(home)
-    server.stop(home)
+    assert _answers(private_home)
+    server.stop(private_home)
     assert archive.is_file()  # written at exit, checked, then published
-    assert not home.archive_dump_file.exists()
+    assert not private_home.archive_dump_file.exists()
     assert not Path(writes[0].partition("=")[2]).exists()  # its pending file was published
 
-    second = server.start(home)
+    second = server.start(private_home)
     assert second.pid is not None
     assert f"-XX:SharedArchiveFile={archive}" in _jvm_options(second.pid)
-    assert _answers(home)
+    assert _answers(private_home)
 
 
 def test_a_broken_class_archive_is_dropped_and_the_server_starts_without_it(
-    home: Neo4jHome,
+    private_home: Neo4jHome,
 ) -> None:
-    archive = launch.class_archive(home)
+    archive = launch.class_archive(private_home)
     assert archive is not None
-    server.start(home)
-    server.stop(home)  # an archive exists now, whatever ran before
+    server.start(private_home)
+    server.stop(private_home)  # an archive exists now, whatever ran before
     good = archive.read_bytes()
     _replace(archive, good[: len(good) // 10])  # truncated: the JVM dies of SIGBUS mapping it
 
-    started = server.start(home)
+    started = server.start(private_home)
     assert started.pid is not None
-    assert _answers(home)
+    assert _answers(private_home)
     # the retry ran without the broken archive, and writes a new one at exit
     assert any(opt.startswith("-XX:ArchiveClassesAtExit=") for opt in _jvm_options(started.pid))
     assert not archive.exists()
-    server.stop(home)
+    server.stop(private_home)
     assert archive.stat().st_size > len(good) // 10
-    again = server.start(home)
+    again = server.start(private_home)
     assert again.pid is not None
     assert f"-XX:SharedArchiveFile={archive}" in _jvm_options(again.pid)
 
