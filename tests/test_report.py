@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -29,6 +31,7 @@ from bulkgraph.report.data import (
     Window,
     exposure_series,
 )
+from bulkgraph.report.parallel import ordered
 
 A, R1, R2 = "111111111111", "us-east-1", "eu-west-1"
 T0 = dt.datetime(2026, 11, 24, 2, tzinfo=dt.UTC)
@@ -188,3 +191,38 @@ def test_time_span_takes_dates_as_whole_days() -> None:
     assert exc.value.exit_code == ExitCode.USAGE
     with pytest.raises(BulkgraphError, match="is after"):
         time_span("2026-11-27", "2026-11-26")
+
+
+def test_ordered_reads_keep_the_order_and_a_bounded_number_in_flight() -> None:
+    lock = threading.Lock()
+    running, most = 0, 0
+    both = threading.Barrier(2, timeout=30)  # the first two only return once both run
+
+    def slow(n: int) -> int:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        if n < 2:
+            both.wait()
+        time.sleep(0.001 * (3 - n % 3))  # later items may finish first: the order is kept
+        with lock:
+            running -= 1
+        return n * n
+
+    assert list(ordered(slow, range(12), workers=3)) == [n * n for n in range(12)]
+    assert 2 <= most <= 3
+    assert list(ordered(lambda n: n * n, range(4), workers=1)) == [0, 1, 4, 9]
+
+
+def test_ordered_reads_raise_the_first_error_where_its_answer_was() -> None:
+    def fail_at_two(n: int) -> int:
+        if n == 2:
+            raise ValueError("two")
+        return n
+
+    seen: list[int] = []
+    with pytest.raises(ValueError, match="two"):
+        for n in ordered(fail_at_two, range(6), workers=2):
+            seen.append(n)
+    assert seen == [0, 1]

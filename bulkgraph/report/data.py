@@ -36,6 +36,7 @@ from bulkgraph.query.snapshots import SnapshotRef, list_snapshots
 from bulkgraph.report import versions
 from bulkgraph.report.coverage import Known, SnapshotScope, covers
 from bulkgraph.report.graph import NOT_RESOURCES, account_of, read, region_of
+from bulkgraph.report.parallel import ordered
 
 #: the columns by which the report tells one listed resource from another (alert queries
 #: return them all: bulkgraph/query/alerts.py)
@@ -78,11 +79,14 @@ EXPOSURE_SERIES = (
 
 # -- the snapshots ----------------------------------------------------------------------------
 
+# A snapshot's regions by the Region(snapshot_id) index (every node carries its snapshot's
+# id): through `(s)-[:CONTAINS]->(r:Region)` the planner scanned every Region of the history
+# for each snapshot, O(snapshots x history) (tests/test_report_plans.py)
 _SCOPES = """
 MATCH (s:Snapshot) WHERE s.snapshot_id IN $ids
 RETURN s.snapshot_id AS snapshot_id, coalesce(s.unknown_labels, []) AS unknown_labels,
        COLLECT {
-         MATCH (s)-[:CONTAINS]->(r:Region) WHERE coalesce(r.stub, false) = false
+         MATCH (r:Region {snapshot_id: s.snapshot_id}) WHERE coalesce(r.stub, false) = false
          RETURN [r.account_id, r.name] AS region ORDER BY region
        } AS regions
 """
@@ -195,7 +199,17 @@ def estate(driver: neo4j.Driver, win: Window, database: str | None = None) -> Es
     if win.layout is Layout.versions:
         rows = versions.counts(driver, [s.ref for s in win.snaps], NOT_RESOURCES, database)
     else:
-        rows = read(driver, _COUNTS, database, ids=ids, not_resources=list(NOT_RESOURCES))
+        # one query per snapshot, a few at once
+        rows = [
+            row
+            for part in ordered(
+                lambda sid: read(
+                    driver, _COUNTS, database, ids=[sid], not_resources=list(NOT_RESOURCES)
+                ),
+                ids,
+            )
+            for row in part
+        ]
     for row in rows:
         counts[row["label"]][row["snapshot_id"]] = row["n"]
     # a label some snapshot does not know at all is charted too, as unknown there
@@ -276,8 +290,21 @@ def nights(driver: neo4j.Driver, win: Window, database: str | None = None) -> li
         refs = [(o.ref, n.ref) for o, n in pairs]
         rows = versions.nights(driver, refs, NOT_RESOURCES, database)
     else:
-        params = [{"old": o.snapshot_id, "new": n.snapshot_id} for o, n in pairs]
-        rows = read(driver, _NIGHTS, database, pairs=params, not_resources=list(NOT_RESOURCES))
+        # one query per night, a few at once: each reads two snapshots, not the history
+        rows = [
+            row
+            for part in ordered(
+                lambda pair: read(
+                    driver,
+                    _NIGHTS,
+                    database,
+                    pairs=[{"old": pair[0].snapshot_id, "new": pair[1].snapshot_id}],
+                    not_resources=list(NOT_RESOURCES),
+                ),
+                pairs,
+            )
+            for row in part
+        ]
     for row in rows:
         old, new = by_id[row["snapshot_id"]]
         change, label = row["change"], row["label"]
@@ -345,73 +372,89 @@ def _key(row: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def exposure(driver: neo4j.Driver, win: Window, database: str | None = None) -> Exposure:
+    """Each series' query at each snapshot of the window (and the one before it) that knows
+    what the query reads: the longest part of a report, one query per series and snapshot,
+    so a few run at once (`parallel.ordered`) and each answer is folded as it comes, keeping
+    only the previous snapshot's rows (the events need them), not the whole history's."""
     pack = load_pack()
     chain = ([win.before] if win.before else []) + win.snaps
-    snaps = win.snaps
-    lines: list[ExposureLine] = []
-    events: list[ExposureEvent] = []
-    for series in exposure_series(pack):
+    series_list = exposure_series(pack)
+    known = {
+        (series.query, snap.snapshot_id): snap.scope.known(series.needs)
+        for series in series_list
+        for snap in chain
+    }
+    # nothing to ask where the snapshot did not collect what the query reads
+    asks = [
+        (series, snap)
+        for series in series_list
+        for snap in chain
+        if known[series.query, snap.snapshot_id] is not Known.none
+    ]
+
+    def run(task: tuple[ExposureSeries, Snap]) -> tuple[list[str], list[dict[str, Any]]]:
+        series, snap = task
         query = pack[series.query]
-        params = query.bind({})
-        listed: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = {}
-        known: dict[str, Known] = {}
-        for snap in chain:
-            known[snap.snapshot_id] = snap.scope.known(series.needs)
-            if known[snap.snapshot_id] is Known.none:
-                continue  # nothing to ask: the snapshot did not collect what it reads
-            columns, rows = ask(driver, query, params, snap, win.layout, database)
-            missing = [c for c in LOCATION if c not in columns]
-            if missing:
-                raise BulkgraphError(
-                    f"{query.source}: an exposure query must return {', '.join(LOCATION)} "
-                    f"(lacks {', '.join(missing)})"
-                )
-            listed[snap.snapshot_id] = {_key(r): r for r in rows}
-        lines.append(
-            ExposureLine(
-                series,
-                [
-                    len(listed[s.snapshot_id]) if s.snapshot_id in listed else None
-                    for s in win.snaps
-                ],
-                [known[s.snapshot_id] for s in snaps],
+        return ask(driver, query, query.bind({}), snap, win.layout, database)
+
+    counts: dict[tuple[str, str], int] = {}
+    events: list[ExposureEvent] = []
+    previous: dict[str, tuple[Snap, dict[tuple[str, str, str], dict[str, Any]]]] = {}
+    for (series, snap), (columns, rows) in zip(asks, ordered(run, asks), strict=True):
+        query = pack[series.query]
+        missing = [c for c in LOCATION if c not in columns]
+        if missing:
+            raise BulkgraphError(
+                f"{query.source}: an exposure query must return {', '.join(LOCATION)} "
+                f"(lacks {', '.join(missing)})"
             )
+        listed = {_key(r): r for r in rows}
+        counts[series.query, snap.snapshot_id] = len(listed)
+        if series.query in previous:
+            old, before = previous[series.query]
+            events += _events(series, old, snap, before, listed)
+        previous[series.query] = (snap, listed)
+    lines = [
+        ExposureLine(
+            series,
+            [counts.get((series.query, s.snapshot_id)) for s in win.snaps],
+            [known[series.query, s.snapshot_id] for s in win.snaps],
         )
-        events += _events(series, chain, listed)
+        for series in series_list
+    ]
     events.sort(key=lambda e: (e.taken_at, e.query, e.change, _key(e.row)))
     return Exposure([s.snapshot_id for s in win.snaps], lines, events)
 
 
 def _events(
     series: ExposureSeries,
-    chain: list[Snap],
-    listed: dict[str, dict[tuple[str, str, str], dict[str, Any]]],
+    old: Snap,
+    new: Snap,
+    before: dict[tuple[str, str, str], dict[str, Any]],
+    after: dict[tuple[str, str, str], dict[str, Any]],
 ) -> list[ExposureEvent]:
-    """Resources listed in a snapshot and not in the previous one that knew anything (and
-    the reverse). A resource whose account and region either snapshot did not know for a
-    label the query reads is neither: nobody saw it change."""
+    """Resources listed in `new` and not in `old`, the previous snapshot that knew anything
+    (and the reverse). A resource whose account and region either snapshot did not know for
+    a label the query reads is neither: nobody saw it change."""
+
+    def seen(key: tuple[str, str, str]) -> bool:
+        account, region, _ = key
+        return not any(
+            covers(s.scope.unknown_labels, label, account, region)
+            for s in (old, new)
+            for label in series.needs
+        )
+
     events: list[ExposureEvent] = []
-    asked = [s for s in chain if s.snapshot_id in listed]
-    for old, new in itertools.pairwise(asked):
-        before, after = listed[old.snapshot_id], listed[new.snapshot_id]
-
-        def seen(key: tuple[str, str, str], old: Snap = old, new: Snap = new) -> bool:
-            account, region, _ = key
-            return not any(
-                covers(s.scope.unknown_labels, label, account, region)
-                for s in (old, new)
-                for label in series.needs
-            )
-
-        for change, keys, rows in (
-            ("exposed", set(after) - set(before), after),
-            ("no longer exposed", set(before) - set(after), before),
-        ):
-            events += [
-                ExposureEvent(new.snapshot_id, new.taken_at, series.query, change, rows[key])
-                for key in sorted(keys)
-                if seen(key)
-            ]
+    for change, keys, rows in (
+        ("exposed", set(after) - set(before), after),
+        ("no longer exposed", set(before) - set(after), before),
+    ):
+        events += [
+            ExposureEvent(new.snapshot_id, new.taken_at, series.query, change, rows[key])
+            for key in sorted(keys)
+            if seen(key)
+        ]
     return events
 
 
@@ -434,13 +477,16 @@ def findings(
     database: str | None = None,
     layout: Layout = Layout.snapshots,
 ) -> list[Findings]:
-    out = []
-    alerts = [q for q in load_pack().values() if q.is_alert]
-    for query in sorted(alerts, key=lambda q: (q.rule_id or "", q.name)):
+    alerts = sorted(
+        (q for q in load_pack().values() if q.is_alert), key=lambda q: (q.rule_id or "", q.name)
+    )
+
+    def run(query: Query) -> Findings:
         params = query.bind({}) | scope_params(query, [snap.ref], layout)
         columns, rows = ask(driver, query, params, snap, layout, database)
-        out.append(Findings(query, params, columns, rows))
-    return out
+        return Findings(query, params, columns, rows)
+
+    return list(ordered(run, alerts))
 
 
 def cell(value: Any) -> Any:
