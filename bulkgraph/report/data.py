@@ -81,7 +81,7 @@ EXPOSURE_SERIES = (
 
 # A snapshot's regions by the Region(snapshot_id) index (every node carries its snapshot's
 # id): through `(s)-[:CONTAINS]->(r:Region)` the planner scanned every Region of the history
-# for each snapshot, O(snapshots x history) (tests/test_report_plans.py)
+# for each snapshot, O(snapshots x history) (tests/test_report_samples.py)
 _SCOPES = """
 MATCH (s:Snapshot) WHERE s.snapshot_id IN $ids
 RETURN s.snapshot_id AS snapshot_id, coalesce(s.unknown_labels, []) AS unknown_labels,
