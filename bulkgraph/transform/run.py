@@ -53,6 +53,7 @@ from bulkgraph.transform.snapshot import (
 )
 from bulkgraph.transform.temporal import link
 from bulkgraph.transform.versions import SnapshotTime, write_versions
+from bulkgraph.transform.versions_checkpoint import discard as discard_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -214,9 +215,12 @@ def finish(
     groups, multiline = _write_groups(out_dir, ids, results)
     versions_groups: list[FileGroup] = []
     if result.layout is Layout.versions:
-        versions_groups, broken = _write_versions(out_dir, good, groups)
+        versions_groups, broken = _write_versions(
+            out_dir, good, groups, results, result.transformed
+        )
         multiline |= broken
     else:
+        discard_checkpoint(out_dir)
         shutil.rmtree(out_dir / csvfolder.VERSIONS_DIR, ignore_errors=True)
     imported = versions_groups if result.layout is Layout.versions else groups
     # rejects of all snapshots, in time order
@@ -246,14 +250,25 @@ def finish(
 
 
 def _write_versions(
-    out_dir: Path, good: list[SnapshotInfo], groups: list[FileGroup]
+    out_dir: Path,
+    good: list[SnapshotInfo],
+    groups: list[FileGroup],
+    results: dict[str, SnapshotResult],
+    redone: list[str],
 ) -> tuple[list[FileGroup], bool]:
     """The versions layout's files (transform/versions.py) and their groups, in the order of
-    the per-snapshot groups; NEXT is the per-snapshot parts as they are."""
+    the per-snapshot groups; NEXT is the per-snapshot parts as they are. `redone`: the
+    snapshots this run transformed (the pass does not go on over them)."""
     rel_headers = {g.group: ",".join(g.header_fields) for g in groups if g.kind == RELATIONSHIPS}
-    written = write_versions(
-        out_dir, [SnapshotTime(s.snapshot_id, s.taken_at.isoformat()) for s in good], rel_headers
-    )
+    ordered = [
+        SnapshotTime(
+            s.snapshot_id,
+            s.taken_at.isoformat(),
+            _parts_origin(results[s.snapshot_id]),
+        )
+        for s in good
+    ]
+    written = write_versions(out_dir, ordered, rel_headers, redone=redone)
     out: list[FileGroup] = []
     next_group = csvfolder.rel_group("NEXT", "Snapshot", "Snapshot")
     for kind, group in [(NODE_FILES, n.group) for n in NODES] + [
@@ -262,10 +277,11 @@ def _write_versions(
         if kind == RELATIONSHIPS and group == next_group:
             out.extend(g for g in groups if g.kind == RELATIONSHIPS and g.group == group)
             continue
-        if (kind, group) not in written.rows:
+        if (kind, group) not in written.parts:
             continue
         header = written.headers[(kind, group)]
-        part = csvfolder.versions_part_path(kind, group)
+        # the final part first, then the open one (either may be missing)
+        rows = dict(sorted(written.parts[(kind, group)].items()))
         rel = REL_BY_GROUP.get(group) if kind == RELATIONSHIPS else None
         out.append(
             FileGroup(
@@ -277,11 +293,19 @@ def _write_versions(
                 end=rel.end if rel else None,
                 header=csvfolder.versions_header_path(kind, group),
                 header_fields=header.split(","),
-                parts=[part],
-                rows={part: written.rows[(kind, group)]},
+                parts=list(rows),
+                rows=rows,
             )
         )
     return out, written.multiline
+
+
+def _parts_origin(result: SnapshotResult) -> str:
+    """What a snapshot's part files were written from: its input checksum and the
+    transform's output layout ("" when either is unknown)."""
+    if not result.checksum or not result.layout:
+        return ""
+    return f"{result.checksum}/{result.layout}"
 
 
 def chosen_layout(layout: Layout | None) -> Layout:
