@@ -10,15 +10,18 @@ The history is conftest's `versions_history` (six snapshots with churn of every 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
 import pytest
 from versions_estate import ACCOUNT_ID, History
 
+from bulkgraph.csvfolder import read_manifest
 from bulkgraph.extract.model import Snapshot
 from bulkgraph.extract.sources import discover
 from bulkgraph.layout import Layout
-from bulkgraph.transform import versions, versions_checkpoint
+from bulkgraph.transform import temporal, versions, versions_checkpoint
 from bulkgraph.transform.run import transform
 
 pytestmark = pytest.mark.slow  # conftest's versions_history: a moto collection
@@ -49,12 +52,17 @@ def reference(snapshots: list[Snapshot], tmp_path_factory: pytest.TempPathFactor
 
 
 def _files(csv_dir: Path) -> dict[str, bytes]:
-    """The versions files and the manifest, by path."""
+    """The versions files, the time links' parts of the manifest's snapshots, and the
+    manifest, by path."""
     found = {
         p.relative_to(csv_dir).as_posix(): p.read_bytes()
         for p in (csv_dir / "versions").rglob("*")
         if p.is_file()
     }
+    manifest = read_manifest(csv_dir)
+    for group in manifest.groups:
+        if group.type in ("NEXT", "NEXT_VERSION"):
+            found.update({p: (csv_dir / p).read_bytes() for p in group.parts})
     found["import-manifest.json"] = (csv_dir / "import-manifest.json").read_bytes()
     return found
 
@@ -65,18 +73,40 @@ def _same_files(csv_dir: Path, reference: Path) -> None:
     assert [p for p in want if got[p] != want[p]] == []
 
 
+@dataclass
+class Reads:
+    """The snapshots whose parts the passes read, in order: the versions pass (node parts)
+    and the time links (keys)."""
+
+    versions: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+
+    def clear(self) -> None:
+        self.versions.clear()
+        self.links.clear()
+
+    def both(self) -> tuple[list[str], list[str]]:
+        return self.versions, self.links
+
+
 @pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The snapshots whose node parts the versions pass reads, in order."""
-    seen: list[str] = []
+def reads(monkeypatch: pytest.MonkeyPatch) -> Reads:
+    seen = Reads()
     real = versions._read_nodes
 
     def counting(out_dir: Path, sid: str, labels: object) -> object:
-        if not seen or seen[-1] != sid:
-            seen.append(sid)
+        if not seen.versions or seen.versions[-1] != sid:
+            seen.versions.append(sid)
         return real(out_dir, sid, labels)  # type: ignore[arg-type]
 
+    real_keys = temporal._in_time_order
+
+    def keys(last: pl.DataFrame, out_dir: Path, chunk: list[str]) -> pl.DataFrame:
+        seen.links.extend(chunk)
+        return real_keys(last, out_dir, chunk)
+
     monkeypatch.setattr(versions, "_read_nodes", counting)
+    monkeypatch.setattr(temporal, "_in_time_order", keys)
     return seen
 
 
@@ -92,33 +122,33 @@ def _parts_of(reference: Path, out: Path) -> Path:
 
 
 def test_nightly_reads_only_the_new_snapshots_and_writes_what_a_full_pass_writes(
-    snapshots: list[Snapshot], reference: Path, tmp_path: Path, reads: list[str]
+    snapshots: list[Snapshot], reference: Path, tmp_path: Path, reads: Reads
 ) -> None:
     out = tmp_path / "csv"
     _transform(snapshots[:3], out)
-    assert reads == _ids(snapshots[:3])
+    assert reads.both() == (_ids(snapshots[:3]),) * 2
     reads.clear()
     _transform(snapshots[:4], out)
-    assert reads == _ids(snapshots[3:4])
+    assert reads.both() == (_ids(snapshots[3:4]),) * 2
     reads.clear()
     _transform(snapshots, out)
-    assert reads == _ids(snapshots[4:])
+    assert reads.both() == (_ids(snapshots[4:]),) * 2
     _same_files(out, reference)
     # nothing new: nothing read, nothing changed
     reads.clear()
     _transform(snapshots, out)
-    assert reads == []
+    assert reads.both() == ([],) * 2
     _same_files(out, reference)
 
 
 def test_back_fill_is_a_full_pass(
-    snapshots: list[Snapshot], reference: Path, tmp_path: Path, reads: list[str]
+    snapshots: list[Snapshot], reference: Path, tmp_path: Path, reads: Reads
 ) -> None:
     out = _parts_of(reference, tmp_path / "csv")
     _transform([s for i, s in enumerate(snapshots) if i != 2], out)
     reads.clear()
     _transform(snapshots, out)
-    assert reads == _ids(snapshots)
+    assert reads.both() == (_ids(snapshots),) * 2
     _same_files(out, reference)
 
 
@@ -127,7 +157,7 @@ def test_back_fill_is_a_full_pass(
     ["garbage", "other-taken-at", "frame-gone", "final-part-short"],
 )
 def test_a_checkpoint_that_cannot_be_trusted_means_a_full_pass(
-    snapshots: list[Snapshot], reference: Path, tmp_path: Path, reads: list[str], damage: str
+    snapshots: list[Snapshot], reference: Path, tmp_path: Path, reads: Reads, damage: str
 ) -> None:
     out = _parts_of(reference, tmp_path / "csv")
     _transform(snapshots[:4], out)
@@ -146,7 +176,9 @@ def test_a_checkpoint_that_cannot_be_trusted_means_a_full_pass(
         part.write_bytes(part.read_bytes()[:-10])
     reads.clear()
     _transform(snapshots, out)
-    assert reads == _ids(snapshots)
+    assert reads.versions == _ids(snapshots)
+    # the time links do not read the versions files: a final part cut short is theirs alone
+    assert reads.links == _ids(snapshots[4 if damage == "final-part-short" else 0 :])
     _same_files(out, reference)
 
 
@@ -158,7 +190,7 @@ def test_a_run_killed_before_its_checkpoint_is_undone_by_the_next(
     snapshots: list[Snapshot],
     reference: Path,
     tmp_path: Path,
-    reads: list[str],
+    reads: Reads,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out = _parts_of(reference, tmp_path / "csv")
@@ -181,7 +213,7 @@ def test_a_run_killed_before_its_checkpoint_is_undone_by_the_next(
     assert (out / CHECKPOINT).read_bytes() == before
     reads.clear()
     _transform(snapshots, out)
-    assert reads == _ids(snapshots[3:])
+    assert reads.both() == (_ids(snapshots[3:]),) * 2
     _same_files(out, reference)
 
 
@@ -196,12 +228,12 @@ def test_the_snapshots_layout_removes_the_checkpoint(
 
 
 def test_a_snapshot_transformed_again_is_a_full_pass(
-    snapshots: list[Snapshot], reference: Path, tmp_path: Path, reads: list[str]
+    snapshots: list[Snapshot], reference: Path, tmp_path: Path, reads: Reads
 ) -> None:
     out = _parts_of(reference, tmp_path / "csv")
     _transform(snapshots[:4], out)
     shutil.rmtree(out / "state" / snapshots[1].info.snapshot_id)
     reads.clear()
     _transform(snapshots, out)
-    assert reads == _ids(snapshots)
+    assert reads.both() == (_ids(snapshots),) * 2
     _same_files(out, reference)

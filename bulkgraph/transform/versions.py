@@ -43,6 +43,7 @@ from bulkgraph.layout import LAYOUT_PROPERTY, Layout
 from bulkgraph.transform import versions_checkpoint as checkpoints
 from bulkgraph.transform.declare import NodeSchema
 from bulkgraph.transform.schema import NODE_BY_LABEL, NODES, TEMPORAL_RELS
+from bulkgraph.transform.temporal import LAST_SCHEMA, Links
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +383,28 @@ _FRAME_SCHEMAS = {
     "state": pl.Schema(_STATE_SCHEMA),
     "runs": pl.Schema(_RUN_SCHEMA),
     "tags": pl.Schema(_TAG_SCHEMA),
+    "links": LAST_SCHEMA,
 }
+
+
+def begin(
+    out_dir: Path, ordered: list[SnapshotTime], redone: Collection[str]
+) -> checkpoints.Checkpoint | str:
+    """The checkpoint the versions layout's passes (the time links, then `write_versions`)
+    go on from, or why there is none; then it is removed before anything is written, so
+    that a run killed midway cannot leave one that no longer describes the files."""
+    covered = [checkpoints.Covered(s.snapshot_id, s.taken_at, s.parts) for s in ordered]
+    cp = checkpoints.read(out_dir, covered, _FRAME_SCHEMAS, redone)
+    if isinstance(cp, str):
+        checkpoints.discard(out_dir)
+    return cp
+
+
+def start_links(cp: checkpoints.Checkpoint | str) -> Links | None:
+    """Where the time links go on from (None: from the first snapshot)."""
+    if isinstance(cp, str):
+        return None
+    return Links(len(cp.snapshots), cp.frames["links"], cp.link_rows)
 
 
 def write_versions(
@@ -390,24 +412,26 @@ def write_versions(
     ordered: list[SnapshotTime],
     rel_headers: dict[str, str],
     *,
-    redone: Collection[str] = (),
+    start: checkpoints.Checkpoint | str,
+    links: Links,
 ) -> VersionsResult:
     """Write `versions/` under `out_dir` from the per-snapshot parts of `ordered` (time
     order); `rel_headers`: group -> the header its per-snapshot parts were written with;
-    `redone`: the snapshots this run transformed (again).
+    `start`: what `begin` gave; `links`: the time links' pass over all of `ordered`, kept in
+    the new checkpoint.
 
-    Goes on from the checkpoint (versions_checkpoint.py) when `ordered` starts with its
-    snapshots, reading only the parts of those after them; otherwise a full pass from
-    nothing. Either way the files are the same, byte for byte: every final part holds its
-    lines in the order of the snapshot that made them final, then sorted (Tag nodes: in the
-    order first seen), every open part its lines sorted."""
+    Goes on from the checkpoint (versions_checkpoint.py) when there is one and the versions
+    files are as it says, reading only the parts of the snapshots after it; otherwise a full
+    pass from nothing. Either way the files are the same, byte for byte: every final part
+    holds its lines in the order of the snapshot that made them final, then sorted (Tag
+    nodes: in the order first seen), every open part its lines sorted."""
     versioned = [n for n in NODES if n.versioned]
     values = [n for n in NODES if not n.versioned and n.label != "Snapshot"]
     rel_groups = [g for g in rel_headers if g not in _TEMPORAL_GROUPS and not _contains(g)]
     covered = [checkpoints.Covered(s.snapshot_id, s.taken_at, s.parts) for s in ordered]
     digest = _digest(rel_headers, rel_groups)
     result = VersionsResult()
-    cp = checkpoints.resume(out_dir, covered, digest, _FRAME_SCHEMAS, redone)
+    cp = start if isinstance(start, str) else checkpoints.resume(out_dir, start, digest)
     if isinstance(cp, str):
         log.info("versions pass from nothing: %s", cp)
         result.full_reason = cp
@@ -430,12 +454,12 @@ def write_versions(
     times = _Times(ordered)
     state, runs, tags = cp.frames["state"], cp.frames["runs"], cp.frames["tags"]
     todo = ordered[len(cp.snapshots) :]
-    for start in range(0, len(todo), CHUNK):
+    for first in range(0, len(todo), CHUNK):
         closed: list[pl.DataFrame] = []
         ended: list[pl.DataFrame] = []
-        links: list[pl.DataFrame] = []
+        next_versions: list[pl.DataFrame] = []
         new_tags: list[pl.DataFrame] = []
-        for snap in todo[start : start + CHUNK]:
+        for snap in todo[first : first + CHUNK]:
             sid = snap.snapshot_id
             _write_snapshot(out, out_dir, sid)
             unknown = _unknown_labels(out_dir, sid)
@@ -450,7 +474,7 @@ def write_versions(
             new_tags.append(first_seen)
             state, mapping, gone, nv = _step_nodes(state, seen, sid, unknown)
             closed.append(gone)
-            links.append(nv.with_columns(pl.lit(times.order[sid]).alias("order")))
+            next_versions.append(nv.with_columns(pl.lit(times.order[sid]).alias("order")))
             mapping = pl.concat([mapping, shared.select("suid", pl.col("rk").alias("vuid"))])
             runs, over = _step_rels(
                 runs, _read_rels(out_dir, sid, rel_groups), mapping, sid, unknown, state
@@ -458,7 +482,7 @@ def write_versions(
             ended.append(over)
         _put_versions(out, pl.concat(closed), times)
         _put_runs(out, pl.concat(ended), times)
-        _put_links(out, pl.concat(links))
+        _put_links(out, pl.concat(next_versions))
         _put_tags(out, pl.concat(new_tags))
     opened = state.filter("open").with_columns(pl.lit(None, pl.String).alias("to"))
     _put_versions(out, opened, times, csvfolder.VERSIONS_OPEN)
@@ -480,7 +504,8 @@ def write_versions(
             final=final,
             multiline=result.final_multiline,
             generation=cp.generation + 1,
-            frames={"state": state, "runs": runs, "tags": tags},
+            frames={"state": state, "runs": runs, "tags": tags, "links": links.last},
+            link_rows=links.written,
         ),
     )
     return result
@@ -767,4 +792,12 @@ def _put_tags(out: _Writer, frame: pl.DataFrame) -> None:
         out.lines(NODE_FILES, csvfolder.node_group(str(label)), part.select(line)["line"])
 
 
-__all__ = ["CHUNK", "SnapshotTime", "VersionsResult", "node_header", "write_versions"]
+__all__ = [
+    "CHUNK",
+    "SnapshotTime",
+    "VersionsResult",
+    "begin",
+    "node_header",
+    "start_links",
+    "write_versions",
+]

@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 FORMAT = "bulkgraph-versions-checkpoint/1"
 NAME = "checkpoint.json"
-FRAMES = ("state", "runs", "tags")
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,11 @@ class Checkpoint:
     final: dict[str, FinalPart] = field(default_factory=dict)
     multiline: bool = False
     generation: int = 0
+    #: name -> a frame the passes carry (versions.py's `state`, `runs`, `tags`; the time
+    #: links' `links`, temporal.py)
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: the rows of the time links' parts: group -> snapshot id -> rows
+    link_rows: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def folder(out_dir: Path) -> Path:
@@ -78,15 +81,14 @@ def discard(out_dir: Path) -> None:
     shutil.rmtree(folder(out_dir), ignore_errors=True)
 
 
-def resume(
+def read(
     out_dir: Path,
     ordered: list[Covered],
-    digest: str,
     schemas: Mapping[str, pl.Schema],
     redone: Collection[str],
 ) -> Checkpoint | str:
-    """The checkpoint to go on from, its final parts cut back to their recorded lengths;
-    or why there is none (a full pass follows)."""
+    """The checkpoint, if the snapshots `ordered` start with its own and its frames read;
+    or why not. Changes nothing on disk."""
     path = folder(out_dir) / NAME
     if not path.exists():
         return "no checkpoint"
@@ -94,8 +96,6 @@ def resume(
         cp = _read(path)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return f"{path}: unreadable checkpoint ({exc})"
-    if cp.digest != digest:
-        return "the headers or the versions pass changed since the checkpoint"
     n = len(cp.snapshots)
     if ordered[:n] != cp.snapshots:
         return "the snapshots do not start with the checkpoint's (back-fill, or parts rewritten)"
@@ -104,15 +104,23 @@ def resume(
     again = sorted({s.snapshot_id for s in cp.snapshots} & set(redone))
     if again:
         return f"snapshots transformed again since the checkpoint: {', '.join(again[:5])}"
-    for name in FRAMES:
+    for name, schema in schemas.items():
         frame_path = folder(out_dir) / f"{name}-{cp.generation}.parquet"
         try:
             frame = pl.read_parquet(frame_path)
         except (OSError, pl.exceptions.PolarsError) as exc:
             return f"{frame_path}: unreadable ({exc})"
-        if frame.schema != schemas[name]:
+        if frame.schema != schema:
             return f"{frame_path}: not the columns the pass carries"
         cp.frames[name] = frame
+    return cp
+
+
+def resume(out_dir: Path, cp: Checkpoint, digest: str) -> Checkpoint | str:
+    """`cp` (from `read`) if the versions files are as it says, its final parts cut back to
+    their recorded lengths; or why not (a full pass follows)."""
+    if cp.digest != digest:
+        return "the headers or the versions pass changed since the checkpoint"
     for rel, part in cp.final.items():
         size = (out_dir / rel).stat().st_size if (out_dir / rel).exists() else -1
         if size < part.size:
@@ -144,6 +152,10 @@ def _read(path: Path) -> Checkpoint:
         },
         multiline=bool(data["multiline"]),
         generation=int(data["generation"]),
+        link_rows={
+            str(g): {str(sid): int(n) for sid, n in rows.items()}
+            for g, rows in data["link_rows"].items()
+        },
     )
 
 
@@ -154,9 +166,9 @@ def save(out_dir: Path, cp: Checkpoint) -> None:
     root.mkdir(parents=True, exist_ok=True)
     for rel in cp.final:
         _flush(out_dir / rel)
-    for name in FRAMES:
+    for name, frame in cp.frames.items():
         frame_path = root / f"{name}-{cp.generation}.parquet"
-        cp.frames[name].write_parquet(frame_path)
+        frame.write_parquet(frame_path)
         _flush(frame_path)
     data = {
         "format": FORMAT,
@@ -168,12 +180,13 @@ def save(out_dir: Path, cp: Checkpoint) -> None:
             for p, v in sorted(cp.final.items())
         },
         "multiline": cp.multiline,
+        "link_rows": cp.link_rows,
     }
     tmp = root / (NAME + ".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     _flush(tmp)
     tmp.replace(root / NAME)
-    keep = {f"{name}-{cp.generation}.parquet" for name in FRAMES} | {NAME}
+    keep = {f"{name}-{cp.generation}.parquet" for name in cp.frames} | {NAME}
     for old in root.iterdir():
         if old.name not in keep:
             old.unlink()
