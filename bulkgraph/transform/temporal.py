@@ -5,6 +5,8 @@ seen" frame (label, resource_key, uid, fingerprint): memory grows with distinct 
 not with snapshots, and each snapshot's transform stays independent of the others. The pass
 takes the snapshots a chunk at a time: the carried frame and the chunk's keys sorted by
 resource and time, so that each row's predecessor in its resource is its previous version.
+A part depends only on the snapshots up to its own, so a run can go on from where an earlier
+one stopped (`Links`) and write the new snapshots' parts only.
 """
 
 from __future__ import annotations

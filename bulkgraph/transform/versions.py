@@ -21,6 +21,10 @@ out of the line.
   for all time, `uid` = the resource key.
 - Snapshot nodes are written as they are, plus `layout`; NEXT between them is the
   per-snapshot parts of the snapshots layout, reused as they are.
+
+What a run writes is final (closed versions and runs, NEXT_VERSION, Snapshot and Tag nodes:
+appended to `final.csv`) or still open (rewritten as `open.csv`), and the carried frames go
+to a checkpoint (versions_checkpoint.py), so the next run reads only the snapshots after it.
 """
 
 from __future__ import annotations

@@ -1,19 +1,20 @@
 """Where the versions pass stopped (transform/versions.py), so that the next run goes on.
 
-`versions-checkpoint/` beside `versions/` in the CSV folder holds the pass's carried frames
-(`state`, `runs`, `tags`, Parquet) and `checkpoint.json`: the snapshots they cover (id,
-`taken_at` and what their part files were written from), a digest of every header and of
-the pass's own revision, and the byte length and rows of every append-only part
-(`final.csv`) as they were when it was written.
+`versions-checkpoint/` beside `versions/` in the CSV folder holds the carried frames of the
+versions pass (`state`, `runs`, `tags`) and of the time links (`links`, temporal.py), as
+Parquet, and `checkpoint.json`: the snapshots they cover (id, `taken_at` and what their
+part files were written from), a digest of every header and of the pass's own revision,
+the byte length and rows of every append-only part (`final.csv`) as they were when it was
+written, and the rows of the time links' parts.
 
 A run goes on from it only when all of that still holds: its snapshots start with exactly
-the checkpoint's (same ids, times and parts, none transformed again by this run), the
-digest is the same, and every final part is at least as long as recorded (a longer one was
-appended by a run killed before its own checkpoint: it is cut back). Anything else is a
-full pass from nothing, with the reason logged. The frames are written first, under a new
-generation number, and `checkpoint.json` last by an atomic rename, so a run killed at any
-point leaves the previous checkpoint or none, never one that claims more than the files
-hold.
+the checkpoint's (same ids, times and parts, none transformed again by this run: `read`,
+enough for the time links), the digest is the same, and every final part is at least as
+long as recorded (a longer one was appended by a run killed before its own checkpoint: it
+is cut back; `resume`). Anything else is a full pass from nothing, with the reason logged.
+The frames are written first, under a new generation number, and `checkpoint.json` last by
+an atomic rename, so a run killed at any point leaves the previous checkpoint or none, never
+one that claims more than the files hold.
 """
 
 from __future__ import annotations
