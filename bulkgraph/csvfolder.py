@@ -8,9 +8,11 @@ CSV_DIR/
   nodes/<Label>/<snapshot_id>.csv           one part per snapshot, no header
   relationships/<TYPE>__<Start>__<End>/...  the same for each (type, start label, end label)
   state/<snapshot_id>/...                   the transform's own per-snapshot files (`State`)
-  versions/nodes/<Label>/header.csv         the versions layout (docs/versions-layout.md):
-  versions/nodes/<Label>/versions.csv       one file per group for all snapshots, written
-  versions/relationships/<group>/...        by the transform with `--layout versions`
+  versions/nodes/<Label>/header.csv         the versions layout (docs/versions-layout.md),
+  versions/nodes/<Label>/final.csv          written by the transform with `--layout
+  versions/nodes/<Label>/open.csv           versions`: per group, what is final (appended
+  versions/relationships/<group>/...        to) and what is still open (rewritten)
+  versions-checkpoint/                      where the versions pass stopped, to go on from
 ```
 
 The transform writes it (`transform/run.py`, `transform/snapshot.py`, `transform/temporal.py`,
@@ -63,16 +65,23 @@ def part_path(kind: Kind, group: str, snapshot_id: str) -> str:
 
 #: the folder of the versions layout's files
 VERSIONS_DIR = "versions"
-VERSIONS_PART = "versions.csv"
+VersionsPart = Literal["final.csv", "open.csv"]
+#: a group's part of lines that never change again (closed versions and runs, NEXT_VERSION,
+#: Snapshot and Tag nodes): only ever appended to
+VERSIONS_FINAL: VersionsPart = "final.csv"
+#: its part of what is still open (versions and runs with no `valid_to`): rewritten each run
+VERSIONS_OPEN: VersionsPart = "open.csv"
+#: the versions pass's checkpoint (transform/versions_checkpoint.py)
+VERSIONS_CHECKPOINT_DIR = "versions-checkpoint"
 
 
 def versions_header_path(kind: Kind, group: str) -> str:
     return f"{VERSIONS_DIR}/{header_path(kind, group)}"
 
 
-def versions_part_path(kind: Kind, group: str) -> str:
-    """A group's one file of the versions layout, relative to CSV_DIR."""
-    return f"{VERSIONS_DIR}/{kind}/{group}/{VERSIONS_PART}"
+def versions_part_path(kind: Kind, group: str, part: VersionsPart) -> str:
+    """A group's final or open part of the versions layout, relative to CSV_DIR."""
+    return f"{VERSIONS_DIR}/{kind}/{group}/{part}"
 
 
 def part_snapshot(part: str) -> str:

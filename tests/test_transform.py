@@ -6,6 +6,7 @@ import csv
 import gc
 import io
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -355,7 +356,7 @@ def test_version_links_match_a_last_seen_walk_across_chunks(
     stale.parent.mkdir(parents=True)
     stale.write_text("old\n")
 
-    written = temporal_module.link(tmp_path, ids)
+    written = temporal_module.link(tmp_path, ids).written
 
     found: dict[str, set[tuple[str, str, str]]] = {}
     for label in ("Instance", "SecurityGroup"):
@@ -372,6 +373,16 @@ def test_version_links_match_a_last_seen_walk_across_chunks(
     assert (f"{ids[1]}|Instance|r1", f"{ids[18]}|Instance|r1", "true") in found[
         f"Instance/{ids[18]}"
     ]
+
+    # a run that goes on from where one over the first 7 stopped (not a chunk boundary)
+    # writes the same parts and counts the same rows
+    rels = tmp_path / "relationships"
+    parts = {p: p.read_bytes() for p in rels.rglob("*.csv")}
+    shutil.rmtree(rels)
+    first = temporal_module.link(tmp_path, ids[:7])
+    again = temporal_module.link(tmp_path, ids, first)
+    assert again.written == written
+    assert {p: p.read_bytes() for p in rels.rglob("*.csv")} == parts
 
 
 @pytest.mark.parametrize("small_part", [0, 10_000])  # every part by polars / from Python

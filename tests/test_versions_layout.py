@@ -79,11 +79,16 @@ def snapshots_csv(history: History) -> Path:
 
 
 def _rows(csv_dir: Path, kind: str, group: str) -> list[dict[str, str]]:
+    """The rows of every part of a versions group (final, then open)."""
     folder = csv_dir / "versions" / kind / group
     header = (folder / "header.csv").read_text(encoding="utf-8").strip().split(",")
     names = [h.split(":")[0] or h for h in header]
-    with (folder / "versions.csv").open(encoding="utf-8", newline="") as fh:
-        return [dict(zip(names, row, strict=True)) for row in csv.reader(fh)]
+    rows = []
+    for part in ("final.csv", "open.csv"):
+        if (folder / part).exists():
+            with (folder / part).open(encoding="utf-8", newline="") as fh:
+                rows += [dict(zip(names, row, strict=True)) for row in csv.reader(fh)]
+    return rows
 
 
 def _versions(csv_dir: Path, label: str, key: str) -> list[dict[str, str]]:
@@ -203,8 +208,14 @@ def test_manifest_and_snapshot_nodes(versions_csv: Path) -> None:
     assert groups["NEXT__Snapshot__Snapshot"].total_rows == len(SNAPSHOTS) - 1
     assert groups["Snapshot"].total_rows == len(SNAPSHOTS)
     assert groups["Snapshot"].header_fields[-1] == "layout"
-    lines = (versions_csv / "versions/nodes/Snapshot/versions.csv").read_text().splitlines()
-    assert all(line.endswith(',"versions"') for line in lines)
+    assert groups["Snapshot"].parts == ["versions/nodes/Snapshot/final.csv"]
+    lines = (versions_csv / "versions/nodes/Snapshot/final.csv").read_text().splitlines()
+    assert len(lines) == len(SNAPSHOTS) and all(line.endswith(',"versions"') for line in lines)
+    # closed versions are final, current ones open
+    assert groups["Instance"].parts == [
+        "versions/nodes/Instance/final.csv",
+        "versions/nodes/Instance/open.csv",
+    ]
     assert manifest.nodes_per_label["Snapshot"] == len(SNAPSHOTS)
     # the counts `import` checks are those of the versions files
     per_snapshot = {g.group: g.total_rows for g in manifest.groups}

@@ -44,15 +44,17 @@ from bulkgraph.errors import InputError
 from bulkgraph.extract.model import Snapshot, SnapshotInfo
 from bulkgraph.layout import DEFAULT_LAYOUT, Layout, parse_layout
 from bulkgraph.load.importer import manifest_import_args
-from bulkgraph.transform import csvfmt, dynamic
+from bulkgraph.transform import csvfmt, dynamic, versions
 from bulkgraph.transform.schema import NODES, REL_BY_GROUP, RELS, RelSchema
 from bulkgraph.transform.snapshot import (
     SnapshotResult,
     output_layout,
     transform_snapshot,
 )
-from bulkgraph.transform.temporal import link
-from bulkgraph.transform.versions import SnapshotTime, write_versions
+from bulkgraph.transform.temporal import Links, link
+from bulkgraph.transform.versions import SnapshotTime
+from bulkgraph.transform.versions_checkpoint import Checkpoint
+from bulkgraph.transform.versions_checkpoint import discard as discard_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -211,13 +213,22 @@ def finish(
     out_dir = result.out_dir
     good = [s for s in ordered if s.snapshot_id in results]
     ids = [s.snapshot_id for s in good]
-    groups, multiline = _write_groups(out_dir, ids, results)
+    times = [
+        SnapshotTime(s.snapshot_id, s.taken_at.isoformat(), _parts_origin(results[s.snapshot_id]))
+        for s in good
+    ]
     versions_groups: list[FileGroup] = []
     if result.layout is Layout.versions:
-        versions_groups, broken = _write_versions(out_dir, good, groups)
+        # the versions layout's checkpoint: its time links go on from it too
+        start = versions.begin(out_dir, times, result.transformed)
+        links = link(out_dir, ids, versions.start_links(start))
+        groups, multiline = _write_groups(out_dir, ids, results, links.written)
+        versions_groups, broken = _write_versions(out_dir, times, groups, start, links)
         multiline |= broken
     else:
+        discard_checkpoint(out_dir)
         shutil.rmtree(out_dir / csvfolder.VERSIONS_DIR, ignore_errors=True)
+        groups, multiline = _write_groups(out_dir, ids, results, link(out_dir, ids).written)
     imported = versions_groups if result.layout is Layout.versions else groups
     # rejects of all snapshots, in time order
     with (out_dir / REJECTS_NAME).open("w", encoding="utf-8") as fh:
@@ -246,14 +257,16 @@ def finish(
 
 
 def _write_versions(
-    out_dir: Path, good: list[SnapshotInfo], groups: list[FileGroup]
+    out_dir: Path,
+    times: list[SnapshotTime],
+    groups: list[FileGroup],
+    start: Checkpoint | str,
+    links: Links,
 ) -> tuple[list[FileGroup], bool]:
     """The versions layout's files (transform/versions.py) and their groups, in the order of
     the per-snapshot groups; NEXT is the per-snapshot parts as they are."""
     rel_headers = {g.group: ",".join(g.header_fields) for g in groups if g.kind == RELATIONSHIPS}
-    written = write_versions(
-        out_dir, [SnapshotTime(s.snapshot_id, s.taken_at.isoformat()) for s in good], rel_headers
-    )
+    written = versions.write_versions(out_dir, times, rel_headers, start=start, links=links)
     out: list[FileGroup] = []
     next_group = csvfolder.rel_group("NEXT", "Snapshot", "Snapshot")
     for kind, group in [(NODE_FILES, n.group) for n in NODES] + [
@@ -262,10 +275,11 @@ def _write_versions(
         if kind == RELATIONSHIPS and group == next_group:
             out.extend(g for g in groups if g.kind == RELATIONSHIPS and g.group == group)
             continue
-        if (kind, group) not in written.rows:
+        if (kind, group) not in written.parts:
             continue
         header = written.headers[(kind, group)]
-        part = csvfolder.versions_part_path(kind, group)
+        # the final part first, then the open one (either may be missing)
+        rows = dict(sorted(written.parts[(kind, group)].items()))
         rel = REL_BY_GROUP.get(group) if kind == RELATIONSHIPS else None
         out.append(
             FileGroup(
@@ -277,11 +291,19 @@ def _write_versions(
                 end=rel.end if rel else None,
                 header=csvfolder.versions_header_path(kind, group),
                 header_fields=header.split(","),
-                parts=[part],
-                rows={part: written.rows[(kind, group)]},
+                parts=list(rows),
+                rows=rows,
             )
         )
     return out, written.multiline
+
+
+def _parts_origin(result: SnapshotResult) -> str:
+    """What a snapshot's part files were written from: its input checksum and the
+    transform's output layout ("" when either is unknown)."""
+    if not result.checksum or not result.layout:
+        return ""
+    return f"{result.checksum}/{result.layout}"
 
 
 def chosen_layout(layout: Layout | None) -> Layout:
@@ -358,12 +380,14 @@ def _transform_each(
 
 
 def _write_groups(
-    out_dir: Path, ids: list[str], results: dict[str, SnapshotResult]
+    out_dir: Path,
+    ids: list[str],
+    results: dict[str, SnapshotResult],
+    temporal: dict[str, dict[str, int]],
 ) -> tuple[list[FileGroup], bool]:
-    """The passes over all snapshots (time links, relationships with dynamic properties),
-    then every group's header file: the manifest's groups, and whether a field holds a line
-    break."""
-    temporal = link(out_dir, ids)
+    """The relationships with dynamic properties, then every group's header file: the
+    manifest's groups, and whether a field holds a line break. `temporal`: the rows of the
+    time links' parts (`temporal.link`), written already."""
     # NEXT / NEXT_VERSION hold only ids already written in the node files
     sdirs = {sid: State.dir(out_dir, sid) for sid in ids}
     multiline = any(results[sid].multiline for sid in ids)

@@ -5,11 +5,14 @@ seen" frame (label, resource_key, uid, fingerprint): memory grows with distinct 
 not with snapshots, and each snapshot's transform stays independent of the others. The pass
 takes the snapshots a chunk at a time: the carried frame and the chunk's keys sorted by
 resource and time, so that each row's predecessor in its resource is its previous version.
+A part depends only on the snapshots up to its own, so a run can go on from where an earlier
+one stopped (`Links`) and write the new snapshots' parts only.
 """
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -24,11 +27,27 @@ _KEYS = {"label": pl.String, "resource_key": pl.String, "uid": pl.String, "finge
 #: snapshots linked per step: one sort over a chunk instead of a join per snapshot, while
 #: memory stays bounded by the distinct resources plus one chunk's keys
 CHUNK = 16
+#: the carried frame: the keys and the place in the chunk (-1: carried over)
+LAST_SCHEMA = pl.Schema({**_KEYS, "order": pl.Int32})
 
 
-def link(out_dir: Path, ordered_ids: list[str]) -> dict[str, dict[str, int]]:
-    """Write NEXT and NEXT_VERSION parts (named after the later snapshot); group -> part rows."""
-    written: dict[str, dict[str, int]] = {}
+@dataclass
+class Links:
+    """The pass up to a point: it covered the first `done` of the ordered ids, `last` is
+    then the last seen row of every resource, and `written` the rows of every part it wrote
+    (group -> snapshot id -> rows). A later run given the same first ids goes on from it
+    (the versions layout keeps it in its checkpoint: transform/versions_checkpoint.py)."""
+
+    done: int = 0
+    last: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LAST_SCHEMA))
+    written: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def link(out_dir: Path, ordered_ids: list[str], start: Links | None = None) -> Links:
+    """Write NEXT and NEXT_VERSION parts (named after the later snapshot) of the snapshots
+    after `start` (all without it; `start`'s parts must be on disk as it wrote them)."""
+    begin = start.done if start else 0
+    written = {g: dict(rows) for g, rows in start.written.items()} if start else {}
 
     def put_lines(group: str, sid: str, part: pl.DataFrame | None) -> None:
         """Write the part's lines, or remove the part file of an earlier run if none."""
@@ -39,7 +58,7 @@ def link(out_dir: Path, ordered_ids: list[str]) -> dict[str, dict[str, int]]:
         csvfmt.write_lines(path, part.get_column("line"))
         written.setdefault(group, {})[sid] = part.height
 
-    for prev, nxt in itertools.pairwise(ordered_ids):
+    for prev, nxt in itertools.pairwise(ordered_ids[max(begin - 1, 0) :]):
         link_df = pl.DataFrame({"start": [snapshot_uid(prev)], "end": [snapshot_uid(nxt)]})
         put_lines(
             csvfolder.rel_group("NEXT", "Snapshot", "Snapshot"),
@@ -49,8 +68,8 @@ def link(out_dir: Path, ordered_ids: list[str]) -> dict[str, dict[str, int]]:
 
     versioned = [n.label for n in NODES if n.versioned]
     # last seen version of every resource so far; "order" -1 marks it as carried over
-    last = pl.DataFrame(schema={**_KEYS, "order": pl.Int32})
-    for first in range(0, len(ordered_ids), CHUNK):
+    last = start.last if start else pl.DataFrame(schema=LAST_SCHEMA)
+    for first in range(begin, len(ordered_ids), CHUNK):
         chunk = ordered_ids[first : first + CHUNK]
         ordered = _in_time_order(last, out_dir, chunk)
         parts = _version_lines(ordered, versioned).partition_by(
@@ -65,7 +84,7 @@ def link(out_dir: Path, ordered_ids: list[str]) -> dict[str, dict[str, int]]:
                 )
         last = ordered.unique(["label", "resource_key"], keep="last", maintain_order=True)
         last = last.with_columns(pl.lit(-1, pl.Int32).alias("order"))
-    return written
+    return Links(len(ordered_ids), last, written)
 
 
 def _in_time_order(last: pl.DataFrame, out_dir: Path, chunk: list[str]) -> pl.DataFrame:

@@ -21,12 +21,19 @@ out of the line.
   for all time, `uid` = the resource key.
 - Snapshot nodes are written as they are, plus `layout`; NEXT between them is the
   per-snapshot parts of the snapshots layout, reused as they are.
+
+What a run writes is final (closed versions and runs, NEXT_VERSION, Snapshot and Tag nodes:
+appended to `final.csv`) or still open (rewritten as `open.csv`), and the carried frames go
+to a checkpoint (versions_checkpoint.py), so the next run reads only the snapshots after it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import shutil
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,8 +44,12 @@ from bulkgraph.csvfolder import NODES as NODE_FILES
 from bulkgraph.csvfolder import RELATIONSHIPS
 from bulkgraph.errors import InputError
 from bulkgraph.layout import LAYOUT_PROPERTY, Layout
+from bulkgraph.transform import versions_checkpoint as checkpoints
 from bulkgraph.transform.declare import NodeSchema
 from bulkgraph.transform.schema import NODE_BY_LABEL, NODES, TEMPORAL_RELS
+from bulkgraph.transform.temporal import LAST_SCHEMA, Links
+
+log = logging.getLogger(__name__)
 
 #: snapshots read per step: their part files are in memory together
 CHUNK = 16
@@ -91,14 +102,24 @@ def _quoted(text: str) -> str:
 class SnapshotTime:
     snapshot_id: str
     taken_at: str  # as the Snapshot node's CSV cell
+    #: what its part files were written from (input checksum, transform output layout): a
+    #: checkpoint is continued only over the same; "" (unknown) never matches
+    parts: str = ""
 
 
 @dataclass
 class VersionsResult:
-    #: (kind, group) -> rows written; the header line of each group is written too
-    rows: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: (kind, group) -> part path (relative to the CSV folder) -> rows, of every group
+    #: with rows; the header line of each is written too
+    parts: dict[tuple[csvfolder.Kind, str], dict[str, int]] = field(default_factory=dict)
     headers: dict[tuple[str, str], str] = field(default_factory=dict)
     multiline: bool = False
+    #: whether a final part holds a line break in a field (the checkpoint keeps it)
+    final_multiline: bool = False
+    #: snapshots taken from the checkpoint (0: a full pass)
+    resumed: int = 0
+    #: why the pass started from nothing ("" when it went on from the checkpoint)
+    full_reason: str = ""
 
 
 def node_header(schema: NodeSchema) -> str:
@@ -303,7 +324,7 @@ _RUN_SCHEMA = {
 
 
 class _Writer:
-    """Appends the versions files group by group; counts their rows."""
+    """Appends to the final parts, writes the open parts; counts rows per part."""
 
     def __init__(self, out_dir: Path, result: VersionsResult) -> None:
         self.out_dir = out_dir
@@ -315,72 +336,199 @@ class _Writer:
         path.write_text(header + "\n", encoding="utf-8")
         self.result.headers[(kind, group)] = header
 
-    def lines(self, kind: csvfolder.Kind, group: str, lines: pl.Series) -> None:
+    def lines(
+        self,
+        kind: csvfolder.Kind,
+        group: str,
+        lines: pl.Series,
+        part: csvfolder.VersionsPart = csvfolder.VERSIONS_FINAL,
+    ) -> None:
+        """Append `lines` to the group's final part, or write them as its open part (once
+        per run)."""
         if len(lines) == 0:
             return
-        path = self.out_dir / csvfolder.versions_part_path(kind, group)
+        rel = csvfolder.versions_part_path(kind, group, part)
+        path = self.out_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         text = "\n".join(lines.to_list()) + "\n"
-        self.result.multiline |= text.count("\n") != len(lines) or "\r" in text
-        with path.open("a", encoding="utf-8", newline="") as fh:
+        broken = text.count("\n") != len(lines) or "\r" in text
+        self.result.multiline |= broken
+        if part == csvfolder.VERSIONS_FINAL:
+            self.result.final_multiline |= broken
+        with path.open(
+            "a" if part == csvfolder.VERSIONS_FINAL else "w", encoding="utf-8", newline=""
+        ) as fh:
             fh.write(text)
-        key = (kind, group)
-        self.result.rows[key] = self.result.rows.get(key, 0) + len(lines)
+        parts = self.result.parts.setdefault((kind, group), {})
+        parts[rel] = parts.get(rel, 0) + len(lines)
+
+
+#: what the pass writes, in a form the checkpoint compares: bump when its output changes
+PASS_REVISION = 1
+
+
+def _digest(rel_headers: dict[str, str], rel_groups: list[str]) -> str:
+    """Every header the pass's input and output have, and its revision: a checkpoint
+    written under other ones is not continued."""
+    text = json.dumps(
+        {
+            "revision": PASS_REVISION,
+            "nodes": {n.group: n.header for n in NODES},
+            "relationships": {g: rel_headers[g] for g in rel_groups},
+            "temporal": {r.group: r.header for r in TEMPORAL_RELS},
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_TAG_SCHEMA = {"rk": pl.String}
+_FRAME_SCHEMAS = {
+    "state": pl.Schema(_STATE_SCHEMA),
+    "runs": pl.Schema(_RUN_SCHEMA),
+    "tags": pl.Schema(_TAG_SCHEMA),
+    "links": LAST_SCHEMA,
+}
+
+
+def begin(
+    out_dir: Path, ordered: list[SnapshotTime], redone: Collection[str]
+) -> checkpoints.Checkpoint | str:
+    """The checkpoint the versions layout's passes (the time links, then `write_versions`)
+    go on from, or why there is none; then it is removed before anything is written, so
+    that a run killed midway cannot leave one that no longer describes the files."""
+    covered = [checkpoints.Covered(s.snapshot_id, s.taken_at, s.parts) for s in ordered]
+    cp = checkpoints.read(out_dir, covered, _FRAME_SCHEMAS, redone)
+    if isinstance(cp, str):
+        checkpoints.discard(out_dir)
+    return cp
+
+
+def start_links(cp: checkpoints.Checkpoint | str) -> Links | None:
+    """Where the time links go on from (None: from the first snapshot)."""
+    if isinstance(cp, str):
+        return None
+    return Links(len(cp.snapshots), cp.frames["links"], cp.link_rows)
 
 
 def write_versions(
-    out_dir: Path, ordered: list[SnapshotTime], rel_headers: dict[str, str]
+    out_dir: Path,
+    ordered: list[SnapshotTime],
+    rel_headers: dict[str, str],
+    *,
+    start: checkpoints.Checkpoint | str,
+    links: Links,
 ) -> VersionsResult:
     """Write `versions/` under `out_dir` from the per-snapshot parts of `ordered` (time
-    order); `rel_headers`: group -> the header its per-snapshot parts were written with."""
-    root = out_dir / csvfolder.VERSIONS_DIR
-    shutil.rmtree(root, ignore_errors=True)
-    result = VersionsResult()
-    out = _Writer(out_dir, result)
-    taken = pl.DataFrame(
-        {"sid": [s.snapshot_id for s in ordered], "taken_at": [s.taken_at for s in ordered]}
-    )
+    order); `rel_headers`: group -> the header its per-snapshot parts were written with;
+    `start`: what `begin` gave; `links`: the time links' pass over all of `ordered`, kept in
+    the new checkpoint.
+
+    Goes on from the checkpoint (versions_checkpoint.py) when there is one and the versions
+    files are as it says, reading only the parts of the snapshots after it; otherwise a full
+    pass from nothing. Either way the files are the same, byte for byte: every final part
+    holds its lines in the order of the snapshot that made them final, then sorted (Tag
+    nodes: in the order first seen), every open part its lines sorted."""
     versioned = [n for n in NODES if n.versioned]
     values = [n for n in NODES if not n.versioned and n.label != "Snapshot"]
     rel_groups = [g for g in rel_headers if g not in _TEMPORAL_GROUPS and not _contains(g)]
-
-    state = pl.DataFrame(schema=_STATE_SCHEMA)
-    runs = pl.DataFrame(schema=_RUN_SCHEMA)
-    tags = pl.DataFrame(schema={"rk": pl.String, "label": pl.String, "props": pl.String})
-    for start in range(0, len(ordered), CHUNK):
+    covered = [checkpoints.Covered(s.snapshot_id, s.taken_at, s.parts) for s in ordered]
+    digest = _digest(rel_headers, rel_groups)
+    result = VersionsResult()
+    cp = start if isinstance(start, str) else checkpoints.resume(out_dir, start, digest)
+    if isinstance(cp, str):
+        log.info("versions pass from nothing: %s", cp)
+        result.full_reason = cp
+        checkpoints.discard(out_dir)
+        shutil.rmtree(out_dir / csvfolder.VERSIONS_DIR, ignore_errors=True)
+        cp = checkpoints.Checkpoint(
+            snapshots=[],
+            digest=digest,
+            frames={name: pl.DataFrame(schema=schema) for name, schema in _FRAME_SCHEMAS.items()},
+        )
+    else:
+        log.info("versions pass goes on after %d snapshots", len(cp.snapshots))
+        for (kind, group), rows in _final_rows(cp).items():
+            result.parts[(kind, group)] = rows
+        result.multiline = result.final_multiline = cp.multiline
+        for stale in (out_dir / csvfolder.VERSIONS_DIR).glob(f"*/*/{csvfolder.VERSIONS_OPEN}"):
+            stale.unlink()
+    result.resumed = len(cp.snapshots)
+    out = _Writer(out_dir, result)
+    times = _Times(ordered)
+    state, runs, tags = cp.frames["state"], cp.frames["runs"], cp.frames["tags"]
+    todo = ordered[len(cp.snapshots) :]
+    for first in range(0, len(todo), CHUNK):
         closed: list[pl.DataFrame] = []
         ended: list[pl.DataFrame] = []
-        links: list[pl.DataFrame] = []
-        for snap in ordered[start : start + CHUNK]:
+        next_versions: list[pl.DataFrame] = []
+        new_tags: list[pl.DataFrame] = []
+        for snap in todo[first : first + CHUNK]:
             sid = snap.snapshot_id
             _write_snapshot(out, out_dir, sid)
             unknown = _unknown_labels(out_dir, sid)
             seen = _read_nodes(out_dir, sid, versioned)
             shared = _read_nodes(out_dir, sid, values)
-            tags = pl.concat([tags, shared.select("rk", "label", "props")]).unique(
-                "rk", keep="first", maintain_order=True
+            first_seen = (
+                shared.select("rk", "label", "props")
+                .unique("rk", keep="first", maintain_order=True)
+                .join(tags, on="rk", how="anti", maintain_order="left")
             )
+            tags = pl.concat([tags, first_seen.select("rk")])
+            new_tags.append(first_seen)
             state, mapping, gone, nv = _step_nodes(state, seen, sid, unknown)
             closed.append(gone)
-            links.append(nv)
+            next_versions.append(nv.with_columns(pl.lit(times.order[sid]).alias("order")))
             mapping = pl.concat([mapping, shared.select("suid", pl.col("rk").alias("vuid"))])
             runs, over = _step_rels(
                 runs, _read_rels(out_dir, sid, rel_groups), mapping, sid, unknown, state
             )
             ended.append(over)
-        _put_versions(out, pl.concat(closed), taken)
-        _put_runs(out, pl.concat(ended), taken)
-        _put_links(out, pl.concat(links))
-    _put_versions(
-        out, state.filter("open").with_columns(pl.lit(None, pl.String).alias("to")), taken
+        _put_versions(out, pl.concat(closed), times)
+        _put_runs(out, pl.concat(ended), times)
+        _put_links(out, pl.concat(next_versions))
+        _put_tags(out, pl.concat(new_tags))
+    opened = state.filter("open").with_columns(pl.lit(None, pl.String).alias("to"))
+    _put_versions(out, opened, times, csvfolder.VERSIONS_OPEN)
+    _put_runs(
+        out, runs.with_columns(pl.lit(None, pl.String).alias("to")), times, csvfolder.VERSIONS_OPEN
     )
-    _put_runs(out, runs.with_columns(pl.lit(None, pl.String).alias("to")), taken)
-    for label, part in tags.partition_by("label", as_dict=True, include_key=True).items():
-        group = csvfolder.node_group(str(label[0]))
-        line = pl.concat_str(["rk", "rk", "props"], separator=",").alias("line")
-        out.lines(NODE_FILES, group, part.select(line)["line"])
     _write_headers(out, rel_headers, rel_groups)
+    final: dict[str, checkpoints.FinalPart] = {}
+    for (kind, group), parts in result.parts.items():
+        rel = csvfolder.versions_part_path(kind, group, csvfolder.VERSIONS_FINAL)
+        if rel in parts:
+            size = (out_dir / rel).stat().st_size
+            final[rel] = checkpoints.FinalPart(kind, group, size, parts[rel])
+    checkpoints.save(
+        out_dir,
+        checkpoints.Checkpoint(
+            snapshots=covered,
+            digest=digest,
+            final=final,
+            multiline=result.final_multiline,
+            generation=cp.generation + 1,
+            frames={"state": state, "runs": runs, "tags": tags, "links": links.last},
+            link_rows=links.written,
+        ),
+    )
     return result
+
+
+def _final_rows(cp: checkpoints.Checkpoint) -> dict[tuple[csvfolder.Kind, str], dict[str, int]]:
+    out: dict[tuple[csvfolder.Kind, str], dict[str, int]] = {}
+    for rel, part in cp.final.items():
+        kind = csvfolder.NODES if part.kind == csvfolder.NODES else csvfolder.RELATIONSHIPS
+        out[(kind, part.group)] = {rel: part.rows}
+    return out
+
+
+class _Times:
+    """Each snapshot's `taken_at` and place in time order."""
+
+    def __init__(self, ordered: list[SnapshotTime]) -> None:
+        self.taken = {s.snapshot_id: s.taken_at for s in ordered}
+        self.order = {s.snapshot_id: i for i, s in enumerate(ordered)}
 
 
 def _contains(group: str) -> bool:
@@ -398,15 +546,15 @@ def _write_snapshot(out: _Writer, out_dir: Path, sid: str) -> None:
 def _write_headers(out: _Writer, rel_headers: dict[str, str], rel_groups: list[str]) -> None:
     """The header of every group written (and of none that was not)."""
     for schema in NODES:
-        if (NODE_FILES, schema.group) not in out.result.rows:
+        if (NODE_FILES, schema.group) not in out.result.parts:
             continue
         header = snapshot_header() if schema.label == "Snapshot" else node_header(schema)
         out.header(NODE_FILES, schema.group, header)
     for group in rel_groups:
-        if (RELATIONSHIPS, group) in out.result.rows:
+        if (RELATIONSHIPS, group) in out.result.parts:
             out.header(RELATIONSHIPS, group, rel_header(rel_headers[group]))
     for rel in TEMPORAL_RELS:
-        if rel.type == "NEXT_VERSION" and (RELATIONSHIPS, rel.group) in out.result.rows:
+        if rel.type == "NEXT_VERSION" and (RELATIONSHIPS, rel.group) in out.result.parts:
             out.header(RELATIONSHIPS, rel.group, rel.header)
 
 
@@ -563,12 +711,17 @@ def _rel_unknown(unknown: list[str]) -> pl.Expr:
     return unknown_here & pl.col("s_current") & pl.col("e_current")
 
 
-def _interval(taken: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
-    """`frame` (first, last, to: snapshot ids) with valid_from and valid_to."""
-    times = dict(zip(taken["sid"].to_list(), taken["taken_at"].to_list(), strict=True))
+def _interval(times: _Times, frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` (first, last, to: snapshot ids) with valid_from, valid_to and `order`: the
+    place in time of the snapshot that closed it (null while open)."""
     return frame.with_columns(
-        pl.col("first").replace_strict(times, return_dtype=pl.String).alias("valid_from"),
-        pl.col("to").replace_strict(times, default=None, return_dtype=pl.String).alias("valid_to"),
+        pl.col("first").replace_strict(times.taken, return_dtype=pl.String).alias("valid_from"),
+        pl.col("to")
+        .replace_strict(times.taken, default=None, return_dtype=pl.String)
+        .alias("valid_to"),
+        pl.col("to")
+        .replace_strict(times.order, default=None, return_dtype=pl.Int64)
+        .alias("order"),
     )
 
 
@@ -581,36 +734,74 @@ def _interval_cells() -> list[pl.Expr]:
     ]
 
 
-def _put_versions(out: _Writer, frame: pl.DataFrame, taken: pl.DataFrame) -> None:
+def _put_sorted(
+    out: _Writer,
+    kind: csvfolder.Kind,
+    lines: pl.DataFrame,
+    part: csvfolder.VersionsPart = csvfolder.VERSIONS_FINAL,
+) -> None:
+    """`lines` (group, order, line) into their groups' parts: in the order of the snapshot
+    that made them final, then sorted, so that chunks and checkpoints change nothing."""
+    if lines.height == 0:
+        return
+    for (group,), g in sorted(lines.partition_by("group", as_dict=True).items()):
+        out.lines(kind, str(group), g.sort("order", "line")["line"], part)
+
+
+def _put_versions(
+    out: _Writer,
+    frame: pl.DataFrame,
+    times: _Times,
+    part: csvfolder.VersionsPart = csvfolder.VERSIONS_FINAL,
+) -> None:
     if frame.height == 0:
         return
-    lines = _interval(taken, frame).select(
-        "label",
+    lines = _interval(times, frame).select(
+        pl.col("label").alias("group"),
+        "order",
         pl.concat_str(
             [pl.col("vuid"), pl.col("rk"), pl.col("props"), *_interval_cells()], separator=","
         ).alias("line"),
     )
-    for (label,), part in sorted(lines.partition_by("label", as_dict=True).items()):
-        out.lines(NODE_FILES, csvfolder.node_group(str(label)), part["line"].sort())
+    _put_sorted(out, NODE_FILES, lines, part)
 
 
-def _put_runs(out: _Writer, frame: pl.DataFrame, taken: pl.DataFrame) -> None:
+def _put_runs(
+    out: _Writer,
+    frame: pl.DataFrame,
+    times: _Times,
+    part: csvfolder.VersionsPart = csvfolder.VERSIONS_FINAL,
+) -> None:
     if frame.height == 0:
         return
-    lines = _interval(taken, frame).select(
+    lines = _interval(times, frame).select(
         "group",
+        "order",
         pl.concat_str(
             [pl.col("start") + "," + pl.col("end") + pl.col("props"), *_interval_cells()],
             separator=",",
         ).alias("line"),
     )
-    for (group,), part in sorted(lines.partition_by("group", as_dict=True).items()):
-        out.lines(RELATIONSHIPS, str(group), part["line"].sort())
+    _put_sorted(out, RELATIONSHIPS, lines, part)
 
 
 def _put_links(out: _Writer, frame: pl.DataFrame) -> None:
-    for (group,), part in sorted(frame.partition_by("group", as_dict=True).items()):
-        out.lines(RELATIONSHIPS, str(group), part["line"].sort())
+    _put_sorted(out, RELATIONSHIPS, frame)
 
 
-__all__ = ["CHUNK", "SnapshotTime", "VersionsResult", "node_header", "write_versions"]
+def _put_tags(out: _Writer, frame: pl.DataFrame) -> None:
+    """Tag nodes first seen in a chunk, in the order seen (`uid` = `resource_key`)."""
+    line = pl.concat_str(["rk", "rk", "props"], separator=",").alias("line")
+    for (label,), part in sorted(frame.partition_by("label", as_dict=True).items()):
+        out.lines(NODE_FILES, csvfolder.node_group(str(label)), part.select(line)["line"])
+
+
+__all__ = [
+    "CHUNK",
+    "SnapshotTime",
+    "VersionsResult",
+    "begin",
+    "node_header",
+    "start_links",
+    "write_versions",
+]

@@ -1,0 +1,239 @@
+"""The versions pass goes on from its checkpoint (transform/versions_checkpoint.py): a nightly
+run reads only the new snapshots' parts, and whatever happened before it (back-fill, a
+damaged checkpoint, a run killed midway) its versions files are byte for byte those of a
+full pass from an empty folder.
+
+The history is conftest's `versions_history` (six snapshots with churn of every kind, a
+1.0 archive first).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pytest
+from versions_estate import ACCOUNT_ID, History
+
+from bulkgraph.csvfolder import read_manifest
+from bulkgraph.extract.model import Snapshot
+from bulkgraph.extract.sources import discover
+from bulkgraph.layout import Layout
+from bulkgraph.transform import temporal, versions, versions_checkpoint
+from bulkgraph.transform.run import transform
+
+pytestmark = pytest.mark.slow  # conftest's versions_history: a moto collection
+
+CHECKPOINT = "versions-checkpoint/checkpoint.json"
+
+
+@pytest.fixture(scope="module")
+def snapshots(versions_history: History) -> list[Snapshot]:
+    found = discover(versions_history.sources_text, account_id=ACCOUNT_ID)
+    assert found.problems == []
+    ordered = sorted(found.snapshots, key=lambda s: (s.info.taken_at, s.info.snapshot_id))
+    assert len(ordered) == 6
+    return ordered
+
+
+def _transform(snaps: list[Snapshot], out: Path) -> None:
+    result = transform(snaps, out, workers=1, layout=Layout.versions)
+    assert result.failed == {} and result.layout is Layout.versions
+
+
+@pytest.fixture(scope="module")
+def reference(snapshots: list[Snapshot], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """All six in one full pass from an empty folder."""
+    out = tmp_path_factory.mktemp("full") / "csv"
+    _transform(snapshots, out)
+    return out
+
+
+def _files(csv_dir: Path) -> dict[str, bytes]:
+    """The versions files, the time links' parts of the manifest's snapshots, and the
+    manifest, by path."""
+    found = {
+        p.relative_to(csv_dir).as_posix(): p.read_bytes()
+        for p in (csv_dir / "versions").rglob("*")
+        if p.is_file()
+    }
+    manifest = read_manifest(csv_dir)
+    for group in manifest.groups:
+        if group.type in ("NEXT", "NEXT_VERSION"):
+            found.update({p: (csv_dir / p).read_bytes() for p in group.parts})
+    found["import-manifest.json"] = (csv_dir / "import-manifest.json").read_bytes()
+    return found
+
+
+def _same_files(csv_dir: Path, reference: Path) -> None:
+    got, want = _files(csv_dir), _files(reference)
+    assert sorted(got) == sorted(want)
+    assert [p for p in want if got[p] != want[p]] == []
+
+
+@dataclass
+class Reads:
+    """The snapshots whose parts the passes read, in order: the versions pass (node parts)
+    and the time links (keys)."""
+
+    versions: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+
+    def clear(self) -> None:
+        self.versions.clear()
+        self.links.clear()
+
+    def both(self) -> tuple[list[str], list[str]]:
+        return self.versions, self.links
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> Reads:
+    seen = Reads()
+    real = versions._read_nodes
+
+    def counting(out_dir: Path, sid: str, labels: object) -> object:
+        if not seen.versions or seen.versions[-1] != sid:
+            seen.versions.append(sid)
+        return real(out_dir, sid, labels)  # type: ignore[arg-type]
+
+    real_keys = temporal._in_time_order
+
+    def keys(last: pl.DataFrame, out_dir: Path, chunk: list[str]) -> pl.DataFrame:
+        seen.links.extend(chunk)
+        return real_keys(last, out_dir, chunk)
+
+    monkeypatch.setattr(versions, "_read_nodes", counting)
+    monkeypatch.setattr(temporal, "_in_time_order", keys)
+    return seen
+
+
+def _ids(snaps: list[Snapshot]) -> list[str]:
+    return [s.info.snapshot_id for s in snaps]
+
+
+def _parts_of(reference: Path, out: Path) -> Path:
+    """A CSV folder holding the reference's per-snapshot parts (the transform reuses them)
+    and no versions files or checkpoint."""
+    shutil.copytree(reference, out, ignore=shutil.ignore_patterns("versions*"))
+    return out
+
+
+def test_nightly_reads_only_the_new_snapshots_and_writes_what_a_full_pass_writes(
+    snapshots: list[Snapshot], reference: Path, tmp_path: Path, reads: Reads
+) -> None:
+    out = tmp_path / "csv"
+    _transform(snapshots[:3], out)
+    assert reads.both() == (_ids(snapshots[:3]),) * 2
+    reads.clear()
+    _transform(snapshots[:4], out)
+    assert reads.both() == (_ids(snapshots[3:4]),) * 2
+    reads.clear()
+    _transform(snapshots, out)
+    assert reads.both() == (_ids(snapshots[4:]),) * 2
+    _same_files(out, reference)
+    # nothing new: nothing read, nothing changed
+    reads.clear()
+    _transform(snapshots, out)
+    assert reads.both() == ([],) * 2
+    _same_files(out, reference)
+
+
+def test_back_fill_is_a_full_pass(
+    snapshots: list[Snapshot], reference: Path, tmp_path: Path, reads: Reads
+) -> None:
+    out = _parts_of(reference, tmp_path / "csv")
+    _transform([s for i, s in enumerate(snapshots) if i != 2], out)
+    reads.clear()
+    _transform(snapshots, out)
+    assert reads.both() == (_ids(snapshots),) * 2
+    _same_files(out, reference)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["garbage", "other-taken-at", "frame-gone", "final-part-short"],
+)
+def test_a_checkpoint_that_cannot_be_trusted_means_a_full_pass(
+    snapshots: list[Snapshot], reference: Path, tmp_path: Path, reads: Reads, damage: str
+) -> None:
+    out = _parts_of(reference, tmp_path / "csv")
+    _transform(snapshots[:4], out)
+    cp = out / CHECKPOINT
+    if damage == "garbage":
+        cp.write_text('{"format": "bulkgraph-versions-checkpoint/1", "snap')
+    elif damage == "other-taken-at":
+        sid, text = snapshots[1].info.snapshot_id, cp.read_text()
+        changed = text.replace(f'"{sid}",\n   "20', f'"{sid}",\n   "19')
+        assert changed != text
+        cp.write_text(changed)
+    elif damage == "frame-gone":
+        next((out / "versions-checkpoint").glob("state-*.parquet")).unlink()
+    else:
+        part = out / "versions/nodes/Instance/final.csv"
+        part.write_bytes(part.read_bytes()[:-10])
+    reads.clear()
+    _transform(snapshots, out)
+    assert reads.versions == _ids(snapshots)
+    # the time links do not read the versions files: a final part cut short is theirs alone
+    assert reads.links == _ids(snapshots[4 if damage == "final-part-short" else 0 :])
+    _same_files(out, reference)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_run_killed_before_its_checkpoint_is_undone_by_the_next(
+    snapshots: list[Snapshot],
+    reference: Path,
+    tmp_path: Path,
+    reads: Reads,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = _parts_of(reference, tmp_path / "csv")
+    _transform(snapshots[:3], out)
+    before = (out / CHECKPOINT).read_bytes()
+    finals = sorted((out / "versions").glob("*/*/final.csv"))
+    sizes = [p.stat().st_size for p in finals]
+
+    def killed(*_: object) -> None:
+        raise Killed
+
+    with monkeypatch.context() as m:
+        m.setattr(versions_checkpoint, "save", killed)
+        with pytest.raises(Killed):
+            _transform(snapshots, out)
+    # the killed run appended (the next must not append the same lines twice) and left
+    # the checkpoint as it was
+    assert sizes < [p.stat().st_size for p in finals]
+    assert len((out / "versions/nodes/Snapshot/final.csv").read_text().splitlines()) == 6
+    assert (out / CHECKPOINT).read_bytes() == before
+    reads.clear()
+    _transform(snapshots, out)
+    assert reads.both() == (_ids(snapshots[3:]),) * 2
+    _same_files(out, reference)
+
+
+def test_the_snapshots_layout_removes_the_checkpoint(
+    snapshots: list[Snapshot], reference: Path, tmp_path: Path
+) -> None:
+    out = _parts_of(reference, tmp_path / "csv")
+    _transform(snapshots[:2], out)
+    assert (out / CHECKPOINT).exists()
+    transform(snapshots[:2], out, workers=1, layout=Layout.snapshots)
+    assert not (out / "versions-checkpoint").exists() and not (out / "versions").exists()
+
+
+def test_a_snapshot_transformed_again_is_a_full_pass(
+    snapshots: list[Snapshot], reference: Path, tmp_path: Path, reads: Reads
+) -> None:
+    out = _parts_of(reference, tmp_path / "csv")
+    _transform(snapshots[:4], out)
+    shutil.rmtree(out / "state" / snapshots[1].info.snapshot_id)
+    reads.clear()
+    _transform(snapshots, out)
+    assert reads.both() == (_ids(snapshots),) * 2
+    _same_files(out, reference)
