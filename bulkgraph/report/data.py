@@ -193,6 +193,21 @@ class Estate:
     series: list[LabelSeries]
 
 
+def _read_each(
+    driver: neo4j.Driver, query: str, database: str | None, params: list[dict[str, Any]]
+) -> list[Any]:
+    """`query`'s records for each parameter set (plus `not_resources`), a few sets at once,
+    in the order given."""
+    return [
+        row
+        for part in ordered(
+            lambda p: read(driver, query, database, not_resources=list(NOT_RESOURCES), **p),
+            params,
+        )
+        for row in part
+    ]
+
+
 def estate(driver: neo4j.Driver, win: Window, database: str | None = None) -> Estate:
     ids = [s.snapshot_id for s in win.snaps]
     counts: dict[str, dict[str, int]] = defaultdict(dict)
@@ -200,16 +215,7 @@ def estate(driver: neo4j.Driver, win: Window, database: str | None = None) -> Es
         rows = versions.counts(driver, [s.ref for s in win.snaps], NOT_RESOURCES, database)
     else:
         # one query per snapshot, a few at once
-        rows = [
-            row
-            for part in ordered(
-                lambda sid: read(
-                    driver, _COUNTS, database, ids=[sid], not_resources=list(NOT_RESOURCES)
-                ),
-                ids,
-            )
-            for row in part
-        ]
+        rows = _read_each(driver, _COUNTS, database, [{"ids": [sid]} for sid in ids])
     for row in rows:
         counts[row["label"]][row["snapshot_id"]] = row["n"]
     # a label some snapshot does not know at all is charted too, as unknown there
@@ -291,20 +297,12 @@ def nights(driver: neo4j.Driver, win: Window, database: str | None = None) -> li
         rows = versions.nights(driver, refs, NOT_RESOURCES, database)
     else:
         # one query per night, a few at once: each reads two snapshots, not the history
-        rows = [
-            row
-            for part in ordered(
-                lambda pair: read(
-                    driver,
-                    _NIGHTS,
-                    database,
-                    pairs=[{"old": pair[0].snapshot_id, "new": pair[1].snapshot_id}],
-                    not_resources=list(NOT_RESOURCES),
-                ),
-                pairs,
-            )
-            for row in part
-        ]
+        rows = _read_each(
+            driver,
+            _NIGHTS,
+            database,
+            [{"pairs": [{"old": o.snapshot_id, "new": n.snapshot_id}]} for o, n in pairs],
+        )
     for row in rows:
         old, new = by_id[row["snapshot_id"]]
         change, label = row["change"], row["label"]
