@@ -26,6 +26,7 @@ def write_chart(r: dict[str, Any], path: Path) -> Path:
     phases = r["import"]["phases"]
     stages = [
         ("transform", r["transform"]["seconds"]),
+        ("join parts", phases.get("join_parts", 0.0)),
         ("neo4j-admin import", phases.get("import", 0.0)),
         ("post-load", phases.get("post_load", 0.0)),
         ("verify", phases.get("verify", 0.0)),

@@ -189,8 +189,14 @@ def check_results(out: Path, work: Path) -> None:
     assert r["transform"]["cpu_seconds"] == r["series"][-1]["cpu_seconds"] > 1.0
     # the importer's CPU, measured on its process: a JVM that imports thousands of records
     assert r["import"]["cpu_seconds"] > 2.0
+    imp_phases = r["import"]["phases"]
     assert r["nightly_rebuild"]["import_cpu_seconds"] > 2.0
     assert r["targets"]["transform_cpu_over_import_cpu"] > 0
+    # issue #21's ratio: the rebuild over neo4j-admin alone, the parts' joining apart
+    assert imp_phases["join_parts"] > 0 and imp_phases["import"] > 0
+    assert r["targets"]["rebuild_over_importer"] == pytest.approx(
+        r["rebuild"]["seconds"] / imp_phases["import"], rel=1e-3
+    )
     for rate in (
         r["transform"]["records_per_second"],
         r["import"]["records_per_second"],
