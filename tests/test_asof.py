@@ -32,8 +32,9 @@ def test_holds_is_the_contracts_predicate() -> None:
 
 
 def test_snapshot_id_constraint_goes_and_the_node_gets_the_predicate() -> None:
+    # (the start-point hint: test_the_anchored_node_is_where_the_planner_starts)
     assert rw("MATCH (i:Instance {snapshot_id: $snapshot_id}) RETURN i.id") == (
-        f"MATCH (i:Instance{w('i')}) RETURN i.id"
+        f"MATCH (i:Instance{w('i')}) USING SCAN i:Instance RETURN i.id"
     )
     # first, last and middle of a map; a backticked key
     assert rw("MATCH (i:I {snapshot_id: $snapshot_id, ip: $ip}) RETURN i") == (
