@@ -394,9 +394,7 @@ def test_the_planner_starts_where_the_snapshots_layout_text_anchors(empty_db: An
 
     def leaves(name: str, **extra: Any) -> list[str]:
         text = versions_text(pack[name])
-        summary = driver.execute_query(
-            "EXPLAIN " + text, params | extra, database_="neo4j"
-        ).summary
+        summary = driver.execute_query("EXPLAIN " + text, params | extra, database_="neo4j").summary
         assert summary.plan is not None
         return _leaves(summary.plan)
 
