@@ -271,6 +271,11 @@ def test_the_anchored_node_is_where_the_planner_starts() -> None:
     assert got.count("WITH *") == 1
     assert "WHERE _asof2.valid_from" not in got  # (the predicate is inline, as always)
     assert ")) } WITH *, 0 AS _asof5 MATCH (i" in got
+    # a label named like a clause does not end the WHERE
+    got = rw(
+        "MATCH (i:Instance {snapshot_id: $snapshot_id}) WHERE i:Order MATCH (i)-->(b) RETURN b"
+    )
+    assert f"{SCAN_I} WHERE i:Order WITH *, 0 AS _asof2 MATCH (i" in got
     # a clause that ends the query part: no barrier
     assert rw("MATCH (i:Instance {snapshot_id: $snapshot_id}) WITH i MATCH (i)-->(b) RETURN b") == (
         f"MATCH (i:Instance{w('i')}){SCAN_I} WITH i MATCH (i{w('i')})"

@@ -15,7 +15,10 @@ kind of text into the second:
   becomes `$snapshot_id` (every element the query sees belongs to that snapshot);
 - a `Snapshot` node keeps its match: Snapshot nodes exist in both layouts;
 - a bare pattern predicate `WHERE (a)-->(b)` becomes `EXISTS { ... }` (a pattern
-  expression may not introduce the variables the predicate needs).
+  expression may not introduce the variables the predicate needs);
+- the node a MATCH anchored on `snapshot_id` stays the plan's start: `USING SCAN`, and a
+  `WITH *` barrier before a following MATCH, unless the clause can seek an index
+  (`_Rewriter.start_here` says why and when).
 
 What the rewrite cannot carry over raises `AsOfError` naming the query file: variable-length
 relationships (`*`), `shortestPath()`, relationships of a Snapshot node other than NEXT
@@ -345,7 +348,11 @@ class _Rewriter:
             t = self.toks[i]
             if t.kind == "punct" and t.text in _CLOSE:
                 return i
-            if t.word() in _CLAUSE_WORDS and self.tok(i - 1) != "." and self.tok(i + 1) != ":":
+            if (
+                t.word() in _CLAUSE_WORDS
+                and self.tok(i - 1) not in (".", ":")
+                and self.tok(i + 1) != ":"
+            ):
                 return i
             i = self.match[i] + 1 if t.kind == "punct" and t.text in _OPEN else i + 1
         return i
