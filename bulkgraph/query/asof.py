@@ -361,7 +361,9 @@ class _Rewriter:
         """The clause gives one of its nodes a predicate an index could seek: an entry of a
         property map, or `n.p = x`, `x < n.p`, `n.p IN x`, `n.p STARTS WITH x` (as the
         planner reads it, in its WHERE or a node's inline WHERE). Subqueries and map
-        literals (`{...}`) are left out: they do not seek this clause's nodes."""
+        literals (`{...}`) are left out: they do not seek this clause's nodes; so are
+        relationships (the schema has no relationship index). Whether the property is
+        indexed is not asked: where it is not, a hint is merely missed."""
         if any(n.keeps_map for n in nodes):
             return True
         names = {n.var for n in nodes if n.var}
