@@ -15,7 +15,10 @@ kind of text into the second:
   becomes `$snapshot_id` (every element the query sees belongs to that snapshot);
 - a `Snapshot` node keeps its match: Snapshot nodes exist in both layouts;
 - a bare pattern predicate `WHERE (a)-->(b)` becomes `EXISTS { ... }` (a pattern
-  expression may not introduce the variables the predicate needs).
+  expression may not introduce the variables the predicate needs);
+- the node a MATCH anchored on `snapshot_id` stays the plan's start: `USING SCAN`, and a
+  `WITH *` barrier before a following MATCH, unless the clause can seek an index
+  (`_Rewriter.start_here` says why and when).
 
 What the rewrite cannot carry over raises `AsOfError` naming the query file: variable-length
 relationships (`*`), `shortestPath()`, relationships of a Snapshot node other than NEXT
@@ -31,7 +34,8 @@ versions-layout text of their own, `queries/versions/<name>.cypher` (pack.py).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -132,6 +136,28 @@ class _Edit:
     start: int
     end: int
     text: str
+    late: bool = False  # after the other edits at the same place (a clause's hint, a barrier)
+
+
+@dataclass(frozen=True)
+class _Node:
+    """A node pattern of a MATCH clause, as the start-point rule (`_Rewriter.start_here`)
+    needs it: where the snapshots-layout text anchored it, and what an index could seek."""
+
+    var: str
+    label: str  # its one label, when the label expression is just `:Label`
+    anchored: bool  # it had `snapshot_id: $snapshot_id`, which the rewrite dropped
+    keeps_map: bool  # its property map has other entries (equalities the planner may seek)
+    where: tuple[int, int] | None  # its inline WHERE's tokens
+
+
+#: words that begin a clause: where a MATCH clause's WHERE ends
+_CLAUSE_WORDS = {
+    "MATCH", "OPTIONAL", "WITH", "RETURN", "UNWIND", "CALL", "UNION", "ORDER", "SKIP",
+    "LIMIT", "FINISH", "USE",
+} | _WRITES  # fmt: skip
+#: comparisons an index can answer when one side is `node.property`: a seek, not a scan
+_SEEK_OPS = {"=", "<", ">", "<=", ">="}
 
 
 class _Rewriter:
@@ -142,6 +168,10 @@ class _Rewriter:
         self.match = self._brackets()
         self.edits: list[_Edit] = []
         self.counter = 0
+        # the node patterns of the MATCH clause being read (a stack: subqueries nest)
+        self.frames: list[list[_Node]] = []
+        # barriers waiting on the MATCH clause at their key (`start_here`)
+        self.barriers: dict[int, _Edit] = {}
         names = {t.text for t in self.toks if t.kind == "name"}
         if any(n.startswith(_GENERATED) for n in names):
             self.fail(0, f"uses a name starting with {_GENERATED}, which the rewrite generates")
@@ -209,8 +239,8 @@ class _Rewriter:
         self.counter += 1
         return f"{_GENERATED}{self.counter}"
 
-    def insert(self, pos: int, text: str) -> None:
-        self.edits.append(_Edit(pos, pos, text))
+    def insert(self, pos: int, text: str, late: bool = False) -> None:
+        self.edits.append(_Edit(pos, pos, text, late))
 
     def replace(self, start: int, end: int, text: str) -> None:
         self.edits.append(_Edit(start, end, text))
@@ -218,7 +248,7 @@ class _Rewriter:
     def result(self) -> str:
         out: list[str] = []
         pos = 0
-        for e in sorted(self.edits, key=lambda e: (e.start, e.end)):
+        for e in sorted(self.edits, key=lambda e: (e.start, e.end, e.late)):
             if e.start < pos:  # pragma: no cover - a bug of the rewrite, not of the query
                 raise AsOfError(f"{self.source}: overlapping edits at {_where(self.text, e.start)}")
             out.append(self.text[pos : e.start])
@@ -240,7 +270,7 @@ class _Rewriter:
                 return i
             if w and self.tok(i - 1) != "." and self.tok(i + 1) != ":":
                 if w == "MATCH":
-                    i = self.pattern_list(i + 1)
+                    i = self.match_clause(i)
                     continue
                 if w in _WRITES:
                     self.fail(i, f"{t.text} writes: a question only reads")
@@ -254,11 +284,12 @@ class _Rewriter:
                 i += 2
                 continue
             if t.text == "(":
+                # patterns outside a MATCH clause: no start-point rule (a frame of their own)
                 if self.tok(i - 1) == "{" and self.word(i - 2) in _SUBQUERY_WORDS:
-                    i = self.pattern_list(i)  # EXISTS { (a)-->(b) WHERE ... }
+                    i = self.outside_match(self.pattern_list, i)  # EXISTS { (a)-->(b) ... }
                     continue
                 if self.tok(i - 1) == "[" and self.rel_start(self.match[i] + 1):
-                    i = self.chain(i)  # a pattern comprehension [(a)-->(b) | ...]
+                    i = self.outside_match(self.chain, i)  # a pattern comprehension
                     continue
                 if (
                     self.tok(i - 1) == "="
@@ -266,12 +297,12 @@ class _Rewriter:
                     and self.tok(i - 3) == "["
                     and self.rel_start(self.match[i] + 1)
                 ):
-                    i = self.chain(i)  # [p = (a)-->(b) | ...]
+                    i = self.outside_match(self.chain, i)  # [p = (a)-->(b) | ...]
                     continue
                 if self.rel_start(self.match[i] + 1) and not self.is_call(i):
                     # a bare pattern predicate: only EXISTS {} may introduce variables
                     self.insert(self.toks[i].start, "EXISTS { ")
-                    j = self.chain(i)
+                    j = self.outside_match(self.chain, i)
                     self.insert(self.toks[j - 1].end, " }")
                     i = j
                     continue
@@ -281,6 +312,127 @@ class _Rewriter:
                 continue
             i += 1
         return i
+
+    def outside_match(self, parse: Callable[[int], int], i: int) -> int:
+        self.frames.append([])
+        try:
+            return parse(i)
+        finally:
+            self.frames.pop()
+
+    def match_clause(self, i: int) -> int:
+        """`[OPTIONAL] MATCH patterns [WHERE ...]` at the MATCH token i; returns the index
+        after it."""
+        optional = self.word(i - 1) == "OPTIONAL"
+        self.frames.append([])
+        try:
+            j = self.pattern_list(i + 1)
+        finally:
+            nodes = self.frames.pop()
+        end, where = j, None
+        if self.word(j) == "WHERE":
+            end = self.scan(j + 1, self.clause_end(j + 1))
+            where = (j + 1, end)
+        seeks = self.seeks(nodes, where)
+        barrier = self.barriers.pop(i, None)  # this clause follows an anchored one
+        if barrier is not None and not seeks:
+            self.carry_barrier(barrier, end)
+        if not optional and not seeks:
+            self.start_here(i, nodes, j, end)
+        return end
+
+    def clause_end(self, i: int) -> int:
+        """The index of the first token from i that begins a clause (or closes a bracket
+        opened before i, or the end): where a WHERE ends."""
+        while i < len(self.toks):
+            t = self.toks[i]
+            if t.kind == "punct" and t.text in _CLOSE:
+                return i
+            if (
+                t.word() in _CLAUSE_WORDS
+                and self.tok(i - 1) not in (".", ":")
+                and self.tok(i + 1) != ":"
+            ):
+                return i
+            i = self.match[i] + 1 if t.kind == "punct" and t.text in _OPEN else i + 1
+        return i
+
+    def seeks(self, nodes: list[_Node], where: tuple[int, int] | None) -> bool:
+        """The clause gives one of its nodes a predicate an index could seek: an entry of a
+        property map, or `n.p = x`, `x < n.p`, `n.p IN x`, `n.p STARTS WITH x` (as the
+        planner reads it, in its WHERE or a node's inline WHERE). Subqueries and map
+        literals (`{...}`) are left out: they do not seek this clause's nodes; so are
+        relationships (the schema has no relationship index). Whether the property is
+        indexed is not asked: where it is not, a hint is merely missed."""
+        if any(n.keeps_map for n in nodes):
+            return True
+        names = {n.var for n in nodes if n.var}
+        ranges = [n.where for n in nodes if n.where] + ([where] if where else [])
+        for start, stop in ranges:
+            k = start
+            while k < stop:
+                if self.tok(k) == "{":
+                    k = self.match[k] + 1
+                    continue
+                if (
+                    self.tok(k) in names
+                    and self.tok(k - 1) != "."
+                    and self.tok(k + 1) == "."
+                    and self.name(k + 2)
+                    and (
+                        self.tok(k + 3) in _SEEK_OPS
+                        or self.word(k + 3) == "IN"
+                        or (self.word(k + 3) == "STARTS" and self.word(k + 4) == "WITH")
+                        or self.tok(k - 1) in _SEEK_OPS
+                    )
+                ):
+                    return True
+                k += 1
+        return False
+
+    def start_here(self, match: int, nodes: list[_Node], pattern_end: int, end: int) -> None:
+        """Give the planner back the start the snapshots-layout text was written for.
+
+        There, a node matched with `{snapshot_id: $snapshot_id}` is an index seek that the
+        planner rightly takes for a small, cheap start (a 1/N-th of its label). Here that
+        seek is gone, and the planner misjudges the as-of predicates that replace it: it
+        takes each `holds(...)` for a selective filter and multiplies them along a path, so
+        a path of many elements looks nearly empty. It then starts from the far side, from
+        a small label (every SecurityGroup version), expands, and filters the anchored
+        node last (issue #20: instance-ingress at 1.4 s against 55 ms). An index does not
+        help the anchor: `valid_from <= T` holds for nearly every version at a late T, and
+        `(resource_key, valid_from)` needs the key. So the rewrite
+        - hints `USING SCAN n:Label` on the anchored node, and
+        - when the next clause is a MATCH (the planner would plan both together, and
+          join), ends the clause with `WITH *, 0 AS _asofN`: a projection the planner
+          cannot fold away, so the anchored clause is planned alone and the next MATCH
+          expands from what it found, as the snapshots layout does.
+        Only for a non-OPTIONAL MATCH whose first node pattern was anchored, is named, has
+        one label and is new (its variable not seen before: a bound node is a better
+        start), and only where no node of the clause has a predicate an index could seek
+        (`seeks`): there the planner has a real start of its own (ip-owner's `{ip: $ip}`).
+        A barrier is also dropped when a following MATCH has one (`match_clause`).
+        """
+        if not nodes or not nodes[0].anchored or not nodes[0].var or not nodes[0].label:
+            return
+        earlier = {t.text for t in self.toks[:match] if t.kind in ("name", "quoted")}
+        if any(n.var in earlier for n in nodes if n.var):
+            return
+        anchor = nodes[0]
+        hint = f" USING SCAN {anchor.var}:{anchor.label}"
+        self.insert(self.toks[pattern_end - 1].end, hint, True)
+        if self.word(end) == "MATCH":
+            pos = self.toks[end - 1].end
+            self.barriers[end] = _Edit(pos, pos, "", True)
+
+    def carry_barrier(self, barrier: _Edit, end: int) -> None:
+        """A barrier waits until the MATCH clauses after the anchored one are read (any of
+        them may seek an index: then there is none), then goes right after that one."""
+        if self.word(end) == "MATCH":
+            self.barriers[end] = barrier
+        else:
+            text = f" WITH *, 0 AS {self.generated()}"
+            self.edits.append(_Edit(barrier.start, barrier.end, text, True))
 
     def is_call(self, i: int) -> bool:
         """`(` opens a function's or CALL's arguments."""
@@ -378,9 +530,15 @@ class _Rewriter:
     def group(self, i: int) -> int:
         """`( path [WHERE ...] )` with an optional quantifier."""
         close = self.match[i]
-        j = self.chain(i + 1)
-        if self.word(j) == "WHERE":
-            j = self.scan(j + 1, close)
+        self.frames.append([])
+        try:
+            j = self.chain(i + 1)
+            if self.word(j) == "WHERE":
+                j = self.scan(j + 1, close)
+        finally:
+            inner = self.frames.pop()
+        if self.frames:  # inside a group a node cannot be hinted; what it seeks counts
+            self.frames[-1] += [replace(n, anchored=False) for n in inner]
         if j != close:
             self.fail(j, "cannot read this parenthesized path pattern")
         return self.quantifier(close + 1)
@@ -423,21 +581,29 @@ class _Rewriter:
             var = self.tok(i)
             i += 1
         names: list[str] = []
+        label = ""  # the label's token when the expression is just `:Label`
         if self.tok(i) == ":" or self.word(i) == "IS":
+            before = i
             i, names = self.label_expression(i, close)
+            if i == before + 2 and self.tok(before) == ":":
+                label = self.tok(before + 1)
         if self.tok(i) == "*":
             self.fail(i, "a variable-length relationship (*) is not supported")
         is_snapshot = what == "node" and ("Snapshot" in names or var in self.snapshot_vars)
         if self.toks[i].kind == "param":
             self.fail(i, "a parameter as the property map is not supported")
+        dropped = kept = 0
         if self.tok(i) == "{":
-            i = self.properties(i, keep_snapshot_id=is_snapshot)
+            i, dropped, kept = self.properties(i, keep_snapshot_id=is_snapshot)
         where = -1
         if self.word(i) == "WHERE":
             where = i
             i = self.scan(i + 1, close)
         if i != close:
             self.fail(i, f"cannot read this {what} pattern at {self.tok(i)!r}")
+        if what == "node" and self.frames:
+            inline = (where + 1, close) if where >= 0 else None
+            self.frames[-1].append(_Node(var, label, dropped > 0, kept > 0, inline))
         if is_snapshot or (what == "relationship" and names == ["NEXT"]):
             return var, names  # Snapshot nodes and the NEXT between them always hold
         if what == "relationship" and "NEXT_VERSION" in names:
@@ -452,8 +618,9 @@ class _Rewriter:
             self.insert(self.toks[close - 1].end, f" WHERE {holds(var)}")
         return var, names
 
-    def properties(self, i: int, keep_snapshot_id: bool) -> int:
-        """A property map `{k: v, ...}` at i; drops `snapshot_id: $snapshot_id`."""
+    def properties(self, i: int, keep_snapshot_id: bool) -> tuple[int, int, int]:
+        """A property map `{k: v, ...}` at i; drops `snapshot_id: $snapshot_id`. Returns
+        the index after it and how many entries it dropped and kept."""
         close = self.match[i]
         entries: list[tuple[int, int]] = []  # key index, value end (exclusive)
         j = i + 1
@@ -468,13 +635,14 @@ class _Rewriter:
             j = k + 1
         dropped = [e for e in entries if self.name(e[0]) == "snapshot_id"]
         if keep_snapshot_id or not dropped:
-            return close + 1
+            return close + 1, 0, len(entries)
+        counts = len(dropped), len(entries) - len(dropped)
         for key, value_end in dropped:
             if value_end != key + 3 or self.tok(key + 2) != "$snapshot_id":
                 self.fail(key, "snapshot_id is matched with something else than $snapshot_id")
         if len(dropped) == len(entries):
             self.replace(self.toks[i - 1].end, self.toks[close].end, "")
-            return close + 1
+            return close + 1, *counts
         for n, (key, value_end) in enumerate(entries):
             if (key, value_end) not in dropped:
                 continue
@@ -482,7 +650,7 @@ class _Rewriter:
                 self.replace(self.toks[key].start, self.toks[entries[n + 1][0]].start, "")
             else:  # `, snapshot_id: $x` from the previous value's end
                 self.replace(self.toks[entries[n - 1][1] - 1].end, self.toks[value_end - 1].end, "")
-        return close + 1
+        return close + 1, *counts
 
     def node(self, i: int) -> tuple[int, bool]:
         close = self.match[i]
