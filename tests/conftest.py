@@ -227,11 +227,14 @@ def empty_db(managed_neo4j: ManagedNeo4j) -> ManagedNeo4j:
 
 
 @pytest.fixture(scope="session")
-def query_graphs(tmp_path_factory: pytest.TempPathFactory) -> QueryGraphs:
-    """The query tests' estate (tests/query_estate.py), transformed once per session."""
+def query_graphs(
+    tmp_path_factory: pytest.TempPathFactory, built_graphs: BuiltGraphs
+) -> QueryGraphs:
+    """The query tests' estate (tests/query_estate.py), transformed once per session; each
+    graph imported once, then put back by `built_graphs`."""
     from query_estate import QueryGraphs  # it imports this module
 
-    return QueryGraphs(tmp_path_factory.mktemp("query-estate"))
+    return QueryGraphs(tmp_path_factory.mktemp("query-estate"), built=built_graphs)
 
 
 @pytest.fixture(scope="session")
