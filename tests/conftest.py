@@ -19,6 +19,12 @@ Fixtures
     ``managed_neo4j`` with the database wiped first: all nodes, relationships,
     constraints and indexes (except Neo4j's built-in token lookup indexes).
 
+``built_graphs`` (session)
+    Graphs that modules only ask questions of (the samples' in each layout, the churn
+    history's), built once by the first module that asks and put back by copying their store
+    for the next ones: ``built_graphs.ensure(graph_key(sources, layout, account), build)``
+    (tests/graph_cache.py). Tests of rebuild itself rebuild.
+
 The server object (``ManagedNeo4j``)
     ``.home`` (``bulkgraph.server.Neo4jHome``: ``.import_dir``, ``.store_dir()``, ``.logs`` ...),
     ``.uri``, ``.password``, ``.env()``, ``.driver()`` (cached, reconnects after a restart),
@@ -57,9 +63,10 @@ from bulkgraph.server.config import bolt_port, bolt_uri
 from bulkgraph.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from graph_cache import BuiltGraphs
     from query_estate import QueryGraphs
 
-NEO4J_FIXTURES = {"neo4j_server", "managed_neo4j", "empty_db"}
+NEO4J_FIXTURES = {"neo4j_server", "managed_neo4j", "empty_db", "built_graphs"}
 
 #: Memory for test servers and imports: the machine is shared by parallel sessions.
 TEST_MEMORY = {
@@ -220,11 +227,14 @@ def empty_db(managed_neo4j: ManagedNeo4j) -> ManagedNeo4j:
 
 
 @pytest.fixture(scope="session")
-def query_graphs(tmp_path_factory: pytest.TempPathFactory) -> QueryGraphs:
-    """The query tests' estate (tests/query_estate.py), transformed once per session."""
+def query_graphs(
+    tmp_path_factory: pytest.TempPathFactory, built_graphs: BuiltGraphs
+) -> QueryGraphs:
+    """The query tests' estate (tests/query_estate.py), transformed once per session; each
+    graph imported once, then put back by `built_graphs`."""
     from query_estate import QueryGraphs  # it imports this module
 
-    return QueryGraphs(tmp_path_factory.mktemp("query-estate"))
+    return QueryGraphs(tmp_path_factory.mktemp("query-estate"), built=built_graphs)
 
 
 @pytest.fixture(scope="session")
@@ -234,6 +244,29 @@ def versions_history(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from versions_estate import build_history
 
     return build_history(tmp_path_factory.mktemp("versions-history"))
+
+
+@pytest.fixture(scope="session")
+def built_graphs(
+    neo4j_server: ManagedNeo4j, tmp_path_factory: pytest.TempPathFactory
+) -> BuiltGraphs:
+    """Graphs that modules only ask questions of, built once and put back by copying their
+    store (tests/graph_cache.py): `built_graphs.ensure(key, build)`."""
+    from graph_cache import BuiltGraphs
+
+    graphs = BuiltGraphs(neo4j_server, tmp_path_factory.mktemp("built-graphs"))
+    _BUILT_GRAPHS.append(graphs)
+    return graphs
+
+
+#: the session's `built_graphs`, for the terminal summary
+_BUILT_GRAPHS: list[BuiltGraphs] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for graphs in _BUILT_GRAPHS:
+        if graphs.events:
+            terminalreporter.write_line(f"built_graphs: {graphs.summary()}")
 
 
 @pytest.fixture(autouse=True)

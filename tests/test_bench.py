@@ -89,6 +89,10 @@ def test_bench_quick_writes_sane_results(tmp_path: Path) -> None:
         [
             str(ROOT / "scripts" / "bench"),
             "--quick",
+            # a third of the quick run's estate: every stage still runs on thousands of
+            # records and churn; the run's time is mostly JVM start-ups either way
+            "--instances",
+            "100",
             "--out",
             str(out),
             "--workdir",

@@ -12,6 +12,7 @@ from typing import Any
 import neo4j
 import pytest
 import query_estate11 as estate
+from graph_cache import BuiltGraphs
 from query_estate import QueryGraphs
 
 from bulkgraph.query import diff_snapshots, run_query, write_alerts
@@ -23,8 +24,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def drv(neo4j_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[neo4j.Driver]:
-    graphs = QueryGraphs(tmp_path_factory.mktemp("estate11"), estate.write_snapshot)
+def drv(
+    neo4j_server: Any, tmp_path_factory: pytest.TempPathFactory, built_graphs: BuiltGraphs
+) -> Iterator[neo4j.Driver]:
+    graphs = QueryGraphs(tmp_path_factory.mktemp("estate11"), estate.write_snapshot, built_graphs)
     graphs.load(neo4j_server, estate.SNAPSHOT_ORDER)
     yield neo4j_server.driver()
 

@@ -14,8 +14,10 @@ from typing import Any
 
 import neo4j
 import pytest
+from graph_cache import BuiltGraphs, graph_key
 
 from bulkgraph.extract.sources import discover
+from bulkgraph.layout import Layout
 from bulkgraph.pipeline.rebuild import rebuild
 from bulkgraph.query import diff_snapshots, run_query, write_alerts
 from bulkgraph.settings import Settings
@@ -76,7 +78,7 @@ def _interface_of(snapshot_id: str, instance_id: str) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def drv(neo4j_server: Any) -> Iterator[neo4j.Driver]:
+def drv(neo4j_server: Any, built_graphs: BuiltGraphs) -> Iterator[neo4j.Driver]:
     settings = Settings(_env_file=None).model_copy(  # type: ignore[call-arg]
         update={
             "bulkgraph_heap": "512m",
@@ -88,10 +90,14 @@ def drv(neo4j_server: Any) -> Iterator[neo4j.Driver]:
     )
     sources = [str(p) for p in sorted(SAMPLES.glob("*.tar.gz"))]
     sources.append(str(SAMPLES / LEGACY))
-    neo4j_server.close_driver()
-    summary = rebuild(sources, home=neo4j_server.home, workers=1, settings=settings)
-    assert summary.snapshots == [LEGACY, D25, D26, D27]
-    neo4j_server.start()
+
+    def build() -> None:
+        summary = rebuild(sources, home=neo4j_server.home, workers=1, settings=settings)
+        assert summary.snapshots == [LEGACY, D25, D26, D27]
+        assert summary.layout == Layout.snapshots.value
+
+    # the legacy archive without --account-id: its account is "unknown"
+    built_graphs.ensure(graph_key(sources, Layout.snapshots, None), build)
     yield neo4j_server.driver()
 
 

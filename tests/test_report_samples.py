@@ -19,9 +19,11 @@ from typing import Any
 import neo4j
 import pytest
 from browser import need_browser, visit
+from graph_cache import BuiltGraphs, graph_key
 from test_query_pipeline import ID
 
 from bulkgraph.errors import ExitCode
+from bulkgraph.layout import Layout
 from bulkgraph.pipeline.rebuild import rebuild
 from bulkgraph.query import diff_snapshots, run_query
 from bulkgraph.report import data
@@ -45,7 +47,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def drv(neo4j_server: Any) -> Iterator[neo4j.Driver]:
+def drv(neo4j_server: Any, built_graphs: BuiltGraphs) -> Iterator[neo4j.Driver]:
     settings = Settings(_env_file=None).model_copy(  # type: ignore[call-arg]
         update={
             "bulkgraph_heap": "512m",
@@ -57,12 +59,15 @@ def drv(neo4j_server: Any) -> Iterator[neo4j.Driver]:
     )
     sources = [str(p) for p in sorted(SAMPLES.glob("*.tar.gz"))]
     sources.append(str(SAMPLES / LEGACY))
-    neo4j_server.close_driver()
-    summary = rebuild(
-        sources, home=neo4j_server.home, workers=1, settings=settings, account_id=ACCT
-    )
-    assert summary.snapshots == [LEGACY, D25, D26, D27]
-    neo4j_server.start()
+
+    def build() -> None:
+        summary = rebuild(
+            sources, home=neo4j_server.home, workers=1, settings=settings, account_id=ACCT
+        )
+        assert summary.snapshots == [LEGACY, D25, D26, D27]
+        assert summary.layout == Layout.snapshots.value
+
+    built_graphs.ensure(graph_key(sources, Layout.snapshots, ACCT), build)
     yield neo4j_server.driver()
 
 

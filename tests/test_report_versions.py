@@ -23,6 +23,7 @@ from typing import Any
 import neo4j
 import pytest
 from conftest import import_settings
+from graph_cache import BuiltGraphs, graph_key
 from test_query_pipeline import ID
 from versions_estate import ACCOUNT_ID, S2, S3, S4, S5, History
 
@@ -67,22 +68,31 @@ class Facts:
     new_versions_d27: int
 
 
-def _build(server: Any, layout: Layout, sources: list[str] | None = None) -> neo4j.Driver:
-    """Rebuild `sources` (default: samples/) in `layout`."""
+def _build(
+    server: Any, graphs: BuiltGraphs, layout: Layout, sources: list[str] | None = None
+) -> neo4j.Driver:
+    """Rebuild `sources` (default: samples/) in `layout` (or get the graph back: another
+    module may have built the same one)."""
     if sources is None:
         sources = [str(p) for p in sorted(SAMPLES.glob("*.tar.gz"))]
         sources.append(str(SAMPLES / LEGACY))
-    server.close_driver()
-    summary = rebuild(
-        sources,
-        home=server.home,
-        workers=1,
-        settings=import_settings(),
-        account_id=ACCT,
-        layout=layout,
-    )
-    assert len(summary.snapshots) == len(sources)
-    server.start()
+
+    def build() -> None:
+        summary = rebuild(
+            sources,
+            home=server.home,
+            workers=1,
+            settings=import_settings(),
+            account_id=ACCT,
+            layout=layout,
+        )
+        assert len(summary.snapshots) == len(sources)
+        assert summary.layout == layout.value
+        # the importer took every row (tests/test_versions_layout.py checks the same)
+        assert summary.import_summary is not None
+        assert summary.import_summary.report_lines == 0
+
+    graphs.ensure(graph_key(sources, layout, ACCT), build)
     drv: neo4j.Driver = server.driver()
     return drv
 
@@ -122,11 +132,11 @@ def _facts(drv: neo4j.Driver) -> Facts:
 
 
 @pytest.fixture(scope="module")
-def both(neo4j_server: Any) -> Iterator[tuple[Facts, Facts]]:
+def both(neo4j_server: Any, built_graphs: BuiltGraphs) -> Iterator[tuple[Facts, Facts]]:
     """The report's data of samples/ in the snapshots layout, then in the versions layout
     (the server holds the versions graph afterwards)."""
-    snapshots = _facts(_build(neo4j_server, Layout.snapshots))
-    versions = _facts(_build(neo4j_server, Layout.versions))
+    snapshots = _facts(_build(neo4j_server, built_graphs, Layout.snapshots))
+    versions = _facts(_build(neo4j_server, built_graphs, Layout.versions))
     yield snapshots, versions
 
 
@@ -206,13 +216,15 @@ def test_the_command_writes_the_report_of_a_versions_graph(
 
 
 @pytest.fixture(scope="module")
-def churn(neo4j_server: Any, versions_history: History) -> tuple[Facts, Facts]:
+def churn(
+    neo4j_server: Any, built_graphs: BuiltGraphs, versions_history: History
+) -> tuple[Facts, Facts]:
     """The report's data of the churn history in both layouts (the samples' tests, above,
     run first: each fixture rebuilds the one database)."""
     history = versions_history
     assert ACCOUNT_ID == ACCT
-    snapshots = _facts(_build(neo4j_server, Layout.snapshots, history.sources_text))
-    versions = _facts(_build(neo4j_server, Layout.versions, history.sources_text))
+    snapshots = _facts(_build(neo4j_server, built_graphs, Layout.snapshots, history.sources_text))
+    versions = _facts(_build(neo4j_server, built_graphs, Layout.versions, history.sources_text))
     return snapshots, versions
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from conftest import ManagedNeo4j, import_settings
+from graph_cache import BuiltGraphs, graph_key
 from layout_views import View, snapshot_view, versions_view
 from versions_estate import (
     ACCOUNT_ID,
@@ -244,29 +245,37 @@ def test_an_older_manifest_reads_as_snapshots(snapshots_csv: Path) -> None:
 # -- (b) the graph: the versions layout as of S.taken_at is the snapshots layout at S ----------
 
 
-def _import(server: ManagedNeo4j, csv_dir: Path) -> None:
-    server.start()
-    server.clear()
-    server.close_driver()
-    summary = bulk_import(csv_dir, server.home, settings=import_settings())
-    assert summary.report_lines == 0
-    server.start()
+def _import(
+    server: ManagedNeo4j, graphs: BuiltGraphs, history: History, csv_dir: Path, layout: Layout
+) -> None:
+    """Bulk-import `csv_dir`, `history` transformed in `layout`; or get the same graph back
+    (tests/test_report_versions.py rebuilds it from the same sources, with the same checks)."""
+
+    def build() -> None:
+        summary = bulk_import(csv_dir, server.home, settings=import_settings())
+        assert summary.report_lines == 0
+
+    graphs.ensure(graph_key(history.sources_text, layout, ACCOUNT_ID), build)
 
 
 @pytest.fixture(scope="module")
 def views(
-    neo4j_server: ManagedNeo4j, snapshots_csv: Path, versions_csv: Path
+    neo4j_server: ManagedNeo4j,
+    built_graphs: BuiltGraphs,
+    history: History,
+    snapshots_csv: Path,
+    versions_csv: Path,
 ) -> Iterator[dict[str, dict[str, View]]]:
     """layout -> snapshot -> what the graph of that layout says at it."""
     out: dict[str, dict[str, View]] = {}
-    _import(neo4j_server, snapshots_csv)
+    _import(neo4j_server, built_graphs, history, snapshots_csv, Layout.snapshots)
     assert recorded_layout(neo4j_server.driver()) is Layout.snapshots
     out["snapshots"] = {s: snapshot_view(neo4j_server.run, s) for s in SNAPSHOTS}
     # the versions layout's indexes are for versions graphs only
     names = {r["name"] for r in neo4j_server.run("SHOW INDEXES YIELD name RETURN name")}
     assert "instance_resource_key" in names
     assert "instance_resource_key_valid_from" not in names
-    _import(neo4j_server, versions_csv)
+    _import(neo4j_server, built_graphs, history, versions_csv, Layout.versions)
     assert recorded_layout(neo4j_server.driver()) is Layout.versions
     out["versions"] = {s: versions_view(neo4j_server.run, TAKEN[s]) for s in SNAPSHOTS}
     yield out
