@@ -170,8 +170,8 @@ class _Rewriter:
         self.counter = 0
         # the node patterns of the MATCH clause being read (a stack: subqueries nest)
         self.frames: list[list[_Node]] = []
-        # barriers waiting on the MATCH clause at their key (`start_here`)
-        self.barriers: dict[int, _Edit] = {}
+        # barriers waiting on the MATCH clause at their key: where each would go (`start_here`)
+        self.barriers: dict[int, int] = {}
         names = {t.text for t in self.toks if t.kind == "name"}
         if any(n.startswith(_GENERATED) for n in names):
             self.fail(0, f"uses a name starting with {_GENERATED}, which the rewrite generates")
@@ -422,17 +422,15 @@ class _Rewriter:
         hint = f" USING SCAN {anchor.var}:{anchor.label}"
         self.insert(self.toks[pattern_end - 1].end, hint, True)
         if self.word(end) == "MATCH":
-            pos = self.toks[end - 1].end
-            self.barriers[end] = _Edit(pos, pos, "", True)
+            self.barriers[end] = self.toks[end - 1].end
 
-    def carry_barrier(self, barrier: _Edit, end: int) -> None:
+    def carry_barrier(self, barrier: int, end: int) -> None:
         """A barrier waits until the MATCH clauses after the anchored one are read (any of
         them may seek an index: then there is none), then goes right after that one."""
         if self.word(end) == "MATCH":
             self.barriers[end] = barrier
         else:
-            text = f" WITH *, 0 AS {self.generated()}"
-            self.edits.append(_Edit(barrier.start, barrier.end, text, True))
+            self.insert(barrier, f" WITH *, 0 AS {self.generated()}", True)
 
     def is_call(self, i: int) -> bool:
         """`(` opens a function's or CALL's arguments."""
