@@ -234,7 +234,7 @@ def query_graphs(
     graph imported once, then put back by `built_graphs`."""
     from query_estate import QueryGraphs  # it imports this module
 
-    return QueryGraphs(tmp_path_factory.mktemp("query-estate"), built=built_graphs)
+    return QueryGraphs(tmp_path_factory.mktemp("query-estate"), built_graphs)
 
 
 @pytest.fixture(scope="session")

@@ -348,8 +348,8 @@ class QueryGraphs:
     def __init__(
         self,
         root: Path,
+        built: BuiltGraphs,
         write: Callable[[Path, str], Path] | None = None,
-        built: BuiltGraphs | None = None,
     ) -> None:
         self.root = root
         #: writes one snapshot's native folder: this module's estate unless told otherwise
@@ -386,18 +386,9 @@ class QueryGraphs:
             assert summary.report_lines == 0  # nothing skipped by the importer
             server.start()  # no-op when the import left it running
 
-        if self.built is not None:
-            # kept since an earlier module imported it, put back from its copy, or imported
-            self.built.ensure(("query-estate", str(csv_dir)), build)
-            assert self._holds(server, csv_dir)
-            return
-        server.start()  # no-op when running
-        if self._holds(server, csv_dir):
-            return  # imported by an earlier module, and nothing has touched it since
-        # stopped: the import then moves the new store in and checks it on the live server,
-        # without a staging server beside it (less memory on a shared machine)
-        server.stop()
-        build()
+        # kept since an earlier module imported it, put back from its copy, or imported (with
+        # the server stopped: the new store is checked on it, no staging server beside it)
+        self.built.ensure(("query-estate", str(csv_dir)), build)
         assert self._holds(server, csv_dir)
 
     @staticmethod

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 def drv(
     neo4j_server: Any, tmp_path_factory: pytest.TempPathFactory, built_graphs: BuiltGraphs
 ) -> Iterator[neo4j.Driver]:
-    graphs = QueryGraphs(tmp_path_factory.mktemp("estate11"), estate.write_snapshot, built_graphs)
+    graphs = QueryGraphs(tmp_path_factory.mktemp("estate11"), built_graphs, estate.write_snapshot)
     graphs.load(neo4j_server, estate.SNAPSHOT_ORDER)
     yield neo4j_server.driver()
 
