@@ -31,7 +31,7 @@ import polars as pl
 
 from bulkgraph.csvfolder import FileGroup, Manifest, read_manifest
 from bulkgraph.db import home_connection, open_driver
-from bulkgraph.load.bulk import _merged_input
+from bulkgraph.load.bulk import merged_input
 from bulkgraph.load.importer import csv_options, group_arg
 from bulkgraph.server import Neo4jHome, process
 from bulkgraph.server.admin import run_admin
@@ -150,7 +150,7 @@ def trial_inputs(csv_dir: Path, work: Path, reps: int) -> None:
     home = _private_home(work)
     _add_parquet_jars(home)
     t0 = time.perf_counter()
-    merged = _merged_input(manifest, csv_dir, work / "csv")
+    merged = merged_input(manifest, csv_dir, work / "csv")
     _emit(prepare="csv (parts joined)", seconds=round(time.perf_counter() - t0, 1))
     variants: dict[str, tuple[dict[Key, list[Path]], list[str]]] = {
         "csv": ({k: [p] for k, p in merged.items()}, csv_options(manifest))
@@ -179,7 +179,7 @@ def trial_indexes(csv_dir: Path, work: Path) -> None:
     manifest = read_manifest(csv_dir)
     home = _private_home(work)
     process.stop(home)
-    merged = _merged_input(manifest, csv_dir, work / "csv")
+    merged = merged_input(manifest, csv_dir, work / "csv")
 
     def of(group: FileGroup) -> list[Path]:
         return [merged[(group.kind, group.group)]]

@@ -11,7 +11,7 @@ from transform_fixtures import load
 from bulkgraph import csvfolder
 from bulkgraph.csvfolder import NODES, RELATIONSHIPS, FileGroup, State, read_manifest
 from bulkgraph.load.append import group_schema
-from bulkgraph.load.bulk import _merged_input
+from bulkgraph.load.bulk import merged_input
 from bulkgraph.load.importer import csv_options, import_command, regex_escape
 from bulkgraph.transform import csvfmt
 from bulkgraph.transform.keys import snapshot_uid
@@ -80,7 +80,7 @@ def test_import_command_over_the_parts_is_what_the_manifest_recorded(out: Path) 
 def test_import_command_over_merged_files(out: Path, tmp_path: Path) -> None:
     m = read_manifest(out)
     into = tmp_path / "import-input"
-    merged = _merged_input(m, out, into)
+    merged = merged_input(m, out, into)
     cmd = import_command(m, out, "neo4j", merged=merged, options=["--verbose"])
     groups = [
         f"--nodes={g.label}={into}/{g.kind}/{g.group}/data\\.csv"

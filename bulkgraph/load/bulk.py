@@ -127,7 +127,7 @@ def _import_locked(
     staging = prepare_staging(live, settings)
     try:
         t0 = time.monotonic()
-        merged = _merged_input(manifest, csv_dir, staging.root / "import-input")
+        merged = merged_input(manifest, csv_dir, staging.root / "import-input")
         # apart from "import", which is then neo4j-admin's alone: issue #21 compares the
         # rebuild with the bare importer
         phases["join_parts"] = time.monotonic() - t0
@@ -232,7 +232,7 @@ def _post_load_and_verify(
     return found
 
 
-def _merged_input(manifest: Manifest, csv_dir: Path, into: Path) -> dict[tuple[str, str], Path]:
+def merged_input(manifest: Manifest, csv_dir: Path, into: Path) -> dict[tuple[str, str], Path]:
     """Each group's header and part files joined into one file: (kind, group) -> that file.
 
     The importer spends a fixed time on every input file before it imports anything
