@@ -31,6 +31,7 @@ from conftest import import_settings
 from graph_cache import BuiltGraphs, graph_key
 from query_estate import QueryGraphs
 from test_query_pipeline import ID, SAMPLES, _interface_of
+from test_report_samples import ACCT
 
 from bulkgraph.db import rows_to_jsonable
 from bulkgraph.layout import Layout, recorded_layout
@@ -171,17 +172,20 @@ class Both:
 
 
 def build_samples(server: Any, graphs: BuiltGraphs, layout: Layout) -> None:
-    """samples/ in `layout`, the legacy archive's account unknown (rebuilt, or put back:
-    tests/test_query_pipeline.py asks for the same graph in the snapshots layout)."""
+    """samples/ in `layout`, the legacy archive read as account ACCT (rebuilt, or put back:
+    tests/test_report_samples.py and tests/test_report_versions.py ask for the same graphs;
+    one key for all of them saves a rebuild of the suite)."""
     settings = import_settings()
     sources = [str(p) for p in sorted(SAMPLES.glob("*.tar.gz"))]
     sources.append(str(SAMPLES / LEGACY))
 
     def build() -> None:
-        summary = rebuild(sources, home=server.home, workers=1, settings=settings, layout=layout)
+        summary = rebuild(
+            sources, home=server.home, workers=1, settings=settings, account_id=ACCT, layout=layout
+        )
         assert summary.layout == layout.value
 
-    graphs.ensure(graph_key(sources, layout, None), build)
+    graphs.ensure(graph_key(sources, layout, ACCT), build)
 
 
 @pytest.fixture(scope="module", params=list(HISTORIES))
