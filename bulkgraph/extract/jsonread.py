@@ -136,6 +136,11 @@ def loads(data: bytes | bytearray, where: str, max_depth: int = MAX_JSON_DEPTH) 
     """Parse JSON text, refusing nesting deeper than `max_depth`; InputError naming `where`."""
     if nesting_depth_exceeds(data, max_depth):
         raise InputError(f"{where}: JSON nested deeper than {max_depth} levels; refused")
+    return _parse(data, where)
+
+
+def _parse(data: bytes | bytearray, where: str) -> Any:
+    """Parse JSON text already known to nest no deeper than the limit."""
     try:
         return json.loads(data)
     except UnicodeDecodeError as exc:
@@ -222,7 +227,7 @@ def loads_records(
     returned as a `Cut` (the transform rejects it, naming the file and the record) instead of
     the whole file being refused."""
     if not nesting_depth_exceeds(data, max_depth):
-        return loads(data, where, max_depth), []
+        return _parse(data, where), []  # measured once: it is a tenth of reading a file
     cuts = deep_records(data, max_depth)
     refused = InputError(f"{where}: JSON nested deeper than {max_depth} levels; refused")
     if not cuts:

@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from bulkgraph.transform.declare import Prop
-from bulkgraph.transform.types import kind
+from bulkgraph.transform.types import ESCAPED, kind, quoted
 
 #: Options the importer needs to read these files the way LOAD CSV does.
 IMPORT_CSV_OPTIONS: tuple[str, ...] = (
@@ -50,8 +50,20 @@ def line_expr(cells: list[tuple[pl.Expr, str]]) -> pl.Expr:
 
 
 def lines(df: pl.DataFrame, cols: list[tuple[str, str]]) -> pl.Series:
-    """Each row of `df` as one CSV line over `cols` (name, type)."""
-    return df.select(line_expr([(pl.col(name), t) for name, t in cols])).to_series()
+    """Each row of `df` as one CSV line over `cols` (name, type).
+
+    A string column with nothing to escape (ids, keys and most names) is only quoted: the
+    same cells, without two passes that copy every string (about 40 % of this function's
+    CPU on a 10k-instance snapshot)."""
+    cells = [
+        quoted(pl.col(name)).fill_null("")
+        if t == "string"
+        and df.schema[name] == pl.String
+        and not df[name].str.contains(ESCAPED).any()
+        else encode(pl.col(name), t)
+        for name, t in cols
+    ]
+    return df.select(pl.concat_str(cells, separator=",").alias("line")).to_series()
 
 
 #: Below this many lines a part is written from Python: polars' CSV writer has a fixed cost

@@ -113,9 +113,14 @@ def _rel_frame(schema: RelSchema, frames: list[pl.DataFrame]) -> pl.DataFrame:
     if not parts:
         return pl.DataFrame()
     df = pl.concat(parts, how="vertical_relaxed")
+    # each end's list holds one value per key of its label (`Graph.link`)
+    ends = (("start_keys", schema.start), ("end_keys", schema.end))
     return df.filter(
-        pl.col("start_keys").list.eval(pl.element().is_null()).list.any().not_()
-        & pl.col("end_keys").list.eval(pl.element().is_null()).list.any().not_()
+        pl.all_horizontal(
+            pl.col(c).list.get(i).is_not_null()
+            for c, label in ends
+            for i in range(len(NODE_BY_LABEL[label].key_names))
+        )
     )
 
 
@@ -321,8 +326,10 @@ def _resolved_rels(g: Graph, sid: str, nodes: dict[str, pl.DataFrame]) -> dict[s
         if df.height == 0:
             continue
         df = df.with_columns(
-            resource_key_of_list(start, pl.col("start_keys")).alias("start_rk"),
-            resource_key_of_list(end, pl.col("end_keys")).alias("end_rk"),
+            resource_key_of_list(
+                label, pl.col(f"{side}_keys"), len(NODE_BY_LABEL[label].keys)
+            ).alias(f"{side}_rk")
+            for label, side in ((start, "start"), (end, "end"))
         )
         for label, side in ((start, "start"), (end, "end")):
             missing = df.join(

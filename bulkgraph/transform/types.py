@@ -21,10 +21,20 @@ def is_scalar_text(expr: pl.Expr) -> pl.Expr:
     return ~(expr.str.starts_with("{") | expr.str.starts_with("["))
 
 
+#: the characters a string cell escapes (by doubling them): a column without any of them
+#: is written by `quoted` alone, the same text for less work
+ESCAPED = r'["\\]'
+
+
+def quoted(expr: pl.Expr) -> pl.Expr:
+    """The string cell of text holding no character of `ESCAPED`: only quoted."""
+    return pl.concat_str([pl.lit('"'), expr, pl.lit('"')])
+
+
 def _string_cell(expr: pl.Expr) -> pl.Expr:
     """Quoted, `"` doubled and `\\` doubled (csvfmt.py says why)."""
     body = expr.str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '""', literal=True)
-    return pl.concat_str([pl.lit('"'), body, pl.lit('"')])
+    return quoted(body)
 
 
 def _boolean_cell(expr: pl.Expr) -> pl.Expr:
