@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     bulkgraph_import_memory: str = Field(
         default="4g", description="off-heap memory cap of neo4j-admin database import"
     )
+    bulkgraph_jvm_options: str = Field(
+        default="",
+        description="more JVM options of the managed Neo4j and its neo4j-admin, space-separated "
+        "(e.g. -XX:TieredStopAtLevel=1, what the tests use: a short-lived server spends less "
+        "CPU compiling code it will not run long; not for a server that runs for days)",
+    )
     bulkgraph_layout: str = Field(
         default="snapshots",
         description="graph layout of a new graph: snapshots (a full copy per snapshot) or "

@@ -74,6 +74,12 @@ TEST_MEMORY = {
     "BULKGRAPH_PAGECACHE": "256m",
     "BULKGRAPH_IMPORT_MEMORY": "512m",
 }
+#: JVM options of every server and neo4j-admin the tests start (BULKGRAPH_JVM_OPTIONS),
+#: also in the subprocesses they run: those JVMs live seconds to minutes on tiny graphs, where
+#: the C2 compiler's work never pays back; with C1 alone an import of samples/ took ~40 % less
+#: CPU (docs/benchmarks.md, "The test suite's JVMs"). Set the variable to "" to test without.
+TEST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
+os.environ.setdefault("BULKGRAPH_JVM_OPTIONS", TEST_JVM_OPTIONS)
 _CONNECTION_VARS = ("NEO4J_URI", "NEO4J_PASSWORD", "NEO4J_USERNAME", "NEO4J_DATABASE")
 
 

@@ -14,7 +14,7 @@ from neo4j.exceptions import AuthError
 
 from bulkgraph import server
 from bulkgraph.errors import BulkgraphError
-from bulkgraph.server.config import bolt_port
+from bulkgraph.server.config import bolt_port, jvm_options
 from bulkgraph.server.java import SERVER_MAIN
 from bulkgraph.settings import Settings
 
@@ -48,6 +48,11 @@ def test_instance_layout_and_config(neo4j_server: ManagedNeo4j) -> None:
     assert "server.http.enabled=false" in conf
     assert "server.memory.heap.max_size=512m" in conf
     assert "server.jvm.additional=--add-opens=java.base/java.nio=ALL-UNNAMED" in conf
+    # BULKGRAPH_JVM_OPTIONS (tests/conftest.py), after ours; the running server has it
+    assert conf.index("--enable-native-access") < conf.index("=-XX:TieredStopAtLevel=1\n")
+    pid = server.server_pid(home)
+    assert pid is not None
+    assert b"-XX:TieredStopAtLevel=1" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     # the password is nowhere but in its file
     for path in [*home.logs.iterdir(), home.conf_file, home.metadata_file]:
         assert neo4j_server.password not in path.read_text(errors="replace"), path
@@ -198,3 +203,15 @@ def test_stop_leaves_no_java_process(managed_neo4j: ManagedNeo4j) -> None:
     assert server.stop(home).running is False  # stopping again is a no-op
     managed_neo4j.start()
     assert managed_neo4j.run("RETURN 1 AS one") == [{"one": 1}]
+
+
+def test_jvm_options_are_checked_and_split() -> None:
+    assert jvm_options("") == []
+    assert jvm_options(" -XX:TieredStopAtLevel=1  '-Dx=a b' ") == [
+        "-XX:TieredStopAtLevel=1",
+        "-Dx=a b",
+    ]
+    with pytest.raises(BulkgraphError, match="'Xmx1g' is not a JVM option"):
+        jvm_options("Xmx1g")
+    with pytest.raises(BulkgraphError, match="BULKGRAPH_JVM_OPTIONS="):
+        jvm_options("-Dx='open")

@@ -49,6 +49,7 @@ def prepare_staging(live: Neo4jHome, settings: Settings | None = None) -> Neo4jH
             bolt_port=free_port(),
             heap=settings.bulkgraph_heap,
             pagecache=settings.bulkgraph_pagecache,
+            jvm=settings.bulkgraph_jvm_options,
         ),
         encoding="utf-8",
     )

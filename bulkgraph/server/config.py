@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import socket
 from pathlib import Path
 
@@ -24,12 +25,31 @@ _BOLT_RE = re.compile(r"^\s*server\.bolt\.listen_address\s*=\s*(\S*?):?(\d+)\s*$
 _MEMORY_RE = re.compile(r"^\d+[kKmMgG]?$")
 
 
-def render_conf(home: Neo4jHome, *, bolt_port: int, heap: str, pagecache: str) -> str:
+def jvm_options(text: str) -> list[str]:
+    """BULKGRAPH_JVM_OPTIONS as a list of options; BulkgraphError for anything else."""
+    try:
+        options = shlex.split(text)
+    except ValueError as exc:
+        raise BulkgraphError(f"BULKGRAPH_JVM_OPTIONS={text!r}: {exc}") from exc
+    for option in options:
+        if not option.startswith("-"):
+            raise BulkgraphError(
+                f"BULKGRAPH_JVM_OPTIONS={text!r}: {option!r} is not a JVM option (-X..., -D...)"
+            )
+    return options
+
+
+def render_conf(
+    home: Neo4jHome, *, bolt_port: int, heap: str, pagecache: str, jvm: str = ""
+) -> str:
+    """The config of `home`; `jvm`: BULKGRAPH_JVM_OPTIONS, added after ours (neo4j-admin
+    runs with the server's JVM options, so it gets them too)."""
     for name, value in (("heap", heap), ("pagecache", pagecache)):
         if not _MEMORY_RE.match(value):
             raise BulkgraphError(
                 f"BULKGRAPH_{name.upper()}={value!r}: expected a size like 512m or 2g"
             )
+    extra = jvm_options(jvm)
     lines = [
         "# Written by bulkgraph (`bulkgraph neo4j install`); rewritten on every install.",
         f"server.default_listen_address={HOST}",
@@ -54,7 +74,7 @@ def render_conf(home: Neo4jHome, *, bolt_port: int, heap: str, pagecache: str) -
         # Bolt's netty loops otherwise idle 5s each on shutdown (10s per stop); the databases
         # are already closed by then, so this only shortens the wait
         "internal.dbms.bolt.netty_server_shutdown_quiet_period=0",
-        *(f"server.jvm.additional={opt}" for opt in _JVM_ADDITIONAL),
+        *(f"server.jvm.additional={opt}" for opt in (*_JVM_ADDITIONAL, *extra)),
     ]
     return "\n".join(lines) + "\n"
 

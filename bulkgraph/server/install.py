@@ -150,6 +150,7 @@ def install(
             bolt_port=port,
             heap=settings.bulkgraph_heap,
             pagecache=settings.bulkgraph_pagecache,
+            jvm=settings.bulkgraph_jvm_options,
         ),
         encoding="utf-8",
     )
