@@ -14,12 +14,17 @@ MATCH (s:Snapshot {snapshot_id: $snapshot_id})
 MATCH (owner:Instance|LoadBalancer {snapshot_id: $snapshot_id})
 WHERE coalesce(owner.stub, false) = false
 WITH s, want_proto, owner,
-     [(owner)-[:BELONGS_TO]->(sg:SecurityGroup)<-[a:ALLOWED]-(src:IPRange)
+     // the groups first, then their rules (as in the reachability core below)
+     COLLECT {
+      MATCH (owner)-[:BELONGS_TO]->(sg:SecurityGroup)
+      WITH DISTINCT sg
+      MATCH (sg)<-[a:ALLOWED]-(src:IPRange)
       WHERE a.direction = 'ingress' AND src.cidr IN ['0.0.0.0/0', '::/0']
         AND (want_proto IS NULL OR CASE toLower(toString(a.protocol)) WHEN 'tcp' THEN '6' WHEN 'udp' THEN '17' WHEN 'icmp' THEN '1' WHEN 'icmpv6' THEN '58' WHEN 'all' THEN '-1' ELSE toString(a.protocol) END IN ['-1', want_proto])
         AND ($port IS NULL OR a.protocol = '-1'
              OR (CASE toLower(toString(a.protocol)) WHEN 'tcp' THEN '6' WHEN 'udp' THEN '17' WHEN 'icmp' THEN '1' WHEN 'icmpv6' THEN '58' WHEN 'all' THEN '-1' ELSE toString(a.protocol) END IN ['6', '17']
-                 AND (a.fromPort IS NULL OR a.fromPort <= $port <= a.toPort))) | {
+                 AND (a.fromPort IS NULL OR a.fromPort <= $port <= a.toPort)))
+      RETURN {
         group: sg.id,
         range: src.cidr,
         text: CASE
@@ -28,7 +33,8 @@ WITH s, want_proto, owner,
           WHEN a.fromPort = a.toPort THEN a.protocol + '/' + toString(a.fromPort)
           ELSE a.protocol + '/' + toString(a.fromPort) + '-' + toString(a.toPort)
         END
-      }] AS open
+      } AS o
+     } AS open
 WHERE size(open) > 0
 WITH s, want_proto, owner, open,
      coalesce(owner.account_id, '?') AS account, coalesce(owner.region, '?') AS region
@@ -82,17 +88,26 @@ CALL (want_proto, owner, ni, att) {
          proto: CASE toLower(toString(n.protocol)) WHEN 'tcp' THEN '6' WHEN 'udp' THEN '17' WHEN 'icmp' THEN '1' WHEN 'icmpv6' THEN '58' WHEN 'all' THEN '-1' ELSE toString(n.protocol) END,
          lo: n.fromPort, hi: n.toPort
        }] AS acl_rules,
-       [(ni)-[:BELONGS_TO]->(sg:SecurityGroup)<-[a:ALLOWED]-(src:IPRange) WHERE src.cidr = range AND a.direction = 'ingress' | {
-         group: sg.id,
-         text: CASE
-           WHEN a.protocol = '-1' THEN 'all'
-           WHEN a.fromPort IS NULL THEN a.protocol + '/all'
-           WHEN a.fromPort = a.toPort THEN a.protocol + '/' + toString(a.fromPort)
-           ELSE a.protocol + '/' + toString(a.fromPort) + '-' + toString(a.toPort)
-         END,
-         proto: CASE toLower(toString(a.protocol)) WHEN 'tcp' THEN '6' WHEN 'udp' THEN '17' WHEN 'icmp' THEN '1' WHEN 'icmpv6' THEN '58' WHEN 'all' THEN '-1' ELSE toString(a.protocol) END,
-         lo: a.fromPort, hi: a.toPort
-       }] AS group_rules
+       // the interface's groups first, then their rules from the range: `WITH DISTINCT sg`
+       // binds sg, so no plan can start at the IPRange and walk all its ALLOWED (in the
+       // versions layout 0.0.0.0/0 is one node holding every night's rules: 20x the db hits)
+       COLLECT {
+         MATCH (ni)-[:BELONGS_TO]->(sg:SecurityGroup)
+         WITH DISTINCT sg
+         MATCH (sg)<-[a:ALLOWED]-(src:IPRange)
+         WHERE src.cidr = range AND a.direction = 'ingress'
+         RETURN {
+           group: sg.id,
+           text: CASE
+             WHEN a.protocol = '-1' THEN 'all'
+             WHEN a.fromPort IS NULL THEN a.protocol + '/all'
+             WHEN a.fromPort = a.toPort THEN a.protocol + '/' + toString(a.fromPort)
+             ELSE a.protocol + '/' + toString(a.fromPort) + '-' + toString(a.toPort)
+           END,
+           proto: CASE toLower(toString(a.protocol)) WHEN 'tcp' THEN '6' WHEN 'udp' THEN '17' WHEN 'icmp' THEN '1' WHEN 'icmpv6' THEN '58' WHEN 'all' THEN '-1' ELSE toString(a.protocol) END,
+           lo: a.fromPort, hi: a.toPort
+         } AS rule
+       } AS group_rules
   WITH want_proto, owner, ni, range, sn, vpc, addresses, rt, acl, igws, nats, acl_rules,
        reduce(b = [], n IN acl_rules | b + CASE WHEN n.lo IS NULL THEN [] ELSE [n.lo, n.hi + 1] END) AS bounds,
        [r IN group_rules
