@@ -208,6 +208,10 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         run_ticks = cpu_ticks()
         settings = _settings(config)
         results["machine"]["neo4j"] = settings.bulkgraph_neo4j_version
+        # BULKGRAPH_JVM_OPTIONS changes what is measured (the tests run C1 only): say so
+        results["machine"]["jvm_options"] = settings.bulkgraph_jvm_options
+        if settings.bulkgraph_jvm_options:
+            _say(f"BULKGRAPH_JVM_OPTIONS={settings.bulkgraph_jvm_options!r}: not a reference run")
 
         # first, collection: `bulkgraph collect` of one region of the estate's size, from moto
         _say(f"collect of {config.instances} instances from a moto server")

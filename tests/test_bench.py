@@ -129,6 +129,8 @@ def _rows_without(manifest: Manifest, snapshot_id: str) -> tuple[dict[str, int],
 
 def check_results(out: Path, work: Path) -> None:
     r = json.loads((out / "bench.json").read_text())
+    # the JVM options the servers ran with (the tests' C1 only, tests/conftest.py)
+    assert r["machine"]["jvm_options"] == os.environ["BULKGRAPH_JVM_OPTIONS"]
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| neo4j-admin import |" in (out / "bench.md").read_text()
     # the collection stage: `bulkgraph collect` of a region of the estate's size, from moto
