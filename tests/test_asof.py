@@ -376,30 +376,39 @@ def _leaves(plan: Any) -> list[str]:
     return [leaf for child in children for leaf in _leaves(child)]
 
 
-@pytest.mark.slow
-def test_the_planner_starts_where_the_snapshots_layout_text_anchors(empty_db: Any) -> None:
-    """Issue #20: in the versions layout, instance-ingress as of T started from every
-    SecurityGroup version and filtered the instance last (1.4 s against 55 ms). Now it
-    starts from the instance, and ip-owner still seeks its address by the `ip` index."""
+def _create_indexes(db: Any, labels: tuple[str, ...]) -> None:
+    """The layouts' indexes of `labels` (not the uid constraints), online."""
     from bulkgraph.transform.schema import index_statements, versions_index_statements
 
-    labels = ("Instance", "SecurityGroup", "IPRange", "IPAddress", "NetworkInterface")
-    driver = empty_db.driver()
-    with driver.session(database="neo4j") as session, session.begin_transaction() as tx:
+    with db.driver().session(database="neo4j") as session, session.begin_transaction() as tx:
         for statement in index_statements() + versions_index_statements():
             if statement.startswith("CREATE INDEX") and any(
                 f"(n:`{label}`)" in statement for label in labels
             ):
                 tx.run(statement.rstrip(";")).consume()
         tx.commit()
-    empty_db.run_autocommit("CALL db.awaitIndexes(300)")
+    db.run_autocommit("CALL db.awaitIndexes(300)")
+
+
+@pytest.mark.slow
+def test_the_planner_starts_where_the_snapshots_layout_text_anchors(empty_db: Any) -> None:
+    """Issue #20: in the versions layout, instance-ingress as of T started from every
+    SecurityGroup version and filtered the instance last (1.4 s against 55 ms). Now it
+    starts from the instance, and ip-owner still seeks its address by the `ip` index."""
+    _create_indexes(
+        empty_db, ("Instance", "SecurityGroup", "IPRange", "IPAddress", "NetworkInterface")
+    )
     empty_db.run(_PLAN_ESTATE)
     pack = load_pack()
     params = {"snapshot_id": "s", "as_of": neo4j.time.DateTime(2026, 1, 2, 2, 0, 0)}
 
     def leaves(name: str, **extra: Any) -> list[str]:
         text = versions_text(pack[name])
-        summary = driver.execute_query("EXPLAIN " + text, params | extra, database_="neo4j").summary
+        summary = (
+            empty_db.driver()
+            .execute_query("EXPLAIN " + text, params | extra, database_="neo4j")
+            .summary
+        )
         assert summary.plan is not None
         return _leaves(summary.plan)
 
@@ -455,21 +464,12 @@ def test_the_reachability_core_does_not_start_at_the_shared_range(empty_db: Any)
     1.5 M in the snapshots layout). Now the groups are bound first, in both queries that
     share the core and in exposed-not-reachable's open rules: the ALLOWED relationships are
     expanded from the group, or between the group and the range, never from the range out."""
-    from bulkgraph.transform.schema import index_statements, versions_index_statements
-
-    labels = ("Instance", "SecurityGroup", "IPRange", "NetworkInterface", "Snapshot")
-    driver = empty_db.driver()
     empty_db.run(_SHARED_RANGE_ESTATE)
     # indexes made on the data are sampled when built: the planner's statistics are the
     # graph's, not an empty index's; and no plan cached by an earlier test is reused
-    with driver.session(database="neo4j") as session, session.begin_transaction() as tx:
-        for statement in index_statements() + versions_index_statements():
-            if statement.startswith("CREATE INDEX") and any(
-                f"(n:`{label}`)" in statement for label in labels
-            ):
-                tx.run(statement.rstrip(";")).consume()
-        tx.commit()
-    empty_db.run_autocommit("CALL db.awaitIndexes(300)")
+    _create_indexes(
+        empty_db, ("Instance", "SecurityGroup", "IPRange", "NetworkInterface", "Snapshot")
+    )
     empty_db.run_autocommit("CALL db.clearQueryCaches()")
     pack = load_pack()
     params = {
@@ -480,7 +480,11 @@ def test_the_reachability_core_does_not_start_at_the_shared_range(empty_db: Any)
     }
     for name in ("exposed-not-reachable", "internet-reachable"):
         text = versions_text(pack[name])
-        plan = driver.execute_query("EXPLAIN " + text, params, database_="neo4j").summary.plan
+        plan = (
+            empty_db.driver()
+            .execute_query("EXPLAIN " + text, params, database_="neo4j")
+            .summary.plan
+        )
         assert plan is not None
         from_range = [op for op in _operators(plan) if op.startswith(_FROM_RANGE)]
         assert from_range == [], (name, from_range)
