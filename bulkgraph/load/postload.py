@@ -1,9 +1,10 @@
 """Post-load Cypher: the numbered files of `bulkgraph/cypher/`, then wait for the indexes.
 
 The statements run on a few sessions at once. On a fresh import each uniqueness constraint
-blocks until its backing index is populated and checked, one after the other: ~90 statements
-took 5.5-6.7 s on the samples' graph, and 2.3-2.9 s on four sessions (docs/benchmarks.md,
-"Post-load statements in parallel"). Two schema changes on the same label (or relationship
+blocks until its backing index is populated and checked, one after the other: the 124
+statements of the versions layout took 5.5-6.2 s on one session on the samples' graph (warm),
+3.9-6.3 s on four (docs/benchmarks.md, "Post-load statements in parallel"; a loaded machine).
+Two schema changes on the same label (or relationship
 type) wait for each other's lock and can deadlock, so the statements are grouped by the token
 they name: a group runs in file order on one session, groups run side by side.
 """
@@ -29,8 +30,8 @@ log = logging.getLogger(__name__)
 
 #: How long to wait for indexes to come online before giving up (seconds).
 INDEX_WAIT_SECONDS = 1800
-#: Sessions the statements run on. More did not help on 2 cores (the population of the
-#: constraints' indexes is the server's work), fewer left it waiting.
+#: Sessions the statements run on. In the (noisy) trial two, four and eight were within the
+#: noise of each other and all faster than one; four, as a middle.
 SESSIONS = 4
 #: Tries of a statement that failed on a transient error (a lock timeout, a deadlock with
 #: something else writing the schema). The statements are idempotent (`IF NOT EXISTS`).
