@@ -499,3 +499,51 @@ def _operators(plan: Any) -> list[str]:
     op = str(plan["operatorType"]).split("@")[0]
     here = [f"{op}:{plan.get('args', {}).get('Details', '')}"]
     return here + [o for child in plan.get("children") or [] for o in _operators(child)]
+
+
+#: one instance on one interface, routed to an internet gateway, in two groups open to
+#: 0.0.0.0/0 (sg-a tcp/443, sg-b tcp/22) whose network ACL denies each port by its own entry
+#: (60 and 50). sg-a's membership is made first: stored relationship chains are walked newest
+#: first, so a plan's natural order lists sg-b's rule first
+_TWO_DENIED_GROUPS = """
+CREATE (s:Snapshot {snapshot_id: 's1', taken_at: datetime('2026-01-01T02:00:00Z')})
+CREATE (world:IPRange {snapshot_id: 's1', cidr: '0.0.0.0/0'})
+CREATE (vpc:VPC {snapshot_id: 's1', id: 'vpc-1'})
+CREATE (sn:Subnet {snapshot_id: 's1', id: 'subnet-1'})-[:BELONGS_TO]->(vpc)
+CREATE (rt:RouteTable {snapshot_id: 's1', id: 'rtb-1'})
+CREATE (sn)-[:ROUTES_VIA {explicit: true}]->(rt)
+CREATE (igw:InternetGateway {snapshot_id: 's1', id: 'igw-1'})-[:ATTACHED_TO]->(vpc)
+CREATE (rt)-[:ROUTE {destination: '0.0.0.0/0', state: 'active'}]->(igw)
+CREATE (acl:NetworkAcl {snapshot_id: 's1', id: 'acl-1'})
+CREATE (sn)-[:BELONGS_TO]->(acl)
+CREATE (world)-[:NACL_RULE {rule_number: 50, action: 'deny', protocol: '6', fromPort: 22,
+                           toPort: 22}]->(acl)
+CREATE (world)-[:NACL_RULE {rule_number: 60, action: 'deny', protocol: '6', fromPort: 443,
+                           toPort: 443}]->(acl)
+CREATE (i:Instance {snapshot_id: 's1', id: 'i-1', account_id: '111122223333',
+                    region: 'us-east-1', public_ip: '54.0.0.1'})
+CREATE (ni:NetworkInterface {snapshot_id: 's1', id: 'eni-1', public_ip: '54.0.0.1'})
+CREATE (ni)-[:ATTACHED_TO {device_index: 0}]->(i)
+CREATE (ni)-[:BELONGS_TO]->(sn)
+WITH world, i, ni
+UNWIND [['sg-a', 443], ['sg-b', 22]] AS g
+CREATE (sg:SecurityGroup {snapshot_id: 's1', id: g[0]})
+CREATE (world)-[:ALLOWED {direction: 'ingress', protocol: 'tcp', fromPort: g[1],
+                          toPort: g[1]}]->(sg)
+CREATE (i)-[:BELONGS_TO]->(sg)
+CREATE (ni)-[:BELONGS_TO]->(sg)
+"""
+
+
+@pytest.mark.slow
+def test_a_denied_reason_quotes_the_first_groups_rule(empty_db: Any) -> None:
+    """Every open rule is denied by its own ACL entry: the reason quotes the entry that
+    decides the first rule in (group, rule) order, whatever order the plan finds them in
+    (an alert's text that changed with the plan would be a new alert to a SIEM)."""
+    from bulkgraph.query import run_query
+
+    empty_db.run(_TWO_DENIED_GROUPS)
+    found = run_query(empty_db.driver(), "exposed-not-reachable", {}, database="neo4j").rows
+    assert [(r["resource"], r["groups"], r["reasons"]) for r in found] == [
+        ("i-1", ["sg-a", "sg-b"], ["eni-1: network ACL acl-1 denies it from 0.0.0.0/0 (rule 60)"])
+    ]

@@ -78,6 +78,8 @@ CALL (want_proto, owner, ni, att) {
            proto: CASE toLower(toString(a.protocol)) WHEN 'tcp' THEN '6' WHEN 'udp' THEN '17' WHEN 'icmp' THEN '1' WHEN 'icmpv6' THEN '58' WHEN 'all' THEN '-1' ELSE toString(a.protocol) END,
            lo: a.fromPort, hi: a.toPort
          } AS rule
+         // in a fixed order: a reason quotes the first rule's deciding ACL entry
+         ORDER BY rule.group, rule.text
        } AS group_rules
   WITH want_proto, owner, ni, range, sn, vpc, addresses, rt, acl, igws, nats, acl_rules,
        reduce(b = [], n IN acl_rules | b + CASE WHEN n.lo IS NULL THEN [] ELSE [n.lo, n.hi + 1] END) AS bounds,
