@@ -134,3 +134,17 @@ def test_neo4j_values_as_json(empty_db: ManagedNeo4j) -> None:
         }
     ]  # fmt: skip
     json.dumps(data)  # really JSON-ready
+
+
+def test_graph_counts_reads_every_label_and_type_in_one_go(empty_db: ManagedNeo4j) -> None:
+    from bulkgraph.load.counts import GraphCounts, graph_counts
+
+    assert graph_counts(empty_db.driver(), "neo4j") == GraphCounts()
+    empty_db.run(
+        "CREATE (a:Instance:`odd``label`)-[:BELONGS_TO]->(:SecurityGroup), "
+        "(a)-[:`it's`]->(:`it's`), (:Instance)-[:BELONGS_TO]->(:SecurityGroup)"
+    )
+    found = graph_counts(empty_db.driver(), "neo4j")
+    assert found.labels == {"Instance": 2, "odd`label": 1, "SecurityGroup": 2, "it's": 1}
+    assert found.types == {"BELONGS_TO": 2, "it's": 1}
+    assert (found.nodes, found.relationships) == (6, 3)

@@ -35,31 +35,43 @@ class GraphCounts:
 
 
 def graph_counts(driver: neo4j.Driver, database: str) -> GraphCounts:
-    """Counts from Neo4j's count store: instant, whatever the size of the graph."""
-    counts = GraphCounts()
-    labels = run_query(
-        "CALL db.labels() YIELD label RETURN label", driver=driver, database=database
-    )
-    for row in labels:
-        label = row["label"]
-        found = run_query(
-            f"MATCH (n:`{_quote(label)}`) RETURN count(n) AS c", driver=driver, database=database
+    """Counts from Neo4j's count store: instant, whatever the size of the graph. One
+    statement for every label and type (a UNION of count-store lookups): on a server just
+    started, planning ~40 small statements one by one took seconds of every rebuild."""
+    labels = [
+        str(r["label"])
+        for r in run_query(
+            "CALL db.labels() YIELD label RETURN label", driver=driver, database=database
         )
-        counts.labels[label] = int(found[0]["c"])
-    types = run_query(
-        "CALL db.relationshipTypes() YIELD relationshipType RETURN relationshipType AS t",
-        driver=driver,
-        database=database,
-    )
-    for row in types:
-        rel_type = row["t"]
-        found = run_query(
-            f"MATCH ()-[r:`{_quote(rel_type)}`]->() RETURN count(r) AS c",
+    ]
+    types = [
+        str(r["t"])
+        for r in run_query(
+            "CALL db.relationshipTypes() YIELD relationshipType RETURN relationshipType AS t",
             driver=driver,
             database=database,
         )
-        counts.types[rel_type] = int(found[0]["c"])
-    return counts
+    ]
+    # each branch returns its position in labels + types: names need no quoting as values
+    branches = [
+        f"MATCH (n:`{_quote(label)}`) RETURN {i} AS i, count(n) AS c"
+        for i, label in enumerate(labels)
+    ] + [
+        f"MATCH ()-[r:`{_quote(rel_type)}`]->() RETURN {len(labels) + i} AS i, count(r) AS c"
+        for i, rel_type in enumerate(types)
+    ]
+    found = (
+        {
+            int(r["i"]): int(r["c"])
+            for r in run_query(" UNION ALL ".join(branches), driver=driver, database=database)
+        }
+        if branches
+        else {}
+    )
+    return GraphCounts(
+        labels={label: found[i] for i, label in enumerate(labels)},
+        types={rel_type: found[len(labels) + i] for i, rel_type in enumerate(types)},
+    )
 
 
 def compare(
