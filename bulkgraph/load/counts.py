@@ -52,12 +52,14 @@ def graph_counts(driver: neo4j.Driver, database: str) -> GraphCounts:
             database=database,
         )
     ]
-    # each branch returns its position in labels + types: names need no quoting as values
+    # each branch returns its position in labels + types (names need no quoting as values),
+    # after the count: `RETURN 3 AS i, count(n)` would group by i, and a label without nodes
+    # (its token outlives them) would give no row at all
     branches = [
-        f"MATCH (n:`{_quote(label)}`) RETURN {i} AS i, count(n) AS c"
+        f"MATCH (n:`{_quote(label)}`) WITH count(n) AS c RETURN {i} AS i, c"
         for i, label in enumerate(labels)
     ] + [
-        f"MATCH ()-[r:`{_quote(rel_type)}`]->() RETURN {len(labels) + i} AS i, count(r) AS c"
+        f"MATCH ()-[r:`{_quote(rel_type)}`]->() WITH count(r) AS c RETURN {len(labels) + i} AS i, c"
         for i, rel_type in enumerate(types)
     ]
     found = (
