@@ -305,21 +305,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         names = set(getattr(item, "fixturenames", ()))
         if NEO4J_FIXTURES & names:
             item.add_marker(pytest.mark.neo4j)
-        module = item.nodeid.split("::", 1)[0]
+        module = _module(item)
         shared = next((f for f in SHARED_FIXTURES if f in names), None)
         if shared is not None or module not in groups:
             # a whole module stays on one worker: its module fixtures are built once
             groups[module] = shared or groups.get(module) or module
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid.split("::", 1)[0]]))
+        item.add_marker(pytest.mark.xdist_group(groups[_module(item)]))
     # The modules that ask `built_graphs` for a graph run last, one after the other. A graph
     # is copied aside only when the next one is asked for (tests/graph_cache.py), so a test
     # that writes to the server between two of them (empty_db clears it) threw the first one
     # away unkept: in file order the query estate was built three times. Stable: the order of
     # the modules within each part, and of the tests within a module, is kept.
     cached = {
-        item.nodeid.split("::", 1)[0]
-        for item in items
-        if "built_graphs" in getattr(item, "fixturenames", ())
+        _module(item) for item in items if "built_graphs" in getattr(item, "fixturenames", ())
     }
-    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] in cached)
+    items.sort(key=lambda item: _module(item) in cached)
+
+
+def _module(item: pytest.Item) -> str:
+    """The test file of an item, as its node id names it."""
+    return item.nodeid.split("::", 1)[0]
