@@ -234,7 +234,7 @@ def _fingerprints(
         if lines
         else pl.DataFrame(schema={"resource_key": pl.String, "line": pl.String})
     )
-    full = props.join(rel_text, on="resource_key", how="left").select(
+    full = props.join(rel_text, on="resource_key", how="left", maintain_order="left").select(
         pl.concat_str([pl.col("props"), pl.col("line").fill_null("")], separator="\x1e")
     )
     digests = [hashlib.sha1(t.encode("utf-8")).hexdigest()[:16] for t in full.to_series()]
@@ -384,9 +384,18 @@ def _write_nodes(
     nodes that are not stubs (what the temporal pass links)."""
     keys_frames: list[pl.DataFrame] = []
     for schema in NODES:
-        # each label's own fingerprints: joining them all to every label cost more
-        df = nodes[schema.label].join(
-            fps[schema.label], on="resource_key", how="left", suffix="_new"
+        # in the order of the uids (the snapshot id before each key: the keys' order), with
+        # the label's own fingerprints (joining all of them to every label cost more)
+        df = (
+            nodes[schema.label]
+            .sort("resource_key")
+            .join(
+                fps[schema.label],
+                on="resource_key",
+                how="left",
+                suffix="_new",
+                maintain_order="left",
+            )
         )
         df = df.with_columns(
             pl.col("fingerprint_new").alias("fingerprint"),
@@ -396,7 +405,7 @@ def _write_nodes(
         df = df.with_columns(
             pl.when(pl.col("stub").is_null()).then(pl.col(c)).otherwise(None).alias(c)
             for c in ("resource_key", "fingerprint")
-        ).sort("uid")
+        )
         path = out_dir / csvfolder.part_path(NODE_FILES, schema.group, sid)
         if df.height:
             cols = csvfmt.prop_cols(schema.columns)
@@ -422,9 +431,13 @@ def _write_rels(
         rs = _REL_BY_GROUP[group]
         if rs.dynamic is not None:  # written by the final pass
             continue
-        out = df.with_columns(
+        # sorted by the resource keys, the order of their uids (one snapshot id before
+        # each), on shorter text
+        out = df.sort(
+            ["start_rk", "end_rk", *(p.name for p in rs.props)], nulls_last=False
+        ).with_columns(
             uid(sid, pl.col("start_rk")).alias("start"), uid(sid, pl.col("end_rk")).alias("end")
-        ).sort(["start", "end", *(p.name for p in rs.props)], nulls_last=False)
+        )
         cols = [("start", "string"), ("end", "string"), *csvfmt.prop_cols(rs.props)]
         # ids are written like any other string: quoted and escaped
         result.multiline |= csvfmt.write_lines(
