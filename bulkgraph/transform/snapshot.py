@@ -28,7 +28,8 @@ from bulkgraph.extract.model import ApiResponse, Snapshot
 from bulkgraph.extract.operations import GLOBAL_REGION
 from bulkgraph.transform import csvfmt, dynamic
 from bulkgraph.transform.families import FAMILIES, FamilyCount, Graph, base
-from bulkgraph.transform.keys import resource_key, resource_key_of_list, uid
+from bulkgraph.transform.family import key_columns
+from bulkgraph.transform.keys import resource_key, uid
 from bulkgraph.transform.schema import (
     NODE_BY_LABEL,
     NODES,
@@ -108,20 +109,17 @@ def _nodes_frame(schema: NodeSchema, frames: list[pl.DataFrame]) -> pl.DataFrame
 
 def _rel_frame(schema: RelSchema, frames: list[pl.DataFrame]) -> pl.DataFrame:
     stub_cols = [c for side in ("start", "end") for _, c in schema.stub_columns(side)]
-    want = ["start_keys", "end_keys", *(p.name for p in schema.props), *stub_cols]
+    # each end's keys, one column per key of its label (`Graph.link`)
+    key_cols = [
+        *key_columns("start", len(NODE_BY_LABEL[schema.start].key_names)),
+        *key_columns("end", len(NODE_BY_LABEL[schema.end].key_names)),
+    ]
+    want = [*key_cols, *(p.name for p in schema.props), *stub_cols]
     parts = [f.select(want) for f in frames if f.height]
     if not parts:
         return pl.DataFrame()
     df = pl.concat(parts, how="vertical_relaxed")
-    # each end's list holds one value per key of its label (`Graph.link`)
-    ends = (("start_keys", schema.start), ("end_keys", schema.end))
-    return df.filter(
-        pl.all_horizontal(
-            pl.col(c).list.get(i).is_not_null()
-            for c, label in ends
-            for i in range(len(NODE_BY_LABEL[label].key_names))
-        )
-    )
+    return df.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in key_cols))
 
 
 def build_graph(snapshot: Snapshot) -> tuple[Graph, list[str]]:
@@ -334,11 +332,13 @@ def _resolved_rels(g: Graph, sid: str, nodes: dict[str, pl.DataFrame]) -> dict[s
         df = _rel_frame(rs, frames)
         if df.height == 0:
             continue
-        df = df.with_columns(
-            resource_key_of_list(
-                label, pl.col(f"{side}_keys"), len(NODE_BY_LABEL[label].keys)
-            ).alias(f"{side}_rk")
+        ends = {
+            side: (label, key_columns(side, len(NODE_BY_LABEL[label].key_names)))
             for label, side in ((start, "start"), (end, "end"))
+        }
+        df = df.with_columns(
+            resource_key(label, [pl.col(c) for c in cols]).alias(f"{side}_rk")
+            for side, (label, cols) in ends.items()
         )
         for label, side in ((start, "start"), (end, "end")):
             missing = df.join(
@@ -351,14 +351,14 @@ def _resolved_rels(g: Graph, sid: str, nodes: dict[str, pl.DataFrame]) -> dict[s
             stubs[label].append(
                 missing.select(
                     pl.col(f"{side}_rk").alias("resource_key"),
-                    *(pl.col(f"{side}_keys").list.get(i).alias(n) for i, n in enumerate(names)),
+                    *(pl.col(c).alias(n) for c, n in zip(ends[side][1], names, strict=True)),
                     # what the relationship declares its stub end keeps (a peer VPC's CIDR)
                     *(pl.col(col).alias(prop) for prop, col in rs.stub_columns(side)),
                 )
             )
         rels[rs.group] = df.unique(
             ["start_rk", "end_rk", *(p.name for p in rs.props)], maintain_order=True
-        ).select("start_keys", "end_keys", "start_rk", "end_rk", *(p.name for p in rs.props))
+        ).select("start_rk", "end_rk", *(p.name for p in rs.props))
     stub_keys = {label: {"resource_key", *NODE_BY_LABEL[label].key_names} for label in stubs}
     for label, frames in stubs.items():
         found = pl.concat(frames, how="diagonal_relaxed")
