@@ -189,12 +189,11 @@ def _fingerprints(
     texts: dict[str, pl.DataFrame] = {}
     for label, df in nodes.items():
         schema = NODE_BY_LABEL[label]
-        cols = [(p.name, p.type) for p in schema.columns if p.name not in _FP_EXCLUDED]
-        texts[label] = df.filter(pl.col("stub").is_null()).select(
+        cols = csvfmt.prop_cols(tuple(p for p in schema.columns if p.name not in _FP_EXCLUDED))
+        own = df.filter(pl.col("stub").is_null())
+        texts[label] = own.select(
             "resource_key",
-            pl.concat_str([csvfmt.encode(pl.col(n), t) for n, t in cols], separator=",").alias(
-                "props"
-            ),
+            pl.concat_str(csvfmt.cells(own, cols), separator=",").alias("props"),
         )
     props = pl.concat(texts.values())
     lines: list[pl.DataFrame] = []
@@ -202,7 +201,7 @@ def _fingerprints(
         rschema = _REL_BY_GROUP[group]
         if rschema.type == "CONTAINS" and rschema.start == "Snapshot":
             continue
-        cells = [csvfmt.encode(pl.col(p.name), p.type) for p in rschema.props]
+        cells = csvfmt.cells(df, csvfmt.prop_cols(rschema.props))
         pair_text = pair_texts.get(group)
         if pair_text is not None and rschema.dynamic is not None:
             cells.append(pl.col("_dynamic").fill_null(""))
@@ -235,7 +234,9 @@ def _fingerprints(
     full = props.join(rel_text, on="resource_key", how="left", maintain_order="left").select(
         pl.concat_str([pl.col("props"), pl.col("line").fill_null("")], separator="\x1e")
     )
-    digests = [hashlib.sha1(t.encode("utf-8")).hexdigest()[:16] for t in full.to_series()]
+    # hashed as the UTF-8 bytes polars holds: no Python string decoded and encoded again
+    texts_utf8 = full.to_series().cast(pl.Binary).to_list()
+    digests = [hashlib.sha1(t).hexdigest()[:16] for t in texts_utf8]
     out: dict[str, pl.DataFrame] = {}
     at = 0
     for label, df in texts.items():  # `full` holds the labels' rows in this order
