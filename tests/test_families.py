@@ -143,7 +143,7 @@ def test_relationship_ends_follow_the_declared_keys() -> None:
     g = Graph("s")
     g.link(r, pl.DataFrame({"id": ["i-1"], "col_b": ["B"], "col_a": ["A"]}))
     frame = g.rels[("LINKS", "Instance", "Two")][0]
-    assert frame.to_dicts() == [{"start_keys": ["i-1"], "end_keys": ["A", "B"]}]
+    assert frame.to_dicts() == [{"start_key0": "i-1", "end_key0": "A", "end_key1": "B"}]
     with pytest.raises(ValueError, match=r"Two is keyed by a, b, the columns given are for a"):
         rel("LINKS", INSTANCE, two, end_cols={"a": "x"})
 

@@ -64,7 +64,8 @@ class Graph:
         self.nodes[label].append(df)
 
     def rel(self, type_: str, start: str, end: str, df: pl.DataFrame) -> None:
-        """`df` holds `start_keys` and `end_keys` (List[String]) and the properties."""
+        """`df` holds each end's keys (`key_columns`, strings, in its label's key order) and
+        the properties."""
         self.rels[(type_, start, end)].append(df)
 
     def put(self, schema: NodeSchema, df: pl.DataFrame) -> None:
@@ -91,8 +92,8 @@ class Graph:
             schema.start,
             schema.end,
             df.select(
-                keys(*schema.start_cols).alias("start_keys"),
-                keys(*schema.end_cols).alias("end_keys"),
+                *keys("start", schema.start_cols),
+                *keys("end", schema.end_cols),
                 *(p.name for p in schema.props),
                 *(
                     pl.col(col).alias(name)
@@ -127,8 +128,11 @@ class Graph:
             )
         df = pl.concat(frames, how="diagonal_relaxed")
         return df.select(
-            *(pl.col("start_keys").list.get(i).alias(c) for i, c in enumerate(schema.start_cols)),
-            *(pl.col("end_keys").list.get(i).alias(c) for i, c in enumerate(schema.end_cols)),
+            *(
+                pl.col(k).alias(c)
+                for side, cols in (("start", schema.start_cols), ("end", schema.end_cols))
+                for k, c in zip(key_columns(side, len(cols)), cols, strict=True)
+            ),
             *(pl.col(p.name).cast(dtypes[p.name]) for p in schema.props),
         )
 
@@ -148,9 +152,18 @@ class Graph:
         self.dynamic[schema.group].append(df.select(schema.dynamic.by, "key", "value"))
 
 
-def keys(*cols: str | pl.Expr) -> pl.Expr:
-    exprs = [pl.col(c) if isinstance(c, str) else c for c in cols]
-    return pl.concat_list([e.cast(pl.String) for e in exprs])
+def key_columns(side: str, count: int) -> list[str]:
+    """The columns of a relationship frame (`Graph.rel`) holding the `count` keys of its
+    `side` ("start" or "end") end: flat columns, not one list column (building and reading
+    lists cost more CPU; docs/benchmarks.md)."""
+    return [f"{side}_key{i}" for i in range(count)]
+
+
+def keys(side: str, cols: tuple[str, ...]) -> list[pl.Expr]:
+    """The columns `cols` (an end's keys, in its label's order) as the `key_columns` of
+    `side`, as text."""
+    names = key_columns(side, len(cols))
+    return [pl.col(c).cast(pl.String).alias(n) for c, n in zip(cols, names, strict=True)]
 
 
 def sourced(*decls: NodeSchema | RelSchema | Prop) -> tuple[Prop, ...]:

@@ -24,12 +24,6 @@ def resource_key(label: str, keys: list[pl.Expr]) -> pl.Expr:
     return pl.concat_str([pl.lit(label), *(escape(k) for k in keys)], separator="|")
 
 
-def resource_key_of_list(label: str, keys: pl.Expr, count: int) -> pl.Expr:
-    """The same as `resource_key` for a List[String] column of `count` key values, none
-    null (element by element: `list.eval` costs several times more)."""
-    return resource_key(label, [keys.list.get(i) for i in range(count)])
-
-
 def resource_key_text(label: str, keys: list[str]) -> str:
     return "|".join([label, *(escape_text(k) for k in keys)])
 
