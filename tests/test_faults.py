@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -311,18 +312,16 @@ def test_a_kill_after_the_staged_swap_started_keeps_the_new_graph(
     assert (estate.home.root / JOURNAL).exists()
     assert estate.serving()
 
-    # the next command is an import that fails (its manifest expects one node too many)
+    # the next command is an import that fails: the importer refuses a relationship to a
+    # node that does not exist (early, so that no staging server starts for nothing)
     broken = tmp_path / "broken"
-    broken.mkdir()
-    csv_dir = estate.work(estate.current or "A") / "csv"
-    for item in csv_dir.iterdir():
-        (broken / item.name).symlink_to(item)
-    manifest = json.loads((csv_dir / "import-manifest.json").read_text())
-    manifest["nodes_per_label"]["Snapshot"] += 1
-    (broken / "import-manifest.json").unlink()
-    (broken / "import-manifest.json").write_text(json.dumps(manifest))
+    shutil.copytree(estate.work(estate.current or "A") / "csv", broken)
+    part = next((broken / "relationships" / "BELONGS_TO__Instance__VPC").glob("2*.csv"))
+    with part.open("a", encoding="utf-8") as fh:
+        fh.write("nope|Instance|i-0,nope|VPC|vpc-0\n")
     failed = bulkgraph(estate.home, "import", str(broken), "--json", check=False)
     assert failed.returncode == 1
+    assert "nope|" in failed.stderr  # the importer's refusal
     assert "interrupted swap was completed" in failed.stderr
     # the new graph, also after a restart of the server
     estate.set_serving(False)
