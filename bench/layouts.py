@@ -81,14 +81,29 @@ def median_latency(latency: dict[str, Any]) -> float:
     return statistics.median(s["median_seconds"] for per in latency.values() for s in per.values())
 
 
+def question_ratios(snapshots: dict[str, Any], versions: dict[str, Any]) -> dict[str, float]:
+    """Per question: the median over the snapshots timed of versions / snapshots latency."""
+    return {
+        q: statistics.median(
+            versions["asof"][q][sid]["median_seconds"]
+            / max(snapshots["asof"][q][sid]["median_seconds"], 1e-9)
+            for sid in per
+        )
+        for q, per in snapshots["asof"].items()
+    }
+
+
 def compare(snapshots: dict[str, Any], versions: dict[str, Any]) -> dict[str, Any]:
     """The versions layout against the snapshots layout, and issue #20's targets as measured.
 
     The year targets (from nothing in 5 minutes, nightly in 60 s) are meant for
-    `--snapshots 365`; they are evaluated on whatever estate the run used.
+    `--snapshots 365`; they are evaluated on whatever estate the run used. "As-of questions
+    no slower" holds for each question: one median over all of them hid a question twice as
+    slow behind two faster ones.
     """
     records_ratio = versions["records"] / max(snapshots["records"], 1)
     latency_ratio = versions["asof_median_seconds"] / max(snapshots["asof_median_seconds"], 1e-9)
+    per_question = question_ratios(snapshots, versions)
     same_rows = all(
         versions["asof"][q][sid]["rows"] == snapshots["asof"][q][sid]["rows"]
         for q in snapshots["asof"]
@@ -98,12 +113,13 @@ def compare(snapshots: dict[str, Any], versions: dict[str, Any]) -> dict[str, An
         "records_ratio": round(records_ratio, 4),
         "store_ratio": round(versions["store_bytes"] / max(snapshots["store_bytes"], 1), 4),
         "asof_latency_ratio": round(latency_ratio, 3),
+        "asof_latency_ratio_per_question": {q: round(r, 3) for q, r in per_question.items()},
         "asof_same_row_counts": same_rows,
         "targets": {
             "records_at_most_a_tenth": records_ratio <= 0.10,
             "versions_rebuild_under_5_min": versions["rebuild_seconds"] < 300,
             "versions_nightly_under_60_s": versions["nightly_seconds"] < 60,
-            "asof_no_slower": latency_ratio <= 1.0,
+            "asof_no_slower": max(per_question.values(), default=0.0) <= 1.0,
         },
     }
 

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bench.baseline import BaselineResult, parse_field, read_part
 from bench.bench import compared_rate, format_table
+from bench.layouts import compare
 from bench.memory import PeakSampler, cpu_ticks, steal_percent, tree_pids
 from bulkgraph.csvfolder import Manifest, read_manifest
 
@@ -270,7 +273,24 @@ def check_results(out: Path, work: Path) -> None:
     assert lay["comparison"]["records_ratio"] == pytest.approx(
         ver["records"] / snap["records"], abs=1e-4
     )
+    assert set(lay["comparison"]["asof_latency_ratio_per_question"]) == set(snap["asof"])
     assert "layouts:" in (out / "bench.md").read_text()
+
+
+def test_as_of_no_slower_holds_for_each_question() -> None:
+    def layout(seconds: dict[str, float]) -> dict[str, Any]:
+        asof = {q: {"s1": {"median_seconds": t, "rows": 1}} for q, t in seconds.items()}
+        median = statistics.median(seconds.values())
+        return {"records": 10, "store_bytes": 1, "rebuild_seconds": 1, "nightly_seconds": 1,
+                "asof": asof, "asof_median_seconds": median}  # fmt: skip
+
+    snapshots = layout({"a": 1.0, "b": 1.0, "c": 1.0})
+    # two questions faster, one twice as slow: the median says faster, the target says no
+    mixed = compare(snapshots, layout({"a": 0.5, "b": 0.8, "c": 2.0}))
+    assert mixed["asof_latency_ratio"] == 0.8
+    assert mixed["asof_latency_ratio_per_question"] == {"a": 0.5, "b": 0.8, "c": 2.0}
+    assert mixed["targets"]["asof_no_slower"] is False
+    assert compare(snapshots, layout({"a": 0.5, "b": 0.8, "c": 1.0}))["targets"]["asof_no_slower"]
 
 
 def test_baseline_compares_the_rate_after_its_first_snapshot() -> None:
