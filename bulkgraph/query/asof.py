@@ -61,10 +61,15 @@ class AsOfError(BulkgraphError):
 
 def holds(var: str, param: str = AS_OF) -> str:
     """The Cypher predicate: element `var` holds at time `$param` (contract: "Asking as of
-    T"; elements without `valid_from`, Snapshot and Tag, always hold)."""
+    T"; elements without `valid_from`, Snapshot and Tag, always hold).
+
+    `coalesce(x.p <= T, true)` is `x.p IS NULL OR x.p <= T` for a datetime `p`, but reads
+    `p` once where the `IS NULL OR` form reads it twice: every element a query touches
+    pays this, and in internet-reachable the reads were a fifth of its db hits (issue #20;
+    docs/versions-layout.md)."""
     return (
-        f"({var}.valid_from IS NULL OR {var}.valid_from <= ${param})"
-        f" AND ({var}.valid_to IS NULL OR ${param} < {var}.valid_to)"
+        f"coalesce({var}.valid_from <= ${param}, true)"
+        f" AND coalesce(${param} < {var}.valid_to, true)"
     )
 
 
