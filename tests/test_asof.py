@@ -119,7 +119,7 @@ def test_pattern_comprehensions_subqueries_and_predicates() -> None:
         " WHERE x.a = 1 } AS n"
     )
     out = rw("MATCH (i) RETURN COLLECT { MATCH (i)-[:B]->(g) RETURN g.id AS x ORDER BY x } AS g")
-    assert out.count(" WHERE (") == 4  # i outside, i, the relationship and g inside
+    assert out.count(f" WHERE {holds('')[:9]}") == 4  # i outside, i, the relationship and g inside
     # a bare pattern predicate may not introduce variables: it becomes EXISTS { }
     assert rw("MATCH (i) WHERE NOT (i)-[:B]->(:G) RETURN i") == (
         f"MATCH (i{w('i')}) WHERE NOT EXISTS {{ (i{w('i')})-[_asof1:B{w('_asof1')}]->"
