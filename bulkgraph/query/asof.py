@@ -501,7 +501,15 @@ class _Rewriter:
                     pending_rel = None
                     continue
                 if prev in ("", "rel", "group"):
-                    i, is_snapshot = self.node(i)
+                    # a relationship holds only while both its ends do (contract: a run
+                    # lies within its ends' versions), so a node next to one needs no
+                    # predicate of its own: half the as-of work of a path (issue #20)
+                    implied = (
+                        pending_rel is not None
+                        and pending_rel[1] != ["NEXT"]
+                        and not self.quantified_before(i)
+                    ) or self.relationship_ahead(self.match[i] + 1)
+                    i, is_snapshot = self.node(i, implied)
                     if pending_rel is not None and is_snapshot:
                         self.snapshot_rel(*pending_rel)
                     pending_rel = None
@@ -520,6 +528,30 @@ class _Rewriter:
         if prev == "rel":
             self.fail(i, "a relationship pattern must end at a node pattern")
         return i
+
+    def relationship_ahead(self, i: int) -> bool:
+        """Tokens at i begin a relationship pattern, not quantified, that gets the as-of
+        predicate (any but NEXT, which links Snapshot nodes)."""
+        if not self.rel_start(i):
+            return False
+        k = i + (2 if self.tok(i) == "<" else 1)
+        if self.tok(k) != "[":  # `-->`: it gets a generated variable and the predicate
+            return self.tok(k + 1 + (self.tok(k + 1) == ">")) == "("
+        close = self.match[k]
+        after = close + 2 + (self.tok(close + 2) == ">")  # past `]-` or `]->`
+        if self.tok(after) != "(":
+            return False  # quantified: {0,n} may match no relationship at all
+        k += 1
+        if self.name(k) and self.word(k) not in ("WHERE", "IS"):
+            k += 1
+        if self.tok(k) != ":" and self.word(k) != "IS":
+            return True
+        return self.label_expression(k, close)[1] != ["NEXT"]
+
+    def quantified_before(self, i: int) -> bool:
+        """The relationship pattern just before the node pattern at i has a quantifier
+        (`]->{0,3}(`, `-->+(`): it may match no relationship, so it implies nothing."""
+        return self.tok(i - 1) not in ("-", ">")
 
     def snapshot_rel(self, i: int, types: list[str]) -> None:
         if types != ["NEXT"]:
@@ -575,9 +607,12 @@ class _Rewriter:
             i += 1
         return i, names
 
-    def element(self, open_: int, close: int, what: str) -> tuple[str, list[str]]:
+    def element(
+        self, open_: int, close: int, what: str, implied: bool = False
+    ) -> tuple[str, list[str]]:
         """The inside of a node or relationship pattern: variable, labels or types,
-        properties, WHERE. Adds the as-of predicate unless it is a Snapshot node."""
+        properties, WHERE. Adds the as-of predicate unless it is a Snapshot node or
+        `implied` (a node next to a relationship that gets it)."""
         i = open_ + 1
         var = ""
         if self.name(i) and self.word(i) not in ("WHERE", "IS"):
@@ -609,6 +644,8 @@ class _Rewriter:
             self.frames[-1].append(_Node(var, label, dropped > 0, kept > 0, inline))
         if is_snapshot or (what == "relationship" and names == ["NEXT"]):
             return var, names  # Snapshot nodes and the NEXT between them always hold
+        if implied:
+            return var, names
         if what == "relationship" and "NEXT_VERSION" in names:
             self.fail(open_, "NEXT_VERSION links snapshots: a question about one cannot use it")
         if not var:
@@ -655,9 +692,9 @@ class _Rewriter:
                 self.replace(self.toks[entries[n - 1][1] - 1].end, self.toks[value_end - 1].end, "")
         return close + 1, *counts
 
-    def node(self, i: int) -> tuple[int, bool]:
+    def node(self, i: int, implied: bool = False) -> tuple[int, bool]:
         close = self.match[i]
-        var, names = self.element(i, close, "node")
+        var, names = self.element(i, close, "node", implied)
         return close + 1, "Snapshot" in names or var in self.snapshot_vars
 
     def relationship(self, i: int) -> tuple[int, list[str]]:
