@@ -10,7 +10,10 @@ kind of text into the second:
 - every node and relationship pattern, wherever it stands (MATCH and OPTIONAL MATCH,
   pattern comprehensions, EXISTS / COUNT / COLLECT subqueries, quantified path patterns,
   pattern predicates) gets the as-of predicate as an inline `WHERE`; an anonymous element
-  gets a generated variable (`_asof1`, ...) to hang it on;
+  gets a generated variable (`_asof1`, ...) to hang it on; except a node pattern next to
+  a relationship pattern (not quantified, not NEXT): a relationship's run lies within its
+  ends' versions, so its predicate is theirs too (checking them again cost internet-
+  reachable a third of its time, issue #20);
 - `snapshot_id: $snapshot_id` is dropped from property maps, and a read `x.snapshot_id`
   becomes `$snapshot_id` (every element the query sees belongs to that snapshot);
 - a `Snapshot` node keeps its match: Snapshot nodes exist in both layouts;
