@@ -10,7 +10,10 @@ kind of text into the second:
 - every node and relationship pattern, wherever it stands (MATCH and OPTIONAL MATCH,
   pattern comprehensions, EXISTS / COUNT / COLLECT subqueries, quantified path patterns,
   pattern predicates) gets the as-of predicate as an inline `WHERE`; an anonymous element
-  gets a generated variable (`_asof1`, ...) to hang it on;
+  gets a generated variable (`_asof1`, ...) to hang it on; except a node pattern next to
+  a relationship pattern (not quantified, not NEXT): a relationship's run lies within its
+  ends' versions, so its predicate is theirs too (checking them again cost internet-
+  reachable a third of its time, issue #20);
 - `snapshot_id: $snapshot_id` is dropped from property maps, and a read `x.snapshot_id`
   becomes `$snapshot_id` (every element the query sees belongs to that snapshot);
 - a `Snapshot` node keeps its match: Snapshot nodes exist in both layouts;
@@ -61,10 +64,15 @@ class AsOfError(BulkgraphError):
 
 def holds(var: str, param: str = AS_OF) -> str:
     """The Cypher predicate: element `var` holds at time `$param` (contract: "Asking as of
-    T"; elements without `valid_from`, Snapshot and Tag, always hold)."""
+    T"; elements without `valid_from`, Snapshot and Tag, always hold).
+
+    `coalesce(x.p <= T, true)` is `x.p IS NULL OR x.p <= T` for a datetime `p`, but reads
+    `p` once where the `IS NULL OR` form reads it twice: every element a query touches
+    pays this, and in internet-reachable the reads were a fifth of its db hits (issue #20;
+    docs/versions-layout.md)."""
     return (
-        f"({var}.valid_from IS NULL OR {var}.valid_from <= ${param})"
-        f" AND ({var}.valid_to IS NULL OR ${param} < {var}.valid_to)"
+        f"coalesce({var}.valid_from <= ${param}, true)"
+        f" AND coalesce(${param} < {var}.valid_to, true)"
     )
 
 
@@ -496,7 +504,15 @@ class _Rewriter:
                     pending_rel = None
                     continue
                 if prev in ("", "rel", "group"):
-                    i, is_snapshot = self.node(i)
+                    # a relationship holds only while both its ends do (contract: a run
+                    # lies within its ends' versions), so a node next to one needs no
+                    # predicate of its own: half the as-of work of a path (issue #20)
+                    implied = (
+                        pending_rel is not None
+                        and pending_rel[1] != ["NEXT"]
+                        and not self.quantified_before(i)
+                    ) or self.relationship_ahead(self.match[i] + 1)
+                    i, is_snapshot = self.node(i, implied)
                     if pending_rel is not None and is_snapshot:
                         self.snapshot_rel(*pending_rel)
                     pending_rel = None
@@ -515,6 +531,30 @@ class _Rewriter:
         if prev == "rel":
             self.fail(i, "a relationship pattern must end at a node pattern")
         return i
+
+    def relationship_ahead(self, i: int) -> bool:
+        """Tokens at i begin a relationship pattern, not quantified, that gets the as-of
+        predicate (any but NEXT, which links Snapshot nodes)."""
+        if not self.rel_start(i):
+            return False
+        k = i + (2 if self.tok(i) == "<" else 1)
+        if self.tok(k) != "[":  # `-->`: it gets a generated variable and the predicate
+            return self.tok(k + 1 + (self.tok(k + 1) == ">")) == "("
+        close = self.match[k]
+        after = close + 2 + (self.tok(close + 2) == ">")  # past `]-` or `]->`
+        if self.tok(after) != "(":
+            return False  # quantified: {0,n} may match no relationship at all
+        k += 1
+        if self.name(k) and self.word(k) not in ("WHERE", "IS"):
+            k += 1
+        if self.tok(k) != ":" and self.word(k) != "IS":
+            return True
+        return self.label_expression(k, close)[1] != ["NEXT"]
+
+    def quantified_before(self, i: int) -> bool:
+        """The relationship pattern just before the node pattern at i has a quantifier
+        (`]->{0,3}(`, `-->+(`): it may match no relationship, so it implies nothing."""
+        return self.tok(i - 1) not in ("-", ">")
 
     def snapshot_rel(self, i: int, types: list[str]) -> None:
         if types != ["NEXT"]:
@@ -570,9 +610,12 @@ class _Rewriter:
             i += 1
         return i, names
 
-    def element(self, open_: int, close: int, what: str) -> tuple[str, list[str]]:
+    def element(
+        self, open_: int, close: int, what: str, implied: bool = False
+    ) -> tuple[str, list[str]]:
         """The inside of a node or relationship pattern: variable, labels or types,
-        properties, WHERE. Adds the as-of predicate unless it is a Snapshot node."""
+        properties, WHERE. Adds the as-of predicate unless it is a Snapshot node or
+        `implied` (a node next to a relationship that gets it)."""
         i = open_ + 1
         var = ""
         if self.name(i) and self.word(i) not in ("WHERE", "IS"):
@@ -604,6 +647,8 @@ class _Rewriter:
             self.frames[-1].append(_Node(var, label, dropped > 0, kept > 0, inline))
         if is_snapshot or (what == "relationship" and names == ["NEXT"]):
             return var, names  # Snapshot nodes and the NEXT between them always hold
+        if implied:
+            return var, names
         if what == "relationship" and "NEXT_VERSION" in names:
             self.fail(open_, "NEXT_VERSION links snapshots: a question about one cannot use it")
         if not var:
@@ -650,9 +695,9 @@ class _Rewriter:
                 self.replace(self.toks[entries[n - 1][1] - 1].end, self.toks[value_end - 1].end, "")
         return close + 1, *counts
 
-    def node(self, i: int) -> tuple[int, bool]:
+    def node(self, i: int, implied: bool = False) -> tuple[int, bool]:
         close = self.match[i]
-        var, names = self.element(i, close, "node")
+        var, names = self.element(i, close, "node", implied)
         return close + 1, "Snapshot" in names or var in self.snapshot_vars
 
     def relationship(self, i: int) -> tuple[int, list[str]]:
