@@ -408,8 +408,11 @@ def _leaves(plan: Any) -> list[str]:
     return [leaf for child in children for leaf in _leaves(child)]
 
 
-def _create_indexes(db: Any, labels: tuple[str, ...]) -> None:
-    """The layouts' indexes of `labels` (not the uid constraints), online."""
+def _index_the_data(db: Any, labels: tuple[str, ...]) -> None:
+    """The layouts' indexes of `labels` (not the uid constraints), online, and no plan an
+    earlier test cached. Made after the data: an index is sampled when built, so the
+    planner's statistics are the graph's (made before it, they depended on when sampling
+    ran, and ip-owner's plan changed between runs)."""
     from bulkgraph.transform.schema import index_statements, versions_index_statements
 
     with db.driver().session(database="neo4j") as session, session.begin_transaction() as tx:
@@ -420,6 +423,7 @@ def _create_indexes(db: Any, labels: tuple[str, ...]) -> None:
                 tx.run(statement.rstrip(";")).consume()
         tx.commit()
     db.run_autocommit("CALL db.awaitIndexes(300)")
+    db.run_autocommit("CALL db.clearQueryCaches()")
 
 
 @pytest.mark.slow
@@ -427,13 +431,10 @@ def test_the_planner_starts_where_the_snapshots_layout_text_anchors(empty_db: An
     """Issue #20: in the versions layout, instance-ingress as of T started from every
     SecurityGroup version and filtered the instance last (1.4 s against 55 ms). Now it
     starts from the instance, and ip-owner still seeks its address by the `ip` index."""
-    # indexes made on the data are sampled when built (made before it, their statistics
-    # depended on when sampling ran: ip-owner's plan changed between runs); no cached plan
     empty_db.run(_PLAN_ESTATE)
-    _create_indexes(
+    _index_the_data(
         empty_db, ("Instance", "SecurityGroup", "IPRange", "IPAddress", "NetworkInterface")
     )
-    empty_db.run_autocommit("CALL db.clearQueryCaches()")
     pack = load_pack()
     params = {"snapshot_id": "s", "as_of": neo4j.time.DateTime(2026, 1, 2, 2, 0, 0)}
 
@@ -500,12 +501,9 @@ def test_the_reachability_core_does_not_start_at_the_shared_range(empty_db: Any)
     share the core and in exposed-not-reachable's open rules: the ALLOWED relationships are
     expanded from the group, or between the group and the range, never from the range out."""
     empty_db.run(_SHARED_RANGE_ESTATE)
-    # indexes made on the data are sampled when built: the planner's statistics are the
-    # graph's, not an empty index's; and no plan cached by an earlier test is reused
-    _create_indexes(
+    _index_the_data(
         empty_db, ("Instance", "SecurityGroup", "IPRange", "NetworkInterface", "Snapshot")
     )
-    empty_db.run_autocommit("CALL db.clearQueryCaches()")
     pack = load_pack()
     params = {
         "snapshot_id": "s",
