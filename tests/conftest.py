@@ -49,9 +49,12 @@ Tests that use these fixtures get the ``neo4j`` marker automatically
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import neo4j
 import pytest
@@ -65,6 +68,9 @@ from bulkgraph.settings import Settings, get_settings
 if TYPE_CHECKING:
     from graph_cache import BuiltGraphs
     from query_estate import QueryGraphs
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 NEO4J_FIXTURES = {"neo4j_server", "managed_neo4j", "empty_db", "built_graphs"}
 
@@ -175,6 +181,22 @@ def import_settings() -> Settings:
             "neo4j_home": None,
         }
     )
+
+
+def with_a_dangling_relationship(csv_dir: Path, into: Path) -> None:
+    """A copy of a CSV folder that `neo4j-admin import` refuses early: one relationship row
+    whose ends (`nope|...`) are no node's id; the importer's error quotes it."""
+    shutil.copytree(csv_dir, into)
+    part = next((into / "relationships" / "BELONGS_TO__Instance__VPC").glob("2*.csv"))
+    with part.open("a", encoding="utf-8") as fh:
+        fh.write("nope|Instance|i-0,nope|VPC|vpc-0\n")
+
+
+def two_at_a_time(ask: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """`ask` of every item, on two threads (each query on its own session of the shared
+    driver), in order: one question at a time left one of the server's two cores idle."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(ask, items))
 
 
 @pytest.fixture

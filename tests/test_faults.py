@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from typing import Any
 
 import neo4j
 import pytest
-from conftest import TEST_MEMORY
+from conftest import TEST_MEMORY, with_a_dangling_relationship
 
 from bulkgraph import server
 from bulkgraph.load.settle import LOCK_FILE
@@ -315,10 +314,7 @@ def test_a_kill_after_the_staged_swap_started_keeps_the_new_graph(
     # the next command is an import that fails: the importer refuses a relationship to a
     # node that does not exist (early, so that no staging server starts for nothing)
     broken = tmp_path / "broken"
-    shutil.copytree(estate.work(estate.current or "A") / "csv", broken)
-    part = next((broken / "relationships" / "BELONGS_TO__Instance__VPC").glob("2*.csv"))
-    with part.open("a", encoding="utf-8") as fh:
-        fh.write("nope|Instance|i-0,nope|VPC|vpc-0\n")
+    with_a_dangling_relationship(estate.work(estate.current or "A") / "csv", broken)
     failed = bulkgraph(estate.home, "import", str(broken), "--json", check=False)
     assert failed.returncode == 1
     assert "nope|" in failed.stderr  # the importer's refusal

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ManagedNeo4j
+from conftest import ManagedNeo4j, with_a_dangling_relationship
 
 from bulkgraph.csvfolder import read_manifest
 from bulkgraph.errors import BulkgraphError
@@ -177,10 +177,7 @@ def test_rebuild_then_failed_rebuilds_leave_the_graph_serving(
 
     # a corrupt part file: a relationship to a node that does not exist
     corrupt = tmp_path / "corrupt"
-    shutil.copytree(all_csv, corrupt)
-    part = next((corrupt / "relationships" / "BELONGS_TO__Instance__VPC").glob("2*.csv"))
-    with part.open("a", encoding="utf-8") as fh:
-        fh.write("nope|Instance|i-0,nope|VPC|vpc-0\n")
+    with_a_dangling_relationship(all_csv, corrupt)
     with pytest.raises(BulkgraphError, match="live graph is unchanged") as failure:
         bulk_import(corrupt, empty_db.home)
     assert "nope|" in str(failure.value)  # the importer's own words name the bad row

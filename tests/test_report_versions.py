@@ -16,14 +16,13 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import neo4j
 import pytest
-from conftest import import_settings
+from conftest import import_settings, two_at_a_time
 from graph_cache import BuiltGraphs, graph_key
 from test_query_pipeline import ID
 from versions_estate import ACCOUNT_ID, S2, S3, S4, S5, History
@@ -127,16 +126,11 @@ def _facts(drv: neo4j.Driver) -> Facts:
         nights_since=data.nights(drv, since, "neo4j"),
         estate_since=data.estate(drv, since, "neo4j"),
         exposure=[(x.series.query, x.counts) for x in data.exposure(drv, win, "neo4j").lines],
-        timelines=dict(zip(keys, _timelines(drv, win, keys), strict=True)),
+        timelines=dict(
+            zip(keys, two_at_a_time(lambda k: timeline(drv, win, k, "neo4j"), keys), strict=True)
+        ),
         new_versions_d27=new_versions["n"],
     )
-
-
-def _timelines(drv: neo4j.Driver, win: data.Window, keys: list[str]) -> list[Timeline]:
-    """Every key's timeline, two at a time (each on its own session): one at a time, the
-    server used one core of two for a few hundred small questions."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(lambda key: timeline(drv, win, key, "neo4j"), keys))
 
 
 @pytest.fixture(scope="module")

@@ -21,14 +21,13 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import neo4j
 import pytest
 import query_estate
-from conftest import import_settings
+from conftest import import_settings, two_at_a_time
 from graph_cache import BuiltGraphs, graph_key
 from query_estate import QueryGraphs
 from test_query_pipeline import ID, SAMPLES, _interface_of
@@ -139,11 +138,9 @@ def collect(driver: neo4j.Driver, history: History) -> Answers:
             driver, query, params, snapshot=sid, database="neo4j", layout=answers.layout
         ).rows
 
-    # ~350 questions a layout, each on its own session: the server answers two at once, as
-    # a user's tools would ask it (one at a time, the server used one core of two)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for (query, params, sid), rows in zip(asked, pool.map(ask, asked), strict=True):
-            answers.rows[(query.name, json.dumps(params, sort_keys=True), sid)] = rows
+    # ~350 questions a layout
+    for (query, params, sid), rows in zip(asked, two_at_a_time(ask, asked), strict=True):
+        answers.rows[(query.name, json.dumps(params, sort_keys=True), sid)] = rows
     for old, new in itertools.pairwise(snapshots):
         found = diff_snapshots(driver, old.snapshot_id, new.snapshot_id, database="neo4j")
         answers.diffs[(old.snapshot_id, new.snapshot_id)] = found.changes
