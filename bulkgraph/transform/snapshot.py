@@ -107,13 +107,15 @@ def _nodes_frame(schema: NodeSchema, frames: list[pl.DataFrame]) -> pl.DataFrame
     return pl.concat(parts) if parts else pl.DataFrame(schema=dtypes)
 
 
+def _end_keys(label: str, side: str) -> list[str]:
+    """The columns of a relationship frame holding its `side` end's keys, one per key of
+    the end's `label` (`Graph.link`)."""
+    return key_columns(side, len(NODE_BY_LABEL[label].key_names))
+
+
 def _rel_frame(schema: RelSchema, frames: list[pl.DataFrame]) -> pl.DataFrame:
     stub_cols = [c for side in ("start", "end") for _, c in schema.stub_columns(side)]
-    # each end's keys, one column per key of its label (`Graph.link`)
-    key_cols = [
-        *key_columns("start", len(NODE_BY_LABEL[schema.start].key_names)),
-        *key_columns("end", len(NODE_BY_LABEL[schema.end].key_names)),
-    ]
+    key_cols = [*_end_keys(schema.start, "start"), *_end_keys(schema.end, "end")]
     want = [*key_cols, *(p.name for p in schema.props), *stub_cols]
     parts = [f.select(want) for f in frames if f.height]
     if not parts:
@@ -334,7 +336,7 @@ def _resolved_rels(g: Graph, sid: str, nodes: dict[str, pl.DataFrame]) -> dict[s
         if df.height == 0:
             continue
         ends = {
-            side: (label, key_columns(side, len(NODE_BY_LABEL[label].key_names)))
+            side: (label, _end_keys(label, side))
             for label, side in ((start, "start"), (end, "end"))
         }
         df = df.with_columns(
