@@ -312,6 +312,40 @@ def test_nesting_depth_is_measured_before_parsing() -> None:
         jsonread.loads(b"[" * 1_000_000 + b"]" * 1_000_000, "f")
 
 
+#: texts where a fast JSON parser and Python's differ: out-of-range numbers, NaN, lone
+#: surrogates (escaped and as bytes), a BOM, integers past 64 bits, duplicate keys
+_PARSER_EDGES = [
+    b'{"a": 123456789012345678901234567890, "b": -9223372036854775809}',
+    b'{"a": NaN, "b": Infinity, "c": -Infinity}',
+    b'{"a": 1e400, "b": 1e-400, "c": -0.0, "d": 0.1e1, "e": 1E+2}',
+    b'{"a": "\\ud800"}',
+    b'{"a": "\xed\xa0\x80"}',
+    b'\xef\xbb\xbf{"a": 1}',
+    b'{"a": 1, "a": 2}',
+    b'{"a": "\\u0000\\ud83d\\ude00\x7f"}',
+    b'{"a": "x\ny"}',
+    b'{"a": "\xc0\xaf"}',
+    b'{"a": 01}',
+    b"[1,]",
+    b"",
+    '{"a": "\u00e9"}'.encode("utf-16"),
+]
+
+
+@pytest.mark.parametrize("text", _PARSER_EDGES)
+def test_what_is_read_and_refused_is_what_json_loads_reads_and_refuses(text: bytes) -> None:
+    try:
+        expected: Any = json.loads(text)
+    except ValueError:
+        with pytest.raises(InputError, match="f: not valid"):
+            jsonread.loads(text, "f")
+        return
+    got = jsonread.loads(text, "f")
+    # repr: NaN is not equal to itself, and -0.0 == 0.0 would hide a lost sign
+    assert repr(got) == repr(expected)
+    assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
+
+
 # --- 9: errors name the file and the record --------------------------------------------------
 
 
