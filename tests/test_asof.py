@@ -767,7 +767,7 @@ def _expected_instances(snapshot: str, value: Any, short: bool) -> list[str]:
 def _forms_graph(db: Any, layout: str) -> None:
     """`_FORMS` in the snapshots or the versions layout: each instance in group sg-1, which
     one rule opens to 0.0.0.0/0, and allowing IMDSv1 (so that instance-privileges lists it)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for sid, instances in _FORMS.items():
         for iid, ip, host in instances:
             rows.append({"sid": sid, "id": iid, "ip": ip, "host": host})
