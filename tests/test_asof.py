@@ -3,6 +3,7 @@ cannot carry over, and every query of the pack accepted by the real Neo4j once r
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -389,7 +390,8 @@ CALL (t0, ranges, groups) {
 }
 UNWIND range(0, 1999) AS n
 CREATE (i:Instance {uid: 'i' + n, resource_key: 'Instance|i-' + n, id: 'i-' + n,
-                    private_ip: '10.1.' + (n / 256) + '.' + (n % 256), valid_from: t0})
+                    private_ip: '10.1.' + (n / 256) + '.' + (n % 256), valid_from: t0,
+                    aws_hostname: 'ip-10-1-' + (n / 256) + '-' + (n % 256) + '.ec2.internal'})
 CREATE (ni:NetworkInterface {uid: 'ni' + n, resource_key: 'NetworkInterface|eni-' + n,
                              id: 'eni-' + n, valid_from: t0})-[:ATTACHED_TO {valid_from: t0}]->(i)
 CREATE (ni)-[:HAS_IP {kind: 'private', valid_from: t0}]->(:IPAddress {
@@ -429,11 +431,18 @@ def _index_the_data(db: Any, labels: tuple[str, ...]) -> None:
 @pytest.mark.slow
 def test_the_planner_starts_where_the_snapshots_layout_text_anchors(empty_db: Any) -> None:
     """Issue #20: in the versions layout, instance-ingress as of T started from every
-    SecurityGroup version and filtered the instance last (1.4 s against 55 ms). Now it
-    starts from the instance, and ip-owner still seeks its address by the `ip` index."""
+    SecurityGroup version and filtered the instance last (1.4 s against 55 ms). It then
+    started from a scan of every Instance version; now from the instance's index seeks
+    (`_assert_instance_seeks`), and ip-owner still seeks its address by the `ip` index."""
     empty_db.run(_PLAN_ESTATE)
+    t0 = {"valid_from": neo4j.time.DateTime(2026, 1, 1, 2, 0, 0, tzinfo=dt.UTC)}
+    empty_db.run(_FRONTS_AND_PEERS, sid=None, node=t0, rel=t0)
     _index_the_data(
-        empty_db, ("Instance", "SecurityGroup", "IPRange", "IPAddress", "NetworkInterface")
+        empty_db,
+        (
+            *("Instance", "SecurityGroup", "IPRange", "IPAddress", "NetworkInterface"),
+            *("VPC", "LoadBalancer", "TargetGroup"),
+        ),
     )
     pack = load_pack()
     params = {"snapshot_id": "s", "as_of": neo4j.time.DateTime(2026, 1, 2, 2, 0, 0)}
@@ -449,10 +458,136 @@ def test_the_planner_starts_where_the_snapshots_layout_text_anchors(empty_db: An
         return _leaves(summary.plan)
 
     ingress = leaves("instance-ingress", instance="i-7")
-    assert "NodeByLabelScan:i:Instance" in ingress, ingress
     assert not any("SecurityGroup" in leaf for leaf in ingress), ingress
     owner = leaves("ip-owner", ip="10.1.0.7")
     assert "NodeIndexSeek:RANGE INDEX a:IPAddress(ip) WHERE ip = $ip" in owner, owner
+    _assert_instance_seeks(empty_db, params, versions_text, instances=2000)
+
+
+#: the pack's questions about one instance (`instance` parameter): each finds it by index
+#: seeks, whatever form it is given in
+ONE_INSTANCE = (
+    "instance-ingress",
+    "instance-egress",
+    "instance-load-balancers",
+    "instance-peered-vpcs",
+    "instance-privileges",
+)
+#: leaves of a plan that find an instance by its forms: id, private IP, hostname, short
+#: hostname (a prefix of the hostname)
+_INSTANCE_SEEKS = {
+    "NodeIndexSeek:RANGE INDEX i:Instance(id) WHERE id = $instance",
+    "NodeIndexSeek:RANGE INDEX i:Instance(private_ip) WHERE private_ip = $instance",
+    "NodeIndexSeek:RANGE INDEX i:Instance(aws_hostname) WHERE aws_hostname = $instance",
+}
+
+
+#: what fronts an instance and where its VPC peers, in gen-estate's proportions (10 VPCs,
+#: one peering in two, 40 load balancers of 3 target groups each), for the instances of one
+#: snapshot ($sid; null: every version): without them the planner starts
+#: instance-load-balancers and instance-peered-vpcs at a label it knows to be empty
+_FRONTS_AND_PEERS = """
+MATCH (i:Instance) WHERE ($sid IS NULL AND i.snapshot_id IS NULL) OR i.snapshot_id = $sid
+WITH collect(i) AS instances
+UNWIND range(0, 9) AS v
+CREATE (vpc:VPC {id: 'vpc-' + v}) SET vpc += $node
+WITH instances, collect(vpc) AS vpcs
+CALL (vpcs) {
+  UNWIND range(0, 4) AS k
+  WITH vpcs[2 * k] AS a, vpcs[2 * k + 1] AS b, k
+  CREATE (a)-[r:PEERED_TO {status: 'active', id: 'pcx-' + k}]->(b) SET r += $rel
+}
+UNWIND range(0, 39) AS l
+CREATE (lb:LoadBalancer {arn: 'lb-' + l, name: 'lb-' + l}) SET lb += $node
+WITH instances, vpcs, collect(lb) AS lbs
+UNWIND range(0, 119) AS t
+CREATE (tg:TargetGroup {arn: 'tg-' + t, name: 'tg-' + t}) SET tg += $node
+WITH instances, vpcs, lbs[t / 3] AS lb, tg
+CREATE (lb)-[r:CONTAINS]->(tg) SET r += $rel
+WITH instances, vpcs, collect(tg) AS tgs
+UNWIND range(0, size(instances) - 1) AS n
+WITH instances[n] AS i, vpcs[n % 10] AS vpc, tgs[n % 120] AS tg
+CREATE (i)-[b:BELONGS_TO]->(vpc) SET b += $rel
+CREATE (tg)-[c:CONTAINS {port: 80}]->(i) SET c += $rel
+"""
+
+
+def _assert_instance_seeks(db: Any, params: dict[str, Any], text_of: Any, instances: int) -> None:
+    """Issue #20: the one-instance questions found their instance by reading every instance
+    of the snapshot (every version of every instance in the versions layout): 8-13 k db hits
+    on 2,000 instances x 20 snapshots. Each now starts from index seeks: the plan's leaves
+    on `i` are the seeks of the instance's forms (instance-privileges also has its
+    every-instance branch, behind `$instance IS NULL`), and PROFILE reads a few dozen
+    records where a scan would read at least one per instance in the snapshot."""
+    pack = load_pack()
+    for name in ONE_INSTANCE:
+        text = text_of(pack[name])
+        for value in ("i-7", "10.1.0.7", "ip-10-1-0-7.ec2.internal", "ip-10-1-0-7"):
+            run = params | {"instance": value}
+            plan = db.driver().execute_query("EXPLAIN " + text, run, database_="neo4j").summary.plan
+            assert plan is not None
+            # a seek may cache the property it read: `..., cache[i.id]`
+            on_i = {leaf.split(", cache[")[0] for leaf in _leaves(plan) if "i:Instance" in leaf}
+            seeks = {leaf for leaf in on_i if leaf in _INSTANCE_SEEKS}
+            prefix = {
+                leaf
+                for leaf in on_i
+                if leaf.startswith("NodeIndexSeekByRange:RANGE INDEX i:Instance(aws_hostname)")
+                and "STARTS WITH" in leaf
+            }
+            rest = on_i - seeks - prefix
+            if name == "instance-privileges":
+                assert seeks == _INSTANCE_SEEKS and not prefix, (name, on_i)
+                assert len(rest) == 1, (name, on_i)  # every instance, when $instance is null
+            else:
+                assert seeks == _INSTANCE_SEEKS and len(prefix) == 1 and not rest, (name, on_i)
+            profile = (
+                db.driver().execute_query("PROFILE " + text, run, database_="neo4j").summary
+            ).profile
+            assert profile is not None
+            assert _db_hits(profile) < instances / 2, (name, value, _db_hits(profile))
+
+
+def _db_hits(plan: Any) -> int:
+    return int(plan.get("dbHits", 0)) + sum(_db_hits(c) for c in plan.get("children") or [])
+
+
+#: the snapshots layout's shape of `_PLAN_ESTATE`: 4 snapshots of 500 instances in 100 groups
+#: of 8 rules, where `snapshot_id` (500 instances a value) is the planner's other start
+_SNAPSHOTS_PLAN_ESTATE = """
+UNWIND range(0, 3) AS s
+UNWIND range(0, 99) AS g
+CREATE (sg:SecurityGroup {uid: 's' + s + '|sg-' + g, snapshot_id: 's' + s, id: 'sg-' + g,
+                          resource_key: 'SecurityGroup|sg-' + g})
+WITH s, g, sg
+CALL (s, g, sg) {
+  UNWIND range(0, 7) AS e
+  CREATE (:IPRange {uid: 's' + s + '|r' + g + '.' + e, snapshot_id: 's' + s,
+                    cidr: '10.' + g + '.' + e + '.0/24'})
+         -[:ALLOWED {direction: CASE e % 2 WHEN 0 THEN 'ingress' ELSE 'egress' END,
+                     protocol: 'tcp', fromPort: e, toPort: e}]->(sg)
+}
+WITH DISTINCT s
+MATCH (sg:SecurityGroup {snapshot_id: 's' + s})
+WITH s, collect(sg) AS groups
+UNWIND range(0, 499) AS n
+CREATE (i:Instance {uid: 's' + s + '|i-' + n, snapshot_id: 's' + s, resource_key: 'Instance|i-' + n,
+                    id: 'i-' + n, private_ip: '10.1.' + (n / 256) + '.' + (n % 256),
+                    aws_hostname: 'ip-10-1-' + (n / 256) + '-' + (n % 256) + '.ec2.internal'})
+WITH i, groups[n % 100] AS sg
+CREATE (i)-[:BELONGS_TO]->(sg)
+"""
+
+
+@pytest.mark.slow
+def test_one_instance_questions_seek_in_the_snapshots_layout(empty_db: Any) -> None:
+    """The same seeks as in the versions layout (`_assert_instance_seeks`): in the snapshots
+    layout the scan was an index seek on `snapshot_id`, every instance of the snapshot."""
+    empty_db.run(_SNAPSHOTS_PLAN_ESTATE)
+    for s in range(4):
+        empty_db.run(_FRONTS_AND_PEERS, sid=f"s{s}", node={"snapshot_id": f"s{s}"}, rel={})
+    _index_the_data(empty_db, ("Instance", "SecurityGroup", "VPC", "LoadBalancer", "TargetGroup"))
+    _assert_instance_seeks(empty_db, {"snapshot_id": "s3"}, lambda q: q.text, instances=500)
 
 
 #: a versions-layout estate where the range 0.0.0.0/0 is one node holding every night's
@@ -580,3 +715,154 @@ def test_a_denied_reason_quotes_the_first_groups_rule(empty_db: Any) -> None:
     assert [(r["resource"], r["groups"], r["reasons"]) for r in found] == [
         ("i-1", ["sg-a", "sg-b"], ["eni-1: network ACL acl-1 denies it from 0.0.0.0/0 (rule 60)"])
     ]
+
+
+#: instances whose forms meet in every way the one-instance questions must keep apart or
+#: together: (id, private IP, hostname) in each snapshot. `ip-10-0-0-5` is a short hostname
+#: twice (two regions), another's private IP, and a prefix of `ip-10-0-0-50`'s; `plainhost`
+#: and `5` are matched by two forms of one instance; `i-a` is an id and another's short
+#: hostname; `.dot` has the empty short hostname. In s0 i-a had another hostname and i-h
+#: still ran: the answers at s0 and s1 differ.
+_FORMS_S1 = (
+    ("i-a", "10.0.0.5", "ip-10-0-0-5.ec2.internal"),
+    ("i-b", "10.0.0.50", "ip-10-0-0-50.ec2.internal"),
+    ("i-c", "10.0.0.6", "ip-10-0-0-5.eu-west-1.compute.internal"),
+    ("i-d", "10.0.0.7", "plainhost"),
+    ("i-e", "10.0.0.8", "i-a.example"),
+    ("i-f", None, ".dot"),
+    ("5", "10.0.0.9", "5.host"),
+    ("i-g", "ip-10-0-0-5", None),
+)
+_FORMS = {
+    "s0": (
+        ("i-a", "10.0.0.5", "ip-10-0-0-99.ec2.internal"),
+        *_FORMS_S1[1:],
+        ("i-h", "10.0.0.10", "ip-10-0-0-5.old.internal"),
+    ),
+    "s1": _FORMS_S1,
+}
+_FORM_TIMES = {
+    "s0": neo4j.time.DateTime(2026, 1, 1, 2, 0, 0, tzinfo=dt.UTC),
+    "s1": neo4j.time.DateTime(2026, 1, 2, 2, 0, 0, tzinfo=dt.UTC),
+}
+_FORM_VALUES: tuple[Any, ...] = (
+    "10.0.0.5", "i-a", "ip-10-0-0-5.ec2.internal", "ip-10-0-0-5", "ip-10-0-0-50",
+    "ip-10-0-0-5.ec2", "ip-10-0-0-5.", "ip-10-0-0-", "IP-10-0-0-5", "plainhost", "5", 5, "",
+    ".dot", None,
+)  # fmt: skip
+
+
+def _expected_instances(snapshot: str, value: Any, short: bool) -> list[str]:
+    """The ids the snapshots-layout text's `$instance IN [i.private_ip, i.id, i.aws_hostname,
+    split(i.aws_hostname, '.')[0]]` matched (without the last form: instance-privileges'),
+    each once, in id order: computed here, not by the queries under test."""
+    out = set()
+    for iid, ip, host in _FORMS[snapshot]:
+        forms = [ip, iid, host] + ([host.split(".")[0]] if short and host is not None else [])
+        if isinstance(value, str) and value in forms:
+            out.add(iid)
+    return sorted(out)
+
+
+def _forms_graph(db: Any, layout: str) -> None:
+    """`_FORMS` in the snapshots or the versions layout: each instance in group sg-1, which
+    one rule opens to 0.0.0.0/0, and allowing IMDSv1 (so that instance-privileges lists it)."""
+    rows: list[dict[str, Any]] = []
+    for sid, instances in _FORMS.items():
+        for iid, ip, host in instances:
+            rows.append({"sid": sid, "id": iid, "ip": ip, "host": host})
+    if layout == "snapshots":
+        db.run(
+            "UNWIND $sids AS sid CREATE (:Snapshot {snapshot_id: sid, taken_at: $times[sid]})"
+            " CREATE (sg:SecurityGroup {snapshot_id: sid, id: 'sg-1'})"
+            " CREATE (:IPRange {snapshot_id: sid, cidr: '0.0.0.0/0'})"
+            "        -[:ALLOWED {direction: 'ingress', protocol: 'tcp', fromPort: 22,"
+            "                    toPort: 22}]->(sg)",
+            sids=list(_FORMS),
+            times=_FORM_TIMES,
+        )
+        db.run(
+            "UNWIND $rows AS r MATCH (sg:SecurityGroup {snapshot_id: r.sid})"
+            " CREATE (i:Instance {snapshot_id: r.sid, uid: r.sid + '|' + r.id, id: r.id,"
+            "                     private_ip: r.ip, aws_hostname: r.host, imds_v1_allowed: true})"
+            " CREATE (i)-[:BELONGS_TO]->(sg)",
+            rows=rows,
+        )
+    else:
+        t0, t1 = _FORM_TIMES["s0"], _FORM_TIMES["s1"]
+        db.run(
+            "UNWIND $sids AS sid CREATE (:Snapshot {snapshot_id: sid, taken_at: $times[sid],"
+            "                                       layout: 'versions'})",
+            sids=list(_FORMS),
+            times=_FORM_TIMES,
+        )
+        db.run(
+            "CREATE (sg:SecurityGroup {uid: 's0|sg-1', id: 'sg-1', valid_from: $t0})"
+            " CREATE (:IPRange {uid: 's0|0.0.0.0/0', cidr: '0.0.0.0/0', valid_from: $t0})"
+            "        -[:ALLOWED {direction: 'ingress', protocol: 'tcp', fromPort: 22, toPort: 22,"
+            "                    valid_from: $t0}]->(sg)",
+            t0=t0,
+        )
+        # a version per run of equal sightings: [t0, t1) if only s0 saw it so, from t1 if only
+        # s1 did, from t0 if both
+        seen: dict[tuple[Any, ...], list[str]] = {}
+        for r in rows:
+            seen.setdefault((r["id"], r["ip"], r["host"]), []).append(r["sid"])
+        versions = [
+            {
+                "id": iid, "ip": ip, "host": host,
+                "from": t0 if sids[0] == "s0" else t1,
+                "to": t1 if sids == ["s0"] else None,
+                "uid": f"{sids[0]}|{iid}",
+            }
+            for (iid, ip, host), sids in seen.items()
+        ]  # fmt: skip
+        db.run(
+            "UNWIND $versions AS v MATCH (sg:SecurityGroup {uid: 's0|sg-1'})"
+            " CREATE (i:Instance {uid: v.uid, resource_key: 'Instance|' + v.id, id: v.id,"
+            "                     private_ip: v.ip, aws_hostname: v.host, imds_v1_allowed: true,"
+            "                     valid_from: v.from, valid_to: v.to})"
+            " CREATE (i)-[:BELONGS_TO {valid_from: v.from, valid_to: v.to}]->(sg)",
+            versions=versions,
+        )
+    _index_the_data(db, ("Instance", "SecurityGroup", "IPRange", "Snapshot"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["snapshots", "versions"])
+def test_one_instance_questions_match_every_form_once(empty_db: Any, layout: str) -> None:
+    """The one-instance questions answer for exactly the instances the snapshots-layout text
+    `$instance IN [i.private_ip, i.id, i.aws_hostname, split(i.aws_hostname, '.')[0]]` matched,
+    each once, now that they seek each form (the short hostname as the prefix `<name>.`, only
+    for a string without a '.'); instance-privileges without the short form, and every
+    instance when $instance is null. At each snapshot, with --as-of and --all, both layouts."""
+    from bulkgraph.query.runner import run_query
+
+    _forms_graph(empty_db, layout)
+    drv = empty_db.driver()
+    for value in _FORM_VALUES:
+        for name, short in (("instance-ingress", True), ("instance-privileges", False)):
+            for sid in _FORMS:
+                got = run_query(drv, name, {"instance": value}, snapshot=sid, database="neo4j")
+                want = _expected_instances(sid, value, short)
+                if name == "instance-privileges" and value is None:
+                    want = sorted(iid for iid, _, _ in _FORMS[sid])
+                assert [r["instance"] for r in got.rows] == want, (name, value, sid)
+            every = run_query(drv, name, {"instance": value}, all_snapshots=True, database="neo4j")
+            assert [(r["snapshot_id"], r["instance"]) for r in every.rows] == [
+                (sid, iid)
+                for sid in _FORMS
+                for iid in (
+                    sorted(i for i, _, _ in _FORMS[sid])
+                    if name == "instance-privileges" and value is None
+                    else _expected_instances(sid, value, short)
+                )
+            ], (name, value)
+    # as of a time between the snapshots: s0's answer, not s1's
+    got = run_query(
+        drv, "instance-ingress", {"instance": "ip-10-0-0-5"}, as_of="2026-01-01T12:00:00Z",
+        database="neo4j",
+    )  # fmt: skip
+    want = _expected_instances("s0", "ip-10-0-0-5", True)
+    assert [r["instance"] for r in got.rows] == want == ["i-c", "i-g", "i-h"]
+    assert want != _expected_instances("s1", "ip-10-0-0-5", True)

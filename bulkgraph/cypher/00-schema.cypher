@@ -42,6 +42,7 @@ CREATE INDEX instance_id IF NOT EXISTS FOR (n:`Instance`) ON (n.`id`);
 CREATE INDEX instance_private_ip IF NOT EXISTS FOR (n:`Instance`) ON (n.`private_ip`);
 CREATE INDEX instance_snapshot_id IF NOT EXISTS FOR (n:`Instance`) ON (n.`snapshot_id`);
 CREATE INDEX instance_resource_key IF NOT EXISTS FOR (n:`Instance`) ON (n.`resource_key`);
+CREATE INDEX instance_aws_hostname IF NOT EXISTS FOR (n:`Instance`) ON (n.`aws_hostname`);
 CREATE INDEX securitygroup_id IF NOT EXISTS FOR (n:`SecurityGroup`) ON (n.`id`);
 CREATE INDEX securitygroup_snapshot_id IF NOT EXISTS FOR (n:`SecurityGroup`) ON (n.`snapshot_id`);
 CREATE INDEX securitygroup_resource_key IF NOT EXISTS FOR (n:`SecurityGroup`) ON (n.`resource_key`);

@@ -3,7 +3,12 @@
 // scope: snapshot
 // param instance: the instance's private IP, id (i-...), private DNS name or short hostname (ip-10-0-0-5)
 MATCH (i:Instance {snapshot_id: $snapshot_id})
-WHERE $instance IN [i.private_ip, i.id, i.aws_hostname, split(i.aws_hostname, '.')[0]]
+// each form an index seek (cypher/README.md); the short hostname, split(i.aws_hostname,
+// '.')[0] = $instance, as a prefix: only where $instance is a string without a '.'
+WHERE i.private_ip = $instance OR i.id = $instance OR i.aws_hostname = $instance
+   OR i.aws_hostname STARTS WITH CASE
+        WHEN $instance IS :: STRING NOT NULL AND NOT $instance CONTAINS '.' THEN $instance + '.'
+      END
 MATCH p = (lb:LoadBalancer)-[:CONTAINS]->(:TargetGroup)(()-[:CONTAINS]->(:LoadBalancer)-[:CONTAINS]->(:TargetGroup)){0,3}()-[c:CONTAINS]->(i)
 WITH i, lb, c, nodes(p) AS hops
 WITH i, lb, c, hops[size(hops) - 2] AS tg,

@@ -56,6 +56,9 @@ INSTANCE = NodeSchema(
             "`MetadataOptions.HttpTokens` is `optional`; absent when AWS does not say",
         ),
     ),
+    # the pack's one-instance questions find it by id, private IP or hostname, full or
+    # short (`aws_hostname STARTS WITH 'ip-10-0-0-5.'`): each an index seek (issue #20)
+    extra_indexes=(("aws_hostname",),),
 )
 IN_REGION = in_region(INSTANCE)
 IN_VPC = rel("BELONGS_TO", INSTANCE, VPC, end_cols={"id": "vpc_id"})
