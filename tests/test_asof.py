@@ -10,6 +10,7 @@ from typing import Any
 import neo4j
 import pytest
 
+from bench.dbhits import db_hits
 from bulkgraph.errors import BulkgraphError
 from bulkgraph.query import load_pack
 from bulkgraph.query.asof import AsOfError, as_of_text, holds, tokenize, versions_text
@@ -545,11 +546,7 @@ def _assert_instance_seeks(db: Any, params: dict[str, Any], text_of: Any, instan
                 db.driver().execute_query("PROFILE " + text, run, database_="neo4j").summary
             ).profile
             assert profile is not None
-            assert _db_hits(profile) < instances / 2, (name, value, _db_hits(profile))
-
-
-def _db_hits(plan: Any) -> int:
-    return int(plan.get("dbHits", 0)) + sum(_db_hits(c) for c in plan.get("children") or [])
+            assert db_hits(profile) < instances / 2, (name, value, db_hits(profile))
 
 
 #: the snapshots layout's shape of `_PLAN_ESTATE`: 4 snapshots of 500 instances in 100 groups
@@ -752,10 +749,14 @@ _FORM_VALUES: tuple[Any, ...] = (
 )  # fmt: skip
 
 
-def _expected_instances(snapshot: str, value: Any, short: bool) -> list[str]:
-    """The ids the snapshots-layout text's `$instance IN [i.private_ip, i.id, i.aws_hostname,
-    split(i.aws_hostname, '.')[0]]` matched (without the last form: instance-privileges'),
-    each once, in id order: computed here, not by the queries under test."""
+def _expected_instances(snapshot: str, value: Any, name: str = "instance-ingress") -> list[str]:
+    """The ids question `name`'s snapshots-layout text matched: `$instance IN [i.private_ip,
+    i.id, i.aws_hostname, split(i.aws_hostname, '.')[0]]` (instance-privileges: without the
+    last form, and every instance when $instance is null), each once, in id order: computed
+    here, not by the queries under test."""
+    if name == "instance-privileges" and value is None:
+        return sorted(iid for iid, _, _ in _FORMS[snapshot])
+    short = name != "instance-privileges"
     out = set()
     for iid, ip, host in _FORMS[snapshot]:
         forms = [ip, iid, host] + ([host.split(".")[0]] if short and host is not None else [])
@@ -841,28 +842,20 @@ def test_one_instance_questions_match_every_form_once(empty_db: Any, layout: str
     _forms_graph(empty_db, layout)
     drv = empty_db.driver()
     for value in _FORM_VALUES:
-        for name, short in (("instance-ingress", True), ("instance-privileges", False)):
+        for name in ("instance-ingress", "instance-privileges"):
             for sid in _FORMS:
                 got = run_query(drv, name, {"instance": value}, snapshot=sid, database="neo4j")
-                want = _expected_instances(sid, value, short)
-                if name == "instance-privileges" and value is None:
-                    want = sorted(iid for iid, _, _ in _FORMS[sid])
+                want = _expected_instances(sid, value, name)
                 assert [r["instance"] for r in got.rows] == want, (name, value, sid)
             every = run_query(drv, name, {"instance": value}, all_snapshots=True, database="neo4j")
             assert [(r["snapshot_id"], r["instance"]) for r in every.rows] == [
-                (sid, iid)
-                for sid in _FORMS
-                for iid in (
-                    sorted(i for i, _, _ in _FORMS[sid])
-                    if name == "instance-privileges" and value is None
-                    else _expected_instances(sid, value, short)
-                )
+                (sid, iid) for sid in _FORMS for iid in _expected_instances(sid, value, name)
             ], (name, value)
     # as of a time between the snapshots: s0's answer, not s1's
     got = run_query(
         drv, "instance-ingress", {"instance": "ip-10-0-0-5"}, as_of="2026-01-01T12:00:00Z",
         database="neo4j",
     )  # fmt: skip
-    want = _expected_instances("s0", "ip-10-0-0-5", True)
+    want = _expected_instances("s0", "ip-10-0-0-5")
     assert [r["instance"] for r in got.rows] == want == ["i-c", "i-g", "i-h"]
-    assert want != _expected_instances("s1", "ip-10-0-0-5", True)
+    assert want != _expected_instances("s1", "ip-10-0-0-5")
