@@ -475,9 +475,11 @@ def _versions_layout(
         )
         server.stop(home)
         first_import = bulk_import(csv_dir, home, settings=settings)
+        _say(f"  import {first_import.swap_mode}: {_phases(first_import.phases)}")
         _say(f"versions layout: nightly rebuild of {len(folders)} snapshots")
         night = timed_transform(folders, csv_dir, config.workers, Layout.versions)
         night_import = bulk_import(csv_dir, home, settings=settings)
+        _say(f"  import {night_import.swap_mode}: {_phases(night_import.phases)}")
         server.start(home)
         with open_driver(home_connection(home)) as driver:
             latency, median = timed_questions(
@@ -494,16 +496,26 @@ def _versions_layout(
         "transform_peak_rss_bytes": first["peak_rss_bytes"],
         "link_and_manifest_seconds": first["link_and_manifest_seconds"],
         "bulk_import_seconds": first_import.seconds,
+        # where an import's time went, and how its store was swapped in (in place, or
+        # staged beside a running server): the nightly's differ from the first's
+        "bulk_import_phases": first_import.phases,
+        "bulk_import_swap_mode": first_import.swap_mode,
         "rebuild_seconds": first["transform_seconds"] + first_import.seconds,
         "nightly_transform_seconds": night["transform_seconds"],
         "nightly_link_and_manifest_seconds": night["link_and_manifest_seconds"],
         "nightly_bulk_import_seconds": night_import.seconds,
+        "nightly_bulk_import_phases": night_import.phases,
+        "nightly_bulk_import_swap_mode": night_import.swap_mode,
         "nightly_seconds": night["transform_seconds"] + night_import.seconds,
         "nodes_per_label": night_import.nodes_per_label,
         "relationships_per_type": night_import.relationships_per_type,
         "asof": latency,
         "asof_median_seconds": median,
     }
+
+
+def _phases(phases: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds:.1f}s" for name, seconds in phases.items())
 
 
 def _fresh_home(root: Path, settings: Settings) -> server.Neo4jHome:

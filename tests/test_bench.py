@@ -264,6 +264,12 @@ def check_results(out: Path, work: Path) -> None:
     assert snap["store_bytes"] > 0 and ver["store_bytes"] > 0
     assert ver["rebuild_seconds"] > ver["bulk_import_seconds"] > 0
     assert ver["nightly_seconds"] > ver["nightly_bulk_import_seconds"] > 0
+    # the first import swaps in place (server stopped), the nightly beside the running one
+    assert ver["bulk_import_swap_mode"] == "in_place"
+    assert ver["nightly_bulk_import_swap_mode"] == "staged"
+    for phases in (ver["bulk_import_phases"], ver["nightly_bulk_import_phases"]):
+        assert {"import", "post_load", "verify", "swap"} <= set(phases)
+        assert sum(phases.values()) > 0
     for layout in (snap, ver):
         assert set(layout["asof"]) == {"ip-owner", "instance-ingress", "internet-reachable"}
         assert layout["asof_median_seconds"] > 0
