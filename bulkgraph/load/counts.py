@@ -35,44 +35,31 @@ class GraphCounts:
 
 
 def graph_counts(driver: neo4j.Driver, database: str) -> GraphCounts:
-    """Counts from Neo4j's count store: instant, whatever the size of the graph. One
-    statement for every label and type (a UNION of count-store lookups): on a server just
-    started, planning ~40 small statements one by one took seconds of every rebuild."""
-    labels = [
-        str(r["label"])
-        for r in run_query(
-            "CALL db.labels() YIELD label RETURN label", driver=driver, database=database
-        )
-    ]
-    types = [
-        str(r["t"])
-        for r in run_query(
-            "CALL db.relationshipTypes() YIELD relationshipType RETURN relationshipType AS t",
-            driver=driver,
-            database=database,
-        )
-    ]
-    # each branch returns its position in labels + types (names need no quoting as values),
-    # after the count: `RETURN 3 AS i, count(n)` would group by i, and a label without nodes
-    # (its token outlives them) would give no row at all
-    branches = [
-        f"MATCH (n:`{_quote(label)}`) WITH count(n) AS c RETURN {i} AS i, c"
-        for i, label in enumerate(labels)
-    ] + [
-        f"MATCH ()-[r:`{_quote(rel_type)}`]->() WITH count(r) AS c RETURN {len(labels) + i} AS i, c"
-        for i, rel_type in enumerate(types)
-    ]
-    found = (
-        {
-            int(r["i"]): int(r["c"])
-            for r in run_query(" UNION ALL ".join(branches), driver=driver, database=database)
-        }
-        if branches
-        else {}
+    """Counts from Neo4j's count store, whatever the size of the graph: every label and
+    relationship type the database has a token for, those without nodes or relationships
+    left (as 0) included.
+
+    One procedure call (`db.stats.retrieve('GRAPH COUNTS')`). A statement of one count-store
+    lookup per label and type (a UNION of ~60) gave the same counts, but on a server just
+    started its planning took 4-5 s of every rebuild's check (docs/benchmarks.md).
+    """
+    rows = run_query(
+        "CALL db.stats.retrieve('GRAPH COUNTS') YIELD data "
+        "RETURN data.nodes AS nodes, data.relationships AS relationships",
+        driver=driver,
+        database=database,
     )
+    # the entries without a start or end label are the totals per label and per type; the
+    # others break them down by the label at one end (and one entry has no label: all nodes)
+    nodes = rows[0]["nodes"] if rows else []
+    rels = rows[0]["relationships"] if rows else []
     return GraphCounts(
-        labels={label: found[i] for i, label in enumerate(labels)},
-        types={rel_type: found[len(labels) + i] for i, rel_type in enumerate(types)},
+        labels={str(n["label"]): int(n["count"]) for n in nodes if "label" in n},
+        types={
+            str(r["relationshipType"]): int(r["count"])
+            for r in rels
+            if "relationshipType" in r and "startLabel" not in r and "endLabel" not in r
+        },
     )
 
 
@@ -87,8 +74,3 @@ def compare(
             if want != got:
                 out.append(CountMismatch(kind, name, want, got))
     return out
-
-
-def _quote(name: str) -> str:
-    """Escape a name read back from the database for use inside backticks."""
-    return name.replace("`", "``")
