@@ -12,9 +12,10 @@ One run: generate a synthetic estate (gen-estate) of M+1 snapshots, then measure
      one new snapshot of step 4 (what `bulkgraph rebuild --workdir` does every night);
   6. `bulkgraph report` of that whole history (M+1 snapshots): reading the graph, drawing
      the charts, writing the page.
-  7. the versions layout (docs/versions-layout.md) on the same estate: its rebuild from
-     nothing and its nightly rebuild, both stores on disk, and the median latency of a few
-     as-of questions of the query pack in each layout (bench/layouts.py).
+  7. the versions layout (docs/versions-layout.md) on the same estate, in a Neo4j instance
+     of its own: its rebuild from nothing and its nightly rebuild, both stores on disk, and
+     the median latency of a few as-of questions of the query pack in each layout, both
+     servers up and their runs interleaved (bench/layouts.py).
   8. optionally (`--aws-config-mb N`), the peak memory of `snapshots from-config` over one
      AWS Config snapshot file of N MB of JSON (bench/configfile.py).
 It prints a table and writes `bench.json`, `bench.md` and `bench.png` into the out folder.
@@ -53,7 +54,7 @@ from bulkgraph import server
 from bulkgraph.csvfolder import read_manifest
 from bulkgraph.db import home_connection, open_driver
 from bulkgraph.errors import BulkgraphError, ExitCode
-from bulkgraph.layout import Layout
+from bulkgraph.layout import Layout, recorded_layout
 from bulkgraph.load.append import append
 from bulkgraph.load.bulk import bulk_import
 from bulkgraph.report import build_report
@@ -402,17 +403,14 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             "records_per_second": _rate(nightly_records, nightly_seconds),
         }
 
-        # the snapshots layout's store and as-of questions, for step 7's comparison
+        # the snapshots layout's store, for step 7's comparison (which times the as-of
+        # questions of both layouts side by side)
         server.start(home)  # no-op when the import left it running
-        with open_driver(home_connection(home)) as driver:
-            latency, median = timed_questions(driver, conn.database, nightly.snapshots)
-        snapshots_layout = {
+        snapshots_layout: dict[str, Any] = {
             "records": nightly_records,
             "store_bytes": store_bytes(home, conn.database),
             "rebuild_seconds": rebuild_seconds,
             "nightly_seconds": nightly_seconds,
-            "asof": latency,
-            "asof_median_seconds": median,
         }
 
         # 6. the HTML report of the whole history, as `bulkgraph report --out DIR` writes it
@@ -434,7 +432,9 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         _say(f"  {report_seconds:.1f}s, {report.bytes / MB:.1f} MB ({report.phases})")
         # 7. the versions layout: from nothing (M snapshots), then the next night (M+1)
         results["layouts"] = {"snapshots": snapshots_layout}
-        results["layouts"]["versions"] = _versions_layout(config, folders, workdir, home)
+        results["layouts"]["versions"] = _versions_layout(
+            config, folders, workdir, home, snapshots_layout
+        )
         results["layouts"]["comparison"] = compare_layouts(
             results["layouts"]["snapshots"], results["layouts"]["versions"]
         )
@@ -462,35 +462,56 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
 
 
 def _versions_layout(
-    config: BenchConfig, folders: list[Path], workdir: Path, home: server.Neo4jHome
+    config: BenchConfig,
+    folders: list[Path],
+    workdir: Path,
+    home: server.Neo4jHome,
+    snapshots_layout: dict[str, Any],
 ) -> dict[str, Any]:
-    """Step 7: the versions layout's rebuilds, store and as-of questions (bench/layouts.py)."""
+    """Step 7: the versions layout's rebuilds and store, in an instance of its own beside
+    `home` (which holds the snapshots layout's graph), then the as-of questions of both
+    layouts, timed side by side (bench/layouts.py); their timings go into `snapshots_layout`
+    and the result."""
     settings = _settings(config)
     csv_dir = workdir / "csv-versions"
     shutil.rmtree(csv_dir, ignore_errors=True)
+    versions_home = _fresh_home(workdir / "neo4j-versions", settings)
+    # not running beside the rebuilds measured (started again for the questions)
+    server.stop(home)
     try:
         _say(f"versions layout: rebuild from nothing of {config.snapshots} snapshots")
         first = timed_transform(
             folders[: config.snapshots], csv_dir, config.workers, Layout.versions
         )
-        server.stop(home)
-        first_import = bulk_import(csv_dir, home, settings=settings)
+        first_import = bulk_import(csv_dir, versions_home, settings=settings)
         _say(f"  import {first_import.swap_mode}: {_phases(first_import.phases)}")
         _say(f"versions layout: nightly rebuild of {len(folders)} snapshots")
         night = timed_transform(folders, csv_dir, config.workers, Layout.versions)
-        night_import = bulk_import(csv_dir, home, settings=settings)
+        night_import = bulk_import(csv_dir, versions_home, settings=settings)
         _say(f"  import {night_import.swap_mode}: {_phases(night_import.phases)}")
+        _say("as-of questions, both layouts side by side")
         server.start(home)
-        with open_driver(home_connection(home)) as driver:
-            latency, median = timed_questions(
-                driver, settings.neo4j_database, night_import.snapshots
-            )
+        server.start(versions_home)
+        database = home_connection(home).database
+        with (
+            open_driver(home_connection(home)) as snapshots_driver,
+            open_driver(home_connection(versions_home)) as versions_driver,
+        ):
+            drivers = {"snapshots": snapshots_driver, "versions": versions_driver}
+            timed = timed_questions(drivers, database, night_import.snapshots)
+            # what each server says it holds: the questions went to the right graph
+            asked = {name: recorded_layout(d, database).value for name, d in drivers.items()}
+        store = store_bytes(versions_home, home_connection(versions_home).database)
     finally:
         shutil.rmtree(csv_dir, ignore_errors=True)
+        server.stop(versions_home)
+    snapshots_layout["asof"], snapshots_layout["asof_median_seconds"] = timed["snapshots"]
+    snapshots_layout["asof_graph_layout"] = asked["snapshots"]
+    latency, median = timed["versions"]
     return {
         "records": night_import.nodes + night_import.relationships,
         "records_from_nothing": first_import.nodes + first_import.relationships,
-        "store_bytes": store_bytes(home, home_connection(home).database),
+        "store_bytes": store,
         "transform_seconds": first["transform_seconds"],
         "transform_cpu_seconds": first["cpu_seconds"],
         "transform_peak_rss_bytes": first["peak_rss_bytes"],
@@ -511,6 +532,7 @@ def _versions_layout(
         "relationships_per_type": night_import.relationships_per_type,
         "asof": latency,
         "asof_median_seconds": median,
+        "asof_graph_layout": asked["versions"],
     }
 
 

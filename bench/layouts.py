@@ -3,9 +3,10 @@
 For each layout: the records a rebuild imports, the store on disk, the rebuild from nothing
 (every snapshot transformed, then `bulk_import`), the nightly rebuild (yesterday's CSV folder
 kept, one new snapshot) and the latency of a few as-of questions of the query pack (the
-median of repeated runs, after one warm-up run each). The snapshots layout's rebuild figures
-are those of the main benchmark's steps; this module measures what they do not: the versions
-layout's rebuilds, both stores and the queries.
+median of repeated runs, after one warm-up run each; the two layouts' servers up at once and
+their runs interleaved). The snapshots layout's rebuild figures are those of the main
+benchmark's steps; this module measures what they do not: the versions layout's rebuilds,
+both stores and the queries.
 """
 
 from __future__ import annotations
@@ -56,23 +57,37 @@ def sample(driver: neo4j.Driver, database: str) -> dict[str, str]:
 
 
 def asof_latency(
-    driver: neo4j.Driver, database: str, snapshots: list[str], params: dict[str, str]
-) -> dict[str, Any]:
-    """Median seconds of each question in each of `snapshots`, and the rows it gave."""
-    out: dict[str, Any] = {}
+    drivers: dict[str, neo4j.Driver], database: str, snapshots: list[str], params: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Per layout (a key of `drivers`, each a server holding that layout's graph): the median
+    seconds of each question in each of `snapshots`, and the rows it gave.
+
+    The layouts are timed side by side, their runs interleaved (A B, then B A, ...): timed
+    one after the other, minutes apart, this host's speed moved between them by more than
+    the difference measured (docs/benchmarks.md, the 10k x 20 runs of 2026-12-02).
+    """
+    out: dict[str, dict[str, Any]] = {layout: {} for layout in drivers}
     for name, build in ASOF_QUERIES.items():
-        per_snapshot: dict[str, Any] = {}
+        for layout in drivers:
+            out[layout][name] = {}
         for sid in snapshots:
-            run_query(driver, name, build(params), snapshot=sid, database=database)  # warm-up
-            times: list[float] = []
-            rows = 0
-            for _ in range(REPEATS):
-                t0 = time.perf_counter()
-                result = run_query(driver, name, build(params), snapshot=sid, database=database)
-                times.append(time.perf_counter() - t0)
-                rows = len(result.rows)
-            per_snapshot[sid] = {"median_seconds": statistics.median(times), "rows": rows}
-        out[name] = per_snapshot
+            times: dict[str, list[float]] = {layout: [] for layout in drivers}
+            rows: dict[str, int] = {}
+            order = list(drivers)
+            for run in range(REPEATS + 1):  # the first round is the warm-up, not timed
+                for layout in order if run % 2 == 0 else reversed(order):
+                    t0 = time.perf_counter()
+                    result = run_query(
+                        drivers[layout], name, build(params), snapshot=sid, database=database
+                    )
+                    if run:
+                        times[layout].append(time.perf_counter() - t0)
+                    rows[layout] = len(result.rows)
+            for layout in drivers:
+                out[layout][name][sid] = {
+                    "median_seconds": statistics.median(times[layout]),
+                    "rows": rows[layout],
+                }
     return out
 
 
@@ -125,9 +140,11 @@ def compare(snapshots: dict[str, Any], versions: dict[str, Any]) -> dict[str, An
 
 
 def timed_questions(
-    driver: neo4j.Driver, database: str, snapshot_ids: list[str]
-) -> tuple[dict[str, Any], float]:
-    """`asof_latency` at the middle and the latest snapshot, and its median."""
+    drivers: dict[str, neo4j.Driver], database: str, snapshot_ids: list[str]
+) -> dict[str, tuple[dict[str, Any], float]]:
+    """Per layout: `asof_latency` at the middle and the latest snapshot, and its median. The
+    questions' parameters are sampled from the first layout's graph (the same in both)."""
     chosen = sorted({snapshot_ids[len(snapshot_ids) // 2], snapshot_ids[-1]})
-    latency = asof_latency(driver, database, chosen, sample(driver, database))
-    return latency, median_latency(latency)
+    params = sample(next(iter(drivers.values())), database)
+    latency = asof_latency(drivers, database, chosen, params)
+    return {layout: (per, median_latency(per)) for layout, per in latency.items()}

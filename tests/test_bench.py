@@ -270,9 +270,11 @@ def check_results(out: Path, work: Path) -> None:
     for phases in (ver["bulk_import_phases"], ver["nightly_bulk_import_phases"]):
         assert {"import", "post_load", "verify", "swap"} <= set(phases)
         assert sum(phases.values()) > 0
-    for layout in (snap, ver):
+    for name, layout in (("snapshots", snap), ("versions", ver)):
         assert set(layout["asof"]) == {"ip-owner", "instance-ingress", "internet-reachable"}
         assert layout["asof_median_seconds"] > 0
+        # timed side by side, each layout's questions on its own server and graph
+        assert layout["asof_graph_layout"] == name
     # the questions find something, and the same number of rows in both layouts
     assert any(s["rows"] for per in ver["asof"].values() for s in per.values())
     assert lay["comparison"]["asof_same_row_counts"]
