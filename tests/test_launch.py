@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -54,6 +55,12 @@ def private_home(tmp_path: Path) -> Iterator[Neo4jHome]:
 def _jvm_options(pid: int) -> list[str]:
     args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     return [arg.decode() for arg in args if arg.startswith(b"-XX:")]
+
+
+def _mapped_archives(pid: int) -> set[str]:
+    """The class archives the JVM `pid` has mapped: what it uses, not what it was told."""
+    maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    return {line.split()[-1] for line in maps if line.endswith(".jsa")}
 
 
 def _answers(home: Neo4jHome) -> bool:
@@ -139,7 +146,35 @@ def test_the_first_server_writes_the_class_archive_and_later_ones_map_it(
     second = server.start(private_home)
     assert second.pid is not None
     assert f"-XX:SharedArchiveFile={archive}" in _jvm_options(second.pid)
+    assert str(archive) in _mapped_archives(second.pid)
     assert _answers(private_home)
+
+
+def test_the_archive_outlives_the_home_that_wrote_it(
+    private_home: Neo4jHome, tmp_path: Path
+) -> None:
+    # A staging home writes the archive and is deleted after the swap; a test's home is
+    # deleted with its tmp_path. Every later server of the installation must still map it.
+    archive = launch.class_archive(private_home)
+    assert archive is not None
+    archive.unlink(missing_ok=True)
+    server.start(private_home)
+    server.stop(private_home)
+    assert archive.is_file()
+    cache = private_home.lib.resolve().parent.parent.parent
+    shutil.rmtree(private_home.root)
+
+    other = server.install(
+        tmp_path / "other", settings=SMALL.model_copy(update={"bulkgraph_cache_dir": cache})
+    )
+    assert launch.class_archive(other) == archive
+    try:
+        started = server.start(other)
+        assert started.pid is not None
+        assert str(archive) in _mapped_archives(started.pid)
+        assert _answers(other)
+    finally:
+        server.stop(other)
 
 
 def test_a_broken_class_archive_is_dropped_and_the_server_starts_without_it(
@@ -163,6 +198,7 @@ def test_a_broken_class_archive_is_dropped_and_the_server_starts_without_it(
     again = server.start(private_home)
     assert again.pid is not None
     assert f"-XX:SharedArchiveFile={archive}" in _jvm_options(again.pid)
+    assert str(archive) in _mapped_archives(again.pid)
 
 
 def _pending_dump(home: Neo4jHome, folder: Path, data: bytes) -> tuple[Path, Path]:

@@ -18,6 +18,14 @@ And the server's classes are mapped from an archive (AppCDS) instead of being lo
 it stops (that stop takes longer, once per installation and JVM build); every later
 start of any home of that installation (the live one, staging, a test's) maps it.
 
+The archive records the jars' paths as the JVM that wrote it saw them, and a JVM maps it only
+if those paths still exist. So every server of an installation gets its class path through
+the installation's own `lib` folder, not through its home's `lib` link: a home's link dies
+with the home (every staging home of a rebuild, every test's), and an archive written through
+one became unusable for all. A JVM told to map an archive it cannot use goes on without it,
+silently, unless it runs with `-Xshare:on`; so servers do, and one that exits at once is
+started again without the archive, which is dropped and written anew at the next stop.
+
 A truncated archive crashes the JVM (SIGBUS, checked on 17.0.15), so an archive is written
 under a temporary name, published by a rename only after a clean stop and a `-Xshare:on`
 check, and dropped if a server started with it dies during start-up.
@@ -187,7 +195,7 @@ def _archive_options(home: Neo4jHome) -> list[str]:
     if archive is None:
         return []
     if archive.is_file():
-        return [f"-XX:SharedArchiveFile={archive}"]
+        return ["-Xshare:on", f"-XX:SharedArchiveFile={archive}"]
     archive.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_pending(archive.parent)
     pending = archive.with_name(f"{archive.stem}.{secrets.token_hex(4)}.tmp")
@@ -223,9 +231,29 @@ class Spawned:
     archive: Path | None
 
 
+def installation_class_path(home: Neo4jHome) -> str:
+    """`home`'s jars as the class path names them for the class archive: through the
+    installation's folder, which outlives the home (see the module doc)."""
+    lib = home.lib.resolve() if home.lib.is_symlink() else home.lib
+    return f"{lib}{os.sep}*"
+
+
+def _with_installation_jars(home: Neo4jHome, command: list[str]) -> list[str]:
+    """`command` with the home's `lib/*` entry of its class path replaced by the
+    installation's (the config folder, also on it, stays the home's own)."""
+    if not home.lib.is_symlink() or "-cp" not in command:
+        return command
+    at = command.index("-cp") + 1
+    ours = {f"{home.lib}{os.sep}*", f"{home.root.resolve() / 'lib'}{os.sep}*"}
+    entries = [
+        installation_class_path(home) if e in ours else e for e in command[at].split(os.pathsep)
+    ]
+    return [*command[:at], os.pathsep.join(entries), *command[at + 1 :]]
+
+
 def spawn(home: Neo4jHome) -> Spawned:
     """Start the server JVM of `home` in the background (detached)."""
-    command = server_command(home)
+    command = _with_installation_jars(home, server_command(home))
     options = _archive_options(home)
     home.logs.mkdir(parents=True, exist_ok=True)
     # Through a shell that exits at once, as the launcher did: the server is not our child,
@@ -284,7 +312,7 @@ def _maps(archive: Path, home: Neo4jHome) -> bool:
                 "-Xshare:on",
                 f"-XX:SharedArchiveFile={archive}",
                 "-cp",
-                f"{home.lib}{os.sep}*",
+                installation_class_path(home),
                 "-version",
             ],
             capture_output=True,
