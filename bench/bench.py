@@ -492,16 +492,17 @@ def _versions_layout(
         _say("as-of questions, both layouts side by side")
         server.start(home)
         server.start(versions_home)
-        database = home_connection(home).database
+        snapshots_conn, versions_conn = home_connection(home), home_connection(versions_home)
+        database = snapshots_conn.database
         with (
-            open_driver(home_connection(home)) as snapshots_driver,
-            open_driver(home_connection(versions_home)) as versions_driver,
+            open_driver(snapshots_conn) as snapshots_driver,
+            open_driver(versions_conn) as versions_driver,
         ):
             drivers = {"snapshots": snapshots_driver, "versions": versions_driver}
             timed = timed_questions(drivers, database, night_import.snapshots)
             # what each server says it holds: the questions went to the right graph
             asked = {name: recorded_layout(d, database).value for name, d in drivers.items()}
-        store = store_bytes(versions_home, home_connection(versions_home).database)
+        store = store_bytes(versions_home, versions_conn.database)
     finally:
         shutil.rmtree(csv_dir, ignore_errors=True)
         server.stop(versions_home)

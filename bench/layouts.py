@@ -67,13 +67,13 @@ def asof_latency(
     the difference measured (docs/benchmarks.md, the 10k x 20 runs of 2026-12-02).
     """
     out: dict[str, dict[str, Any]] = {layout: {} for layout in drivers}
+    order = list(drivers)
     for name, build in ASOF_QUERIES.items():
         for layout in drivers:
             out[layout][name] = {}
         for sid in snapshots:
             times: dict[str, list[float]] = {layout: [] for layout in drivers}
             rows: dict[str, int] = {}
-            order = list(drivers)
             for run in range(REPEATS + 1):  # the first round is the warm-up, not timed
                 for layout in order if run % 2 == 0 else reversed(order):
                     t0 = time.perf_counter()
