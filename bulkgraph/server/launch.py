@@ -82,13 +82,20 @@ def _command_key(home: Neo4jHome) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
+def _installation(home: Neo4jHome) -> Installation | None:
+    """The installation whose jars `home`'s `lib` links to; None for a home with jars of its
+    own (a Neo4j set up by hand)."""
+    if not home.lib.is_symlink():
+        return None
+    lib = home.lib.resolve()
+    return Installation(root=lib.parent, version=lib.parent.name)
+
+
 def _command_store(home: Neo4jHome) -> Path:
     """One file per installation, so that a new home (the staging one of every rebuild)
     finds the answer another home got; a home with jars of its own keeps its own."""
-    if home.lib.is_symlink():
-        lib = home.lib.resolve()
-        return Installation(root=lib.parent, version=lib.parent.name).launch_commands
-    return home.server_command_file
+    installation = _installation(home)
+    return home.server_command_file if installation is None else installation.launch_commands
 
 
 def server_command(home: Neo4jHome) -> list[str]:
@@ -175,7 +182,8 @@ def class_archive(home: Neo4jHome) -> Path | None:
     one: never write into a Neo4j set up by hand) and for a JVM without the base CDS archive
     that a dynamic archive extends.
     """
-    if not home.lib.is_symlink():
+    installation = _installation(home)
+    if installation is None:
         return None
     jvm_dir = Path(java_executable()).resolve().parent.parent / "lib" / "server"
     libjvm = jvm_dir / "libjvm.so"
@@ -183,8 +191,6 @@ def class_archive(home: Neo4jHome) -> Path | None:
         return None
     stat = libjvm.stat()
     build = hashlib.sha256(f"{libjvm}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
-    lib = home.lib.resolve()
-    installation = Installation(root=lib.parent, version=lib.parent.name)
     return installation.class_archives / f"server-{build[:16]}.jsa"
 
 
@@ -234,14 +240,14 @@ class Spawned:
 def installation_class_path(home: Neo4jHome) -> str:
     """`home`'s jars as the class path names them for the class archive: through the
     installation's folder, which outlives the home (see the module doc)."""
-    lib = home.lib.resolve() if home.lib.is_symlink() else home.lib
-    return f"{lib}{os.sep}*"
+    installation = _installation(home)
+    return f"{home.lib if installation is None else installation.lib}{os.sep}*"
 
 
 def _with_installation_jars(home: Neo4jHome, command: list[str]) -> list[str]:
     """`command` with the home's `lib/*` entry of its class path replaced by the
     installation's (the config folder, also on it, stays the home's own)."""
-    if not home.lib.is_symlink() or "-cp" not in command:
+    if _installation(home) is None or "-cp" not in command:
         return command
     at = command.index("-cp") + 1
     ours = {f"{home.lib}{os.sep}*", f"{home.root.resolve() / 'lib'}{os.sep}*"}
