@@ -206,6 +206,16 @@ def check_results(out: Path, work: Path) -> None:
     assert r["targets"]["rebuild_over_importer"] == pytest.approx(
         r["rebuild"]["seconds"] / imp_phases["import"], rel=1e-3
     )
+    # and its floor: the same rebuild with the transform's time taken out
+    neo4j_side = r["rebuild"]["seconds"] - r["transform"]["seconds"]
+    assert 0 < neo4j_side < r["rebuild"]["seconds"]
+    assert r["targets"]["rebuild_over_importer_without_transform"] == pytest.approx(
+        neo4j_side / imp_phases["import"], rel=1e-3
+    )
+    assert r["targets"]["transform_seconds_left_for_1_5x"] == pytest.approx(
+        1.5 * imp_phases["import"] - neo4j_side, abs=0.06
+    )
+    assert "  without the transform: " in (out / "bench.md").read_text()
     for rate in (
         r["transform"]["records_per_second"],
         r["import"]["records_per_second"],
