@@ -248,3 +248,87 @@ def test_pending_archives_left_by_a_killed_server_are_swept(tmp_path: Path) -> N
     assert launch.sweep_stale_pending(tmp_path, now) == [stale]
     # one being written right now (a server exiting) stays, and so does every archive
     assert sorted(p.name for p in tmp_path.iterdir()) == ["server-a.2.tmp", "x.jsa"]
+
+
+# -- the importer's class archive -----------------------------------------------------------
+
+
+def _import_args(tmp_path: Path) -> list[str]:
+    nodes = tmp_path / "things.csv"
+    nodes.write_text("id:ID,name\na,first\nb,second\n", encoding="utf-8")
+    return [
+        "database",
+        "import",
+        "full",
+        "neo4j",
+        "--overwrite-destination=true",
+        f"--nodes=Thing={nodes}",
+    ]
+
+
+def _admin_jvm_archives(archive: Path) -> set[str]:
+    """The class archives the running neo4j-admin JVM told to map `archive` has mapped
+    (empty if no such JVM runs)."""
+    for proc in Path("/proc").iterdir():
+        with_archive = f"-XX:SharedArchiveFile={archive}".encode()
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+            if with_archive in args and launch.ADMIN_MAIN.encode() in args:
+                return _mapped_archives(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return set()
+
+
+def test_the_first_import_writes_the_importer_archive_and_later_imports_map_it(
+    private_home: Neo4jHome, tmp_path: Path
+) -> None:
+    archive = launch.class_archive(private_home, "import")
+    assert archive is not None and archive != launch.class_archive(private_home)
+    assert not archive.exists()
+    args = _import_args(tmp_path)
+    how = launch.admin_launch(private_home, args)
+    assert how is not None and how.pending is not None and how.mapped is None
+    # other admin commands load other classes: no archive for them
+    other = launch.admin_launch(private_home, ["server", "memory-recommendation"])
+    assert other is not None and other.pending is None and other.mapped is None
+
+    first = server.run_admin(args, private_home, on_line=None)
+    assert "IMPORT DONE" in first.tail
+    # writing the archive prints nothing into the importer's output
+    assert "[cds]" not in first.tail
+    assert archive.is_file()  # written as the importer exited, checked, published
+    assert not list(archive.parent.glob("*.tmp"))
+
+    seen: list[set[str]] = []
+
+    def look(line: str) -> None:
+        if not seen:  # the JVM is up once it prints: what did it map?
+            seen.append(_admin_jvm_archives(archive))
+
+    second = server.run_admin(args, private_home, on_line=look)
+    assert "IMPORT DONE" in second.tail
+    assert seen and str(archive) in seen[0]
+
+
+def test_an_importer_archive_that_does_not_map_is_dropped_and_the_import_still_runs(
+    private_home: Neo4jHome, tmp_path: Path
+) -> None:
+    archive = launch.class_archive(private_home, "import")
+    assert archive is not None
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    _replace(archive, b"not a class archive")  # what a JVM or disk problem could leave
+    args = _import_args(tmp_path)
+    how = launch.admin_launch(private_home, args)
+    assert how is not None and how.mapped == archive
+
+    done = server.run_admin(args, private_home, on_line=None)
+    assert done.returncode == 0 and "IMPORT DONE" in done.tail
+    assert not archive.exists()  # dropped; the run after it wrote none
+    # a failed import with a good archive is the import's failure, and keeps the archive
+    server.run_admin(args, private_home, on_line=None)
+    assert archive.is_file()
+    bad = [*args[:-1], f"--nodes=Thing={tmp_path / 'missing.csv'}"]
+    failed = server.run_admin(bad, private_home, check=False, on_line=None)
+    assert failed.returncode != 0
+    assert archive.is_file()

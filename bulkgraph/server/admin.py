@@ -58,9 +58,32 @@ def run_admin(
     home = home or resolve_home()
     if not home.is_installed:
         raise BulkgraphError(f"no Neo4j installed at {home.root}: run `bulkgraph neo4j install`")
-    cmd = launch.admin_command(home, list(args)) or launcher_command(
-        home, ADMIN_LAUNCHER, list(args)
+    how = launch.admin_launch(home, list(args))
+    result = _run(
+        how.command if how else launcher_command(home, ADMIN_LAUNCHER, list(args)),
+        home,
+        cwd,
+        on_line,
     )
+    if how is not None and launch.after_admin(home, how, result.returncode):
+        # a JVM that cannot map its archive exits before doing anything: run it again
+        how = launch.admin_launch(home, list(args), archive=False)
+        assert how is not None
+        result = _run(how.command, home, cwd, on_line)
+    if check and result.returncode != 0:
+        what = " ".join(args[:3])
+        raise BulkgraphError(
+            f"neo4j-admin {what} failed (exit {result.returncode}) for {home.root}:\n{result.tail}"
+        )
+    return result
+
+
+def _run(
+    cmd: list[str],
+    home: Neo4jHome,
+    cwd: str | os.PathLike[str] | None,
+    on_line: Callable[[str], None] | None,
+) -> AdminResult:
     tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
     with subprocess.Popen(
         cmd,
@@ -81,15 +104,9 @@ def run_admin(
         # waited for), which getrusage(RUSAGE_CHILDREN) would mix with any other child's
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = returncode = os.waitstatus_to_exitcode(status)
-    result = AdminResult(
+    return AdminResult(
         returncode=returncode, tail="".join(tail), cpu_seconds=usage.ru_utime + usage.ru_stime
     )
-    if check and returncode != 0:
-        what = " ".join(args[:3])
-        raise BulkgraphError(
-            f"neo4j-admin {what} failed (exit {returncode}) for {home.root}:\n{result.tail}"
-        )
-    return result
 
 
 def set_initial_password(home: Neo4jHome, password: str) -> None:

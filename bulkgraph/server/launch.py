@@ -175,8 +175,9 @@ def _ask_launcher(home: Neo4jHome) -> list[str]:
 # -- the class archive --------------------------------------------------------------------
 
 
-def class_archive(home: Neo4jHome) -> Path | None:
-    """Where the server class archive of `home`'s installation and this JVM lives, or None.
+def class_archive(home: Neo4jHome, kind: str = "server") -> Path | None:
+    """Where the class archive of `kind` (`server`, or `import`: `neo4j-admin database
+    import`) of `home`'s installation and this JVM lives, or None.
 
     None for a home whose jars are not a bulkgraph installation (its `lib` is not a link to
     one: never write into a Neo4j set up by hand) and for a JVM without the base CDS archive
@@ -191,7 +192,7 @@ def class_archive(home: Neo4jHome) -> Path | None:
         return None
     stat = libjvm.stat()
     build = hashlib.sha256(f"{libjvm}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
-    return installation.class_archives / f"server-{build[:16]}.jsa"
+    return installation.class_archives / f"{kind}-{build[:16]}.jsa"
 
 
 def _archive_options(home: Neo4jHome) -> list[str]:
@@ -255,6 +256,70 @@ def _with_installation_jars(home: Neo4jHome, command: list[str]) -> list[str]:
         installation_class_path(home) if e in ours else e for e in command[at].split(os.pathsep)
     ]
     return [*command[:at], os.pathsep.join(entries), *command[at + 1 :]]
+
+
+@dataclass(frozen=True)
+class AdminLaunch:
+    """How to run one neo4j-admin command: its command line, and the import class archive
+    it maps (`mapped`) or writes as it exits (`pending`, published as `archive`)."""
+
+    command: list[str]
+    mapped: Path | None = None
+    pending: Path | None = None
+    archive: Path | None = None
+
+
+def _is_import(args: list[str]) -> bool:
+    return args[:2] == ["database", "import"]
+
+
+def admin_launch(home: Neo4jHome, args: list[str], *, archive: bool = True) -> AdminLaunch | None:
+    """`admin_command` as it is run: its jars named through the installation (as a server's
+    are), and for `database import` the import class archive mapped if there is one, else
+    written when the importer exits (the importer loads ~2 s of classes for any input; a
+    sample graph imports in ~6 s with the archive against ~8 s without,
+    docs/benchmarks.md). Other admin commands load other classes and run without one.
+    `archive=False`: never an archive (the run after one could not be mapped)."""
+    command = admin_command(home, args)
+    if command is None:
+        return None
+    command = _with_installation_jars(home, command)
+    where = class_archive(home, "import") if archive and _is_import(args) else None
+    if where is None:
+        return AdminLaunch(command)
+    # without it the JVM writing the archive prints a warning per class it leaves out (of
+    # signed jars, of old class files) into the importer's output, which the user reads
+    quiet = "-Xlog:cds*=off"
+    if where.is_file():
+        return AdminLaunch(
+            [command[0], quiet, "-Xshare:on", f"-XX:SharedArchiveFile={where}", *command[1:]],
+            mapped=where,
+        )
+    where.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_pending(where.parent)
+    pending = where.with_name(f"{where.stem}.{secrets.token_hex(4)}.tmp")
+    return AdminLaunch(
+        [command[0], quiet, f"-XX:ArchiveClassesAtExit={pending}", *command[1:]],
+        pending=pending,
+        archive=where,
+    )
+
+
+def after_admin(home: Neo4jHome, launch: AdminLaunch, returncode: int) -> bool:
+    """After an admin JVM exits: publish the archive it wrote if it ended well and the
+    archive maps. Returns True when it failed because its archive could not be mapped
+    (then the archive is dropped, and the command is to be run again without one)."""
+    if launch.pending is not None and launch.archive is not None:
+        if returncode == 0 and launch.pending.is_file() and _maps(launch.pending, home):
+            os.replace(launch.pending, launch.archive)
+            log.info("wrote the import class archive %s", launch.archive)
+        else:
+            launch.pending.unlink(missing_ok=True)
+    if launch.mapped is not None and returncode != 0 and not _maps(launch.mapped, home):
+        log.warning("neo4j-admin could not map the class archive %s: removing it", launch.mapped)
+        launch.mapped.unlink(missing_ok=True)
+        return True
+    return False
 
 
 def spawn(home: Neo4jHome) -> Spawned:
