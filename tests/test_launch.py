@@ -269,8 +269,8 @@ def _import_args(tmp_path: Path) -> list[str]:
 def _admin_jvm_archives(archive: Path) -> set[str]:
     """The class archives the running neo4j-admin JVM told to map `archive` has mapped
     (empty if no such JVM runs)."""
+    with_archive = f"-XX:SharedArchiveFile={archive}".encode()
     for proc in Path("/proc").iterdir():
-        with_archive = f"-XX:SharedArchiveFile={archive}".encode()
         try:
             args = (proc / "cmdline").read_bytes().split(b"\0")
             if with_archive in args and launch.ADMIN_MAIN.encode() in args:

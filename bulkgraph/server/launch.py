@@ -195,6 +195,14 @@ def class_archive(home: Neo4jHome, kind: str = "server") -> Path | None:
     return installation.class_archives / f"{kind}-{build[:16]}.jsa"
 
 
+def _new_pending(archive: Path) -> Path:
+    """A fresh name for a JVM to write `archive` under (published by a rename once it is
+    checked); stale ones of killed JVMs are swept on the way."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_pending(archive.parent)
+    return archive.with_name(f"{archive.stem}.{secrets.token_hex(4)}.tmp")
+
+
 def _archive_options(home: Neo4jHome) -> list[str]:
     """Map the archive if there is one, else have this server write it when it exits."""
     home.archive_dump_file.unlink(missing_ok=True)
@@ -203,9 +211,7 @@ def _archive_options(home: Neo4jHome) -> list[str]:
         return []
     if archive.is_file():
         return ["-Xshare:on", f"-XX:SharedArchiveFile={archive}"]
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale_pending(archive.parent)
-    pending = archive.with_name(f"{archive.stem}.{secrets.token_hex(4)}.tmp")
+    pending = _new_pending(archive)
     home.run_dir.mkdir(parents=True, exist_ok=True)
     home.archive_dump_file.write_text(
         json.dumps({"pending": str(pending), "archive": str(archive)}) + "\n", encoding="utf-8"
@@ -295,9 +301,7 @@ def admin_launch(home: Neo4jHome, args: list[str], *, archive: bool = True) -> A
             [command[0], quiet, "-Xshare:on", f"-XX:SharedArchiveFile={where}", *command[1:]],
             mapped=where,
         )
-    where.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale_pending(where.parent)
-    pending = where.with_name(f"{where.stem}.{secrets.token_hex(4)}.tmp")
+    pending = _new_pending(where)
     return AdminLaunch(
         [command[0], quiet, f"-XX:ArchiveClassesAtExit={pending}", *command[1:]],
         pending=pending,
@@ -305,19 +309,14 @@ def admin_launch(home: Neo4jHome, args: list[str], *, archive: bool = True) -> A
     )
 
 
-def after_admin(home: Neo4jHome, launch: AdminLaunch, returncode: int) -> bool:
+def after_admin(home: Neo4jHome, how: AdminLaunch, returncode: int) -> bool:
     """After an admin JVM exits: publish the archive it wrote if it ended well and the
     archive maps. Returns True when it failed because its archive could not be mapped
     (then the archive is dropped, and the command is to be run again without one)."""
-    if launch.pending is not None and launch.archive is not None:
-        if returncode == 0 and launch.pending.is_file() and _maps(launch.pending, home):
-            os.replace(launch.pending, launch.archive)
-            log.info("wrote the import class archive %s", launch.archive)
-        else:
-            launch.pending.unlink(missing_ok=True)
-    if launch.mapped is not None and returncode != 0 and not _maps(launch.mapped, home):
-        log.warning("neo4j-admin could not map the class archive %s: removing it", launch.mapped)
-        launch.mapped.unlink(missing_ok=True)
+    if how.pending is not None and how.archive is not None:
+        _publish(how.pending, how.archive, home, ended_well=returncode == 0)
+    if how.mapped is not None and returncode != 0 and not _maps(how.mapped, home):
+        drop_archive(how.mapped, "neo4j-admin")
         return True
     return False
 
@@ -349,10 +348,21 @@ def spawn(home: Neo4jHome) -> Spawned:
     return Spawned(pid, Path(mapped[0]) if mapped else None)
 
 
-def drop_archive(archive: Path) -> None:
-    """Remove an archive a server could not start with; the next start writes a new one."""
-    log.warning("the server did not start with the class archive %s: removing it", archive)
+def drop_archive(archive: Path, who: str = "the server") -> None:
+    """Remove an archive a JVM could not start with; the next start writes a new one."""
+    log.warning("%s did not start with the class archive %s: removing it", who, archive)
     archive.unlink(missing_ok=True)
+
+
+def _publish(pending: Path, archive: Path, home: Neo4jHome, *, ended_well: bool) -> None:
+    """`pending` becomes `archive` if its JVM ended well and it maps; else it goes."""
+    if not pending.is_file():
+        return
+    if ended_well and _maps(pending, home):
+        os.replace(pending, archive)
+        log.info("wrote the class archive %s", archive)
+    else:
+        pending.unlink(missing_ok=True)
 
 
 def after_stop(home: Neo4jHome, *, clean: bool) -> None:
@@ -365,13 +375,7 @@ def after_stop(home: Neo4jHome, *, clean: bool) -> None:
         return
     finally:
         home.archive_dump_file.unlink(missing_ok=True)
-    if not pending.is_file():
-        return
-    if clean and _maps(pending, home):
-        os.replace(pending, archive)
-        log.info("wrote the server class archive %s", archive)
-    else:
-        pending.unlink(missing_ok=True)
+    _publish(pending, archive, home, ended_well=clean)
 
 
 def _maps(archive: Path, home: Neo4jHome) -> bool:
