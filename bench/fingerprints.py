@@ -1,0 +1,149 @@
+"""What an incremental transform could skip (issue #20): per night, the CPU to fingerprint
+every record of a snapshot, and how many records are new or changed since the night before.
+
+    PYTHONPATH=. python -m bench.fingerprints SNAPSHOT_DIR [SNAPSHOT_DIR ...] [--json]
+
+SNAPSHOT_DIRs are native snapshot folders (`gen-estate` output, or archives unpacked), taken in
+the order given. A record is an element of a list in a response page (a reservation of
+DescribeInstances, a security group, a role ...). Its fingerprint is a hash of its JSON bytes
+as the archive holds them: msgspec hands each element over as raw bytes (`msgspec.Raw`)
+without building Python objects, where the transform's full parse of a 10k-instance night
+builds millions. The same record written alike on two nights has the same fingerprint; a
+record written with its keys in another order would count as changed (a collector writes
+them in the API's order).
+
+Information for the design of the versions layout's from-nothing build, not a stage of
+`scripts/bench`: docs/benchmarks.md ("A year of nights") has the figures and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import gzip
+import hashlib
+import json
+import resource
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import msgspec
+
+from bulkgraph.extract.native import MANIFEST as MANIFEST_NAME
+
+
+class _Call(msgspec.Struct):
+    pages: list[dict[str, msgspec.Raw]] = []
+
+
+class _Response(msgspec.Struct):
+    calls: list[_Call] = []
+
+
+_RESPONSE = msgspec.json.Decoder(_Response)
+_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+
+#: (data file, fingerprint, size in bytes) -> how many records of the file have it (two
+#: records can be the same bytes: a multiset)
+Fingerprints = Counter[tuple[str, bytes, int]]
+
+
+@dataclass(frozen=True)
+class Night:
+    snapshot: str
+    cpu_seconds: float
+    records: int
+    record_bytes: int
+    #: None for the first night given (nothing to compare with)
+    new_or_changed: int | None = None
+    new_or_changed_bytes: int | None = None
+    gone_or_changed: int | None = None
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def records(data: bytes) -> Iterator[bytes]:
+    """The JSON bytes of each list element of each page of one data file's text."""
+    for call in _RESPONSE.decode(data).calls:
+        for page in call.pages:
+            for raw in page.values():
+                text = bytes(raw)
+                if text[:1] == b"[":
+                    yield from (bytes(r) for r in _LIST.decode(text))
+
+
+def fingerprints(folder: Path) -> Fingerprints:
+    """Every record of the snapshot folder's data files (those its manifest lists)."""
+    manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    found: Fingerprints = Counter()
+    for entry in manifest["files"]:
+        data = gzip.decompress((folder / entry["path"]).read_bytes())
+        for record in records(data):
+            digest = hashlib.blake2b(record, digest_size=16).digest()
+            found[(entry["path"], digest, len(record))] += 1
+    return found
+
+
+def _bytes(found: Fingerprints) -> int:
+    return sum(size * n for (_, _, size), n in found.items())
+
+
+def compare(folders: list[Path]) -> list[Night]:
+    """A `Night` per folder, in the order given; the collector is off while one is read, as
+    in the transform's workers (its passes over millions of new objects cost more than the
+    reading itself)."""
+    nights: list[Night] = []
+    previous: Fingerprints | None = None
+    for folder in folders:
+        gc.disable()
+        try:
+            t0 = _cpu()
+            current = fingerprints(folder)
+            took = _cpu() - t0
+        finally:
+            gc.enable()
+        night = Night(folder.name, round(took, 3), current.total(), _bytes(current))
+        if previous is not None:
+            new = current - previous
+            night = Night(
+                night.snapshot,
+                night.cpu_seconds,
+                night.records,
+                night.record_bytes,
+                new_or_changed=new.total(),
+                new_or_changed_bytes=_bytes(new),
+                gone_or_changed=(previous - current).total(),
+            )
+        nights.append(night)
+        previous = current
+    return nights
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folders", nargs="+", type=Path, help="snapshot folders, in time order")
+    parser.add_argument("--json", action="store_true", help="one JSON line per night")
+    args = parser.parse_args(argv)
+    for folder in args.folders:
+        if not (folder / MANIFEST_NAME).is_file():
+            parser.error(f"{folder}: no {MANIFEST_NAME}: not a native snapshot folder")
+    for night in compare(args.folders):
+        if args.json:
+            print(json.dumps(asdict(night)), flush=True)
+            continue
+        line = f"{night.snapshot}: {night.records} records, {night.cpu_seconds:.2f} CPU s"
+        if night.new_or_changed is not None:
+            share = 100 * night.new_or_changed / max(night.records, 1)
+            line += f", {night.new_or_changed} new or changed ({share:.1f} %)"
+        print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
