@@ -19,8 +19,6 @@ Information for the design of the versions layout's from-nothing build, not a st
 from __future__ import annotations
 
 import argparse
-import gc
-import gzip
 import hashlib
 import json
 import resource
@@ -32,7 +30,11 @@ from pathlib import Path
 
 import msgspec
 
+from bulkgraph.errors import InputError
+from bulkgraph.extract import jsonread
 from bulkgraph.extract.native import MANIFEST as MANIFEST_NAME
+from bulkgraph.extract.native import NativeSnapshot
+from bulkgraph.transform.run import cyclic_gc_paused
 
 
 class _Call(msgspec.Struct):
@@ -79,14 +81,19 @@ def records(data: bytes) -> Iterator[bytes]:
 
 
 def fingerprints(folder: Path) -> Fingerprints:
-    """Every record of the snapshot folder's data files (those its manifest lists)."""
-    manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    """Every record of the snapshot folder's data files (those its manifest lists), read as
+    the transform reads them (`NativeSnapshot`, `jsonread`), minus the parse and the checksum.
+    InputError naming the file for a folder that is not a snapshot or a file that cannot be
+    read."""
+    snapshot = NativeSnapshot(folder)
     found: Fingerprints = Counter()
-    for entry in manifest["files"]:
-        data = gzip.decompress((folder / entry["path"]).read_bytes())
-        for record in records(data):
+    for f in snapshot.files:
+        where = f"{snapshot.location}/{f.path}"
+        data = jsonread.read_bytes(jsonread.inside(folder, folder / f.path, where), where)
+        text = bytes(jsonread.gunzip(data, where)) if f.path.endswith(".gz") else data
+        for record in records(text):
             digest = hashlib.blake2b(record, digest_size=16).digest()
-            found[(entry["path"], digest, len(record))] += 1
+            found[(f.path, digest, len(record))] += 1
     return found
 
 
@@ -101,26 +108,22 @@ def compare(folders: list[Path]) -> list[Night]:
     nights: list[Night] = []
     previous: Fingerprints | None = None
     for folder in folders:
-        gc.disable()
-        try:
+        with cyclic_gc_paused():
             t0 = _cpu()
             current = fingerprints(folder)
             took = _cpu() - t0
-        finally:
-            gc.enable()
-        night = Night(folder.name, round(took, 3), current.total(), _bytes(current))
-        if previous is not None:
-            new = current - previous
-            night = Night(
-                night.snapshot,
-                night.cpu_seconds,
-                night.records,
-                night.record_bytes,
-                new_or_changed=new.total(),
-                new_or_changed_bytes=_bytes(new),
-                gone_or_changed=(previous - current).total(),
+        new = None if previous is None else current - previous
+        nights.append(
+            Night(
+                folder.name,
+                round(took, 3),
+                current.total(),
+                _bytes(current),
+                new_or_changed=None if new is None else new.total(),
+                new_or_changed_bytes=None if new is None else _bytes(new),
+                gone_or_changed=None if previous is None else (previous - current).total(),
             )
-        nights.append(night)
+        )
         previous = current
     return nights
 
@@ -133,7 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     for folder in args.folders:
         if not (folder / MANIFEST_NAME).is_file():
             parser.error(f"{folder}: no {MANIFEST_NAME}: not a native snapshot folder")
-    for night in compare(args.folders):
+    try:
+        nights = compare(args.folders)
+    except InputError as exc:
+        parser.exit(2, f"error: {exc}\n")
+    for night in nights:
         if args.json:
             print(json.dumps(asdict(night)), flush=True)
             continue

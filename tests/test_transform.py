@@ -242,7 +242,7 @@ def test_parts_of_another_transform_version_are_redone(
 def test_cyclic_gc_is_paused_for_each_snapshot_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, enabled_before: bool
 ) -> None:
-    # the transform's CPU lever (run._cyclic_gc_paused): off while a snapshot is transformed,
+    # the transform's CPU lever (run.cyclic_gc_paused): off while a snapshot is transformed,
     # as it was before once it is done, also when the snapshot fails
     seen: list[bool] = []
     real = run_module.transform_snapshot

@@ -127,14 +127,14 @@ def reusable(result: SnapshotResult, info: SnapshotInfo) -> bool:
 def transform_one(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
     """`transform_snapshot`, with the memory care of a process that transforms many."""
     try:
-        with _cyclic_gc_paused():
+        with cyclic_gc_paused():
             return transform_snapshot(snapshot, out_dir)
     finally:
         _release_memory()
 
 
 @contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
+def cyclic_gc_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off for the duration (and back on after, if it was).
 
     A snapshot is parsed into about a million small dicts and lists. Each allocation counts
