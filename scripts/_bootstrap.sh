@@ -43,8 +43,10 @@ _check_tools() {
 }
 
 # True if bulkgraph is installed from $ROOT with every requirement (and those of the extra).
+# -P: the working directory is not on the path, or run from $ROOT the source tree itself
+# passed for an installed bulkgraph and pip was skipped.
 _installed() {
-    ROOT="$ROOT" EXTRA="$1" "$PY" - <<'PY' 2>/dev/null
+    ROOT="$ROOT" EXTRA="$1" "$PY" -P - <<'PY' 2>/dev/null
 import os, re, sys
 from importlib import metadata
 import bulkgraph
