@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import neo4j
 import pytest
+from xdist_groups import assign_groups, module_of
 
 from bulkgraph import server
 from bulkgraph.db import run_autocommit, run_query
@@ -315,36 +316,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-#: session fixtures that build something costly: the modules that read one of them run on
-#: one xdist worker (scripts/test runs `--dist loadgroup`), which then builds it once
-SHARED_FIXTURES = ("versions_history", "query_graphs")
-
-
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    groups: dict[str, str] = {}
     for item in items:
-        names = set(getattr(item, "fixturenames", ()))
-        if NEO4J_FIXTURES & names:
+        if NEO4J_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.neo4j)
-        module = _module(item)
-        shared = next((f for f in SHARED_FIXTURES if f in names), None)
-        if shared is not None or module not in groups:
-            # a whole module stays on one worker: its module fixtures are built once
-            groups[module] = shared or groups.get(module) or module
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[_module(item)]))
+    assign_groups(items)  # which xdist worker runs what (tests/xdist_groups.py)
     # The modules that ask `built_graphs` for a graph run last, one after the other. A graph
     # is copied aside only when the next one is asked for (tests/graph_cache.py), so a test
     # that writes to the server between two of them (empty_db clears it) threw the first one
     # away unkept: in file order the query estate was built three times. Stable: the order of
     # the modules within each part, and of the tests within a module, is kept.
     cached = {
-        _module(item) for item in items if "built_graphs" in getattr(item, "fixturenames", ())
+        module_of(item) for item in items if "built_graphs" in getattr(item, "fixturenames", ())
     }
-    items.sort(key=lambda item: _module(item) in cached)
-
-
-def _module(item: pytest.Item) -> str:
-    """The test file of an item, as its node id names it."""
-    return item.nodeid.split("::", 1)[0]
+    items.sort(key=lambda item: module_of(item) in cached)
