@@ -126,13 +126,16 @@ def test_the_admin_command_line_is_the_one_neo4j_admin_runs(home: Neo4jHome) -> 
     assert "server.memory.heap.max_size=" in direct.tail
 
 
-def test_the_first_server_writes_the_class_archive_and_later_ones_map_it(
-    private_home: Neo4jHome,
+def test_the_class_archive_is_written_once_outlives_its_home_and_is_rewritten_when_broken(
+    private_home: Neo4jHome, tmp_path: Path
 ) -> None:
+    """One archive's life, in the order a machine lives it (one scenario, not three tests:
+    a server start that writes the archive costs ~15 s here)."""
     archive = launch.class_archive(private_home)
     assert archive is not None
     archive.unlink(missing_ok=True)  # as on a machine where no server ran yet
 
+    # the first server writes it at exit
     first = server.start(private_home)
     assert first.pid is not None
     writes = [o for o in _jvm_options(first.pid) if o.startswith("-XX:ArchiveClassesAtExit=")]
@@ -143,62 +146,38 @@ def test_the_first_server_writes_the_class_archive_and_later_ones_map_it(
     assert not private_home.archive_dump_file.exists()
     assert not Path(writes[0].partition("=")[2]).exists()  # its pending file was published
 
-    second = server.start(private_home)
-    assert second.pid is not None
-    assert f"-XX:SharedArchiveFile={archive}" in _jvm_options(second.pid)
-    assert str(archive) in _mapped_archives(second.pid)
-    assert _answers(private_home)
-
-
-def test_the_archive_outlives_the_home_that_wrote_it(
-    private_home: Neo4jHome, tmp_path: Path
-) -> None:
     # A staging home writes the archive and is deleted after the swap; a test's home is
     # deleted with its tmp_path. Every later server of the installation must still map it.
-    archive = launch.class_archive(private_home)
-    assert archive is not None
-    archive.unlink(missing_ok=True)
-    server.start(private_home)
-    server.stop(private_home)
-    assert archive.is_file()
     cache = private_home.lib.resolve().parent.parent.parent
     shutil.rmtree(private_home.root)
-
     other = server.install(
         tmp_path / "other", settings=SMALL.model_copy(update={"bulkgraph_cache_dir": cache})
     )
     assert launch.class_archive(other) == archive
     try:
-        started = server.start(other)
-        assert started.pid is not None
-        assert str(archive) in _mapped_archives(started.pid)
+        second = server.start(other)
+        assert second.pid is not None
+        assert f"-XX:SharedArchiveFile={archive}" in _jvm_options(second.pid)
+        assert str(archive) in _mapped_archives(second.pid)
         assert _answers(other)
-    finally:
         server.stop(other)
 
-
-def test_a_broken_class_archive_is_dropped_and_the_server_starts_without_it(
-    private_home: Neo4jHome,
-) -> None:
-    archive = launch.class_archive(private_home)
-    assert archive is not None
-    server.start(private_home)
-    server.stop(private_home)  # an archive exists now, whatever ran before
-    good = archive.read_bytes()
-    _replace(archive, good[: len(good) // 10])  # truncated: the JVM dies of SIGBUS mapping it
-
-    started = server.start(private_home)
-    assert started.pid is not None
-    assert _answers(private_home)
-    # the retry ran without the broken archive, and writes a new one at exit
-    assert any(opt.startswith("-XX:ArchiveClassesAtExit=") for opt in _jvm_options(started.pid))
-    assert not archive.exists()
-    server.stop(private_home)
-    assert archive.stat().st_size > len(good) // 10
-    again = server.start(private_home)
-    assert again.pid is not None
-    assert f"-XX:SharedArchiveFile={archive}" in _jvm_options(again.pid)
-    assert str(archive) in _mapped_archives(again.pid)
+        good = archive.read_bytes()
+        _replace(archive, good[: len(good) // 10])  # truncated: the JVM dies of SIGBUS mapping it
+        started = server.start(other)
+        assert started.pid is not None
+        assert _answers(other)
+        # the retry ran without the broken archive, and writes a new one at exit
+        assert any(o.startswith("-XX:ArchiveClassesAtExit=") for o in _jvm_options(started.pid))
+        assert not archive.exists()
+        server.stop(other)
+        assert archive.stat().st_size > len(good) // 10
+        again = server.start(other)
+        assert again.pid is not None
+        assert f"-XX:SharedArchiveFile={archive}" in _jvm_options(again.pid)
+        assert str(archive) in _mapped_archives(again.pid)
+    finally:
+        server.stop(other)
 
 
 def _pending_dump(home: Neo4jHome, folder: Path, data: bytes) -> tuple[Path, Path]:
