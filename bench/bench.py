@@ -46,8 +46,8 @@ from bench.chart import write_chart
 from bench.collectbench import collection_rate
 from bench.configfile import measure as measure_config_file
 from bench.genestate import EstateSpec, generate
+from bench.layouts import QUICK_REPEATS, REPEATS, store_bytes, timed_questions
 from bench.layouts import compare as compare_layouts
-from bench.layouts import store_bytes, timed_questions
 from bench.memory import PeakSampler, cpu_ticks, load_average, steal_percent
 from bench.report import MB, compared_rate, format_markdown, format_table, speedups, targets
 from bulkgraph import server
@@ -476,6 +476,7 @@ def _versions_layout(
     csv_dir = workdir / "csv-versions"
     shutil.rmtree(csv_dir, ignore_errors=True)
     versions_home = _fresh_home(workdir / "neo4j-versions", settings)
+    repeats = QUICK_REPEATS if config.quick else REPEATS
     # not running beside the rebuilds measured (started again for the questions)
     server.stop(home)
     try:
@@ -499,7 +500,7 @@ def _versions_layout(
             open_driver(versions_conn) as versions_driver,
         ):
             drivers = {"snapshots": snapshots_driver, "versions": versions_driver}
-            timed = timed_questions(drivers, database, night_import.snapshots)
+            timed = timed_questions(drivers, database, night_import.snapshots, repeats)
             # what each server says it holds: the questions went to the right graph
             asked = {name: recorded_layout(d, database).value for name, d in drivers.items()}
         store = store_bytes(versions_home, versions_conn.database)
@@ -508,6 +509,7 @@ def _versions_layout(
         server.stop(versions_home)
     snapshots_layout["asof"], snapshots_layout["asof_median_seconds"] = timed["snapshots"]
     snapshots_layout["asof_graph_layout"] = asked["snapshots"]
+    snapshots_layout["asof_repeats"] = repeats
     latency, median = timed["versions"]
     return {
         "records": night_import.nodes + night_import.relationships,
@@ -534,6 +536,7 @@ def _versions_layout(
         "asof": latency,
         "asof_median_seconds": median,
         "asof_graph_layout": asked["versions"],
+        "asof_repeats": repeats,
     }
 
 

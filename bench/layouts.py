@@ -29,6 +29,8 @@ ASOF_QUERIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
 }
 #: runs of each question per snapshot after the warm-up; the median is reported
 REPEATS = 5
+#: the quick run's (the smoke test): its graph is small and its figures are not compared
+QUICK_REPEATS = 2
 
 _SAMPLE = """
 MATCH (i:Instance) WHERE i.private_ip IS NOT NULL AND coalesce(i.stub, false) = false
@@ -57,10 +59,14 @@ def sample(driver: neo4j.Driver, database: str) -> dict[str, str]:
 
 
 def asof_latency(
-    drivers: dict[str, neo4j.Driver], database: str, snapshots: list[str], params: dict[str, str]
+    drivers: dict[str, neo4j.Driver],
+    database: str,
+    snapshots: list[str],
+    params: dict[str, str],
+    repeats: int = REPEATS,
 ) -> dict[str, dict[str, Any]]:
     """Per layout (a key of `drivers`, each a server holding that layout's graph): the median
-    seconds of each question in each of `snapshots`, and the rows it gave.
+    seconds of `repeats` runs of each question in each of `snapshots`, and the rows it gave.
 
     The layouts are timed side by side, their runs interleaved (A B, then B A, ...): timed
     one after the other, minutes apart, this host's speed moved between them by more than
@@ -74,7 +80,7 @@ def asof_latency(
         for sid in snapshots:
             times: dict[str, list[float]] = {layout: [] for layout in drivers}
             rows: dict[str, int] = {}
-            for run in range(REPEATS + 1):  # the first round is the warm-up, not timed
+            for run in range(repeats + 1):  # the first round is the warm-up, not timed
                 for layout in order if run % 2 == 0 else reversed(order):
                     t0 = time.perf_counter()
                     result = run_query(
@@ -140,11 +146,14 @@ def compare(snapshots: dict[str, Any], versions: dict[str, Any]) -> dict[str, An
 
 
 def timed_questions(
-    drivers: dict[str, neo4j.Driver], database: str, snapshot_ids: list[str]
+    drivers: dict[str, neo4j.Driver],
+    database: str,
+    snapshot_ids: list[str],
+    repeats: int = REPEATS,
 ) -> dict[str, tuple[dict[str, Any], float]]:
     """Per layout: `asof_latency` at the middle and the latest snapshot, and its median. The
     questions' parameters are sampled from the first layout's graph (the same in both)."""
     chosen = sorted({snapshot_ids[len(snapshot_ids) // 2], snapshot_ids[-1]})
     params = sample(next(iter(drivers.values())), database)
-    latency = asof_latency(drivers, database, chosen, params)
+    latency = asof_latency(drivers, database, chosen, params, repeats)
     return {layout: (per, median_latency(per)) for layout, per in latency.items()}

@@ -285,6 +285,8 @@ def check_results(out: Path, work: Path) -> None:
         assert layout["asof_median_seconds"] > 0
         # timed side by side, each layout's questions on its own server and graph
         assert layout["asof_graph_layout"] == name
+        # the quick run times each question twice after its warm-up, not five times
+        assert layout["asof_repeats"] == 2
     # the questions find something, and the same number of rows in both layouts
     assert any(s["rows"] for per in ver["asof"].values() for s in per.values())
     assert lay["comparison"]["asof_same_row_counts"]
