@@ -93,6 +93,9 @@ class State:
     """`state/<snapshot_id>/`: per-snapshot files the transform re-reads, not the importer."""
 
     KEYS = "keys.parquet"  # label, resource_key, uid, fingerprint of versioned nodes
+    #: the text the versions layout's pass compares, cut out of the lines by the worker
+    #: that wrote them (transform/versions_input.py)
+    VERSIONS_INPUT = "compared-text.parquet"
     REJECTS = REJECTS_NAME
     #: written last: its presence with the same input checksum means the snapshot is done
     RESULT = "result.json"

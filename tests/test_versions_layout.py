@@ -12,12 +12,15 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from conftest import ManagedNeo4j, import_settings
 from graph_cache import BuiltGraphs, graph_key
@@ -36,11 +39,15 @@ from versions_estate import (
     History,
 )
 
-from bulkgraph.csvfolder import read_manifest
+from bulkgraph import csvfolder
+from bulkgraph.csvfolder import State, read_manifest
+from bulkgraph.errors import InputError
 from bulkgraph.extract.sources import discover
 from bulkgraph.layout import Layout, recorded_layout
 from bulkgraph.load.bulk import bulk_import
+from bulkgraph.transform import versions_input
 from bulkgraph.transform.run import transform
+from bulkgraph.transform.schema import NODES, SNAPSHOT_RELS
 
 pytestmark = pytest.mark.slow
 
@@ -228,6 +235,56 @@ def test_manifest_and_snapshot_nodes(versions_csv: Path) -> None:
     # the per-snapshot parts are still there, for `load`
     assert any(g.group == "CONTAINS__Snapshot__Instance" for g in manifest.groups)
     assert all(a.find("versions/") >= 0 for a in manifest.import_args if a.startswith("--n"))
+
+
+def test_each_worker_hands_the_pass_the_text_of_the_lines_it_wrote(versions_csv: Path) -> None:
+    """What the versions pass compares is what the part files say: every row of a
+    snapshot's versions input is the line of its part, in the part's order, cut after the
+    node's fourth field or the relationship's two ids."""
+    manifest = read_manifest(versions_csv)
+    checked = {"n": 0, "r": 0}
+    written = {n.group for n in NODES} | {r.group for r in SNAPSHOT_RELS if r.dynamic is None}
+    for snap in manifest.snapshots:
+        sid = snap.snapshot_id
+        given = pl.read_parquet(State.dir(versions_csv, sid) / State.VERSIONS_INPUT)
+        by_group = {g: f for (g,), f in given.partition_by("group", as_dict=True).items()}
+        compared = set()
+        for g in manifest.groups:
+            kind = csvfolder.NODES if g.kind == csvfolder.NODES else csvfolder.RELATIONSHIPS
+            part = csvfolder.part_path(kind, g.group, sid)
+            # the groups the workers write, less what the pass does not compare
+            if g.group not in written or g.group == "Snapshot" or versions_input.contains(g.group):
+                continue
+            if part not in g.parts:
+                continue
+            compared.add(g.group)
+            lines = (versions_csv / part).read_text(encoding="utf-8").splitlines()
+            rows = by_group[g.group].rows(named=True)
+            assert len(rows) == len(lines), (sid, g.group)
+            for row, line in zip(rows, lines, strict=True):
+                if row["kind"] == "n":
+                    assert line.startswith(row["start"] + ",") and line.endswith("," + row["props"])
+                    head = line[: len(line) - len(row["props"]) - 1]
+                    assert len(next(csv.reader([head]))) == 4
+                else:
+                    assert line == row["start"] + "," + row["end"] + row["props"]
+                checked[row["kind"]] += 1
+        assert set(by_group) == compared, sid
+    assert checked["n"] > 100 and checked["r"] > 100
+
+
+def test_a_lost_versions_input_is_an_error_naming_the_file(
+    history: History, versions_csv: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "csv"
+    shutil.copytree(versions_csv, out)
+    # a full pass: it reads every snapshot's input
+    shutil.rmtree(out / csvfolder.VERSIONS_CHECKPOINT_DIR)
+    lost = State.dir(out, S2) / State.VERSIONS_INPUT
+    lost.unlink()
+    found = discover(history.sources_text, account_id=ACCOUNT_ID)
+    with pytest.raises(InputError, match=re.escape(str(lost))):
+        transform(found.snapshots, out, workers=1, layout=Layout.versions)
 
 
 def test_an_older_manifest_reads_as_snapshots(snapshots_csv: Path) -> None:

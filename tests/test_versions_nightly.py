@@ -21,7 +21,7 @@ from bulkgraph.csvfolder import read_manifest
 from bulkgraph.extract.model import Snapshot
 from bulkgraph.extract.sources import discover
 from bulkgraph.layout import Layout
-from bulkgraph.transform import temporal, versions, versions_checkpoint
+from bulkgraph.transform import temporal, versions_checkpoint, versions_input
 from bulkgraph.transform.run import transform
 
 pytestmark = pytest.mark.slow  # conftest's versions_history: a moto collection
@@ -92,12 +92,11 @@ class Reads:
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> Reads:
     seen = Reads()
-    real = versions._read_nodes
+    real = versions_input.read
 
-    def counting(out_dir: Path, sid: str, labels: object) -> object:
-        if not seen.versions or seen.versions[-1] != sid:
-            seen.versions.append(sid)
-        return real(out_dir, sid, labels)  # type: ignore[arg-type]
+    def counting(out_dir: Path, sid: str) -> pl.DataFrame:
+        seen.versions.append(sid)
+        return real(out_dir, sid)
 
     real_keys = temporal._in_time_order
 
@@ -105,7 +104,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Reads:
         seen.links.extend(chunk)
         return real_keys(last, out_dir, chunk)
 
-    monkeypatch.setattr(versions, "_read_nodes", counting)
+    monkeypatch.setattr(versions_input, "read", counting)
     monkeypatch.setattr(temporal, "_in_time_order", keys)
     return seen
 

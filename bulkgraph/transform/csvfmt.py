@@ -72,6 +72,23 @@ def lines(df: pl.DataFrame, cols: list[tuple[str, str]]) -> pl.Series:
     return df.select(pl.concat_str(cells(df, cols), separator=",").alias("line")).to_series()
 
 
+def split_lines(df: pl.DataFrame, cols: list[tuple[str, str]], head: int) -> pl.DataFrame:
+    """Each row of `df` as its CSV line over `cols` (`line`: what `lines` gives), with the
+    cells of its first `head` columns (`cell0`, `cell1`, ...) and the text after the comma
+    that ends them (`tail`; null when `cols` has no more than `head` columns)."""
+    found = cells(df, cols)
+    heads = [e.alias(f"cell{i}") for i, e in enumerate(found[:head])]
+    if len(found) > head:
+        tail = pl.concat_str(found[head:], separator=",")
+    else:
+        tail = pl.lit(None, pl.String)
+    out = df.select(*heads, tail.alias("tail"))
+    line = [pl.col(f"cell{i}") for i in range(len(heads))]
+    if len(found) > head:
+        line.append(pl.col("tail"))
+    return out.with_columns(pl.concat_str(line, separator=",").alias("line"))
+
+
 #: Below this many lines a part is written from Python: polars' CSV writer has a fixed cost
 #: per call that outweighs its speed on small parts, and the linking pass writes many small
 #: parts (docs/benchmarks.md, "Measurements behind the design").

@@ -4,6 +4,8 @@ Writes, under the output folder (layout: `bulkgraph/csvfolder.py`):
 - `nodes/<Label>/<snapshot_id>.csv` and `relationships/<group>/<snapshot_id>.csv` (no header),
 - `state/<snapshot_id>/keys.parquet`: label, resource_key, uid, fingerprint of versioned
   non-stub nodes, read by the temporal pass,
+- `state/<snapshot_id>/compared-text.parquet`: the text the versions layout's pass
+  compares (versions_input.py),
 - the rows and pairs of relationships with `dynamic` properties (PEERED_TO), whose parts
   the final pass writes (dynamic.py),
 - `state/<snapshot_id>/rejects.jsonl` and `state/<snapshot_id>/result.json` (written last:
@@ -26,7 +28,7 @@ from bulkgraph.csvfolder import NODES as NODE_FILES
 from bulkgraph.csvfolder import RELATIONSHIPS, State
 from bulkgraph.extract.model import ApiResponse, Snapshot
 from bulkgraph.extract.operations import GLOBAL_REGION
-from bulkgraph.transform import csvfmt, dynamic
+from bulkgraph.transform import csvfmt, dynamic, versions_input
 from bulkgraph.transform.families import FAMILIES, FamilyCount, Graph, base
 from bulkgraph.transform.family import key_columns
 from bulkgraph.transform.keys import resource_key, uid
@@ -47,7 +49,8 @@ from bulkgraph.transform.unknown import unknown_calls, unknown_labels
 #: without any column changing: the columns themselves are covered by `output_layout()`.
 #: 3: a node put by several families keeps the first value each gave for each property;
 #: a stub carries the properties its relationship declares (graph model 1.1)
-TRANSFORM_REVISION = 3  # 2: state files of dynamic properties named by their group
+#: 4: the versions layout's input written per snapshot (versions_input.py)
+TRANSFORM_REVISION = 4  # 2: state files of dynamic properties named by their group
 
 
 def output_layout() -> str:
@@ -274,11 +277,13 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
     fps = _fingerprints(nodes, rels, texts)
 
     result = SnapshotResult(sid, info.checksum, multiline=False, layout=output_layout())
-    keys = _write_nodes(out_dir, sid, nodes, fps, result)
-    _write_rels(out_dir, sid, rels, result)
+    inputs: list[pl.DataFrame] = []
+    keys = _write_nodes(out_dir, sid, nodes, fps, result, inputs)
+    _write_rels(out_dir, sid, rels, result, inputs)
 
     sdir = State.dir(out_dir, sid)
     sdir.mkdir(parents=True, exist_ok=True)
+    versions_input.write(sdir, inputs)
     keys.sort(["label", "resource_key"]).write_parquet(sdir / State.KEYS)
     for rs in with_pairs:
         dynamic.keep(sdir, sid, rs, rels.get(rs.group), pairs[rs.group])
@@ -382,9 +387,11 @@ def _write_nodes(
     nodes: dict[str, pl.DataFrame],
     fps: dict[str, pl.DataFrame],
     result: SnapshotResult,
+    inputs: list[pl.DataFrame],
 ) -> pl.DataFrame:
     """Each label's part file, with fingerprints and uids; returns the keys of the versioned
-    nodes that are not stubs (what the temporal pass links)."""
+    nodes that are not stubs (what the temporal pass links), and adds the versions layout's
+    input of each label but Snapshot to `inputs`."""
     keys_frames: list[pl.DataFrame] = []
     for schema in NODES:
         # in the order of the uids (the snapshot id before each key: the keys' order), with
@@ -412,8 +419,11 @@ def _write_nodes(
         path = out_dir / csvfolder.part_path(NODE_FILES, schema.group, sid)
         if df.height:
             cols = csvfmt.prop_cols(schema.columns)
-            result.multiline |= csvfmt.write_lines(path, csvfmt.lines(df, cols))
+            split = csvfmt.split_lines(df, cols, versions_input.NODE_HEAD)
+            result.multiline |= csvfmt.write_lines(path, split["line"])
             result.node_rows[schema.label] = df.height
+            if schema.label != "Snapshot":
+                inputs.append(versions_input.node_rows(schema.label, split))
         else:
             path.unlink(missing_ok=True)
         if schema.versioned:
@@ -427,9 +437,14 @@ def _write_nodes(
 
 
 def _write_rels(
-    out_dir: Path, sid: str, rels: dict[str, pl.DataFrame], result: SnapshotResult
+    out_dir: Path,
+    sid: str,
+    rels: dict[str, pl.DataFrame],
+    result: SnapshotResult,
+    inputs: list[pl.DataFrame],
 ) -> None:
-    """Each relationship group's part file (those with dynamic properties: the final pass)."""
+    """Each relationship group's part file (those with dynamic properties: the final pass),
+    and the versions layout's input of each but a Snapshot's CONTAINS into `inputs`."""
     for group, df in sorted(rels.items()):
         rs = _REL_BY_GROUP[group]
         if rs.dynamic is not None:  # written by the final pass
@@ -443,10 +458,13 @@ def _write_rels(
         )
         cols = [("start", "string"), ("end", "string"), *csvfmt.prop_cols(rs.props)]
         # ids are written like any other string: quoted and escaped
+        split = csvfmt.split_lines(out, cols, 2)
         result.multiline |= csvfmt.write_lines(
-            out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid), csvfmt.lines(out, cols)
+            out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid), split["line"]
         )
         result.rel_rows[group] = out.height
+        if not versions_input.contains(group):
+            inputs.append(versions_input.rel_rows(group, split))
 
 
 __all__ = ["FamilyCount", "SnapshotResult", "transform_snapshot"]

@@ -7,9 +7,10 @@ with snapshots, and the per-snapshot transform stays as it is.
 
 The pass never decodes a value: a node's properties are compared and written back as the
 text of its CSV line from `stub` on (everything but `uid`, `snapshot_id`, `resource_key`,
-`fingerprint`), a relationship's as the text after its two ids. Only the ids and the fields
-that place a node in an account and region (for what a snapshot does not know) are taken
-out of the line.
+`fingerprint`), a relationship's as the text after its two ids. The worker that wrote each
+snapshot's lines cut that text out of them for this pass (versions_input.py); only the
+fields that place a node in an account and region (for what a snapshot does not know) are
+taken out of the text here.
 
 - A version opens when a snapshot sees a resource with properties that differ from its
   current version's, or sees it with no current version; it closes (`valid_to`) at the
@@ -33,7 +34,7 @@ import hashlib
 import json
 import logging
 import shutil
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,8 +46,9 @@ from bulkgraph.csvfolder import RELATIONSHIPS
 from bulkgraph.errors import InputError
 from bulkgraph.layout import LAYOUT_PROPERTY, Layout
 from bulkgraph.transform import versions_checkpoint as checkpoints
+from bulkgraph.transform import versions_input
 from bulkgraph.transform.declare import NodeSchema
-from bulkgraph.transform.schema import NODE_BY_LABEL, NODES, TEMPORAL_RELS
+from bulkgraph.transform.schema import NODE_BY_LABEL, NODES, REL_BY_GROUP, TEMPORAL_RELS
 from bulkgraph.transform.temporal import LAST_SCHEMA, Links
 
 log = logging.getLogger(__name__)
@@ -68,10 +70,8 @@ _TEMPORAL_GROUPS = {r.group for r in TEMPORAL_RELS}
 
 # one CSV field as the transform writes it: quoted (`"` doubled) or plain (no `,` or `"`)
 _F = r'(?:"(?:[^"]|"")*"|[^,"]*)'
-#: the fields before a node's properties (uid, snapshot_id, resource_key, fingerprint) and
-#: the two ids of a relationship, with the comma after them: one regex find each (captures
-#: over the whole line cost five times as much)
-_NODE_HEAD = rf"^{_F},{_F},{_F},{_F},"
+#: the two ids of a relationship: one regex find (captures over the whole line cost five
+#: times as much)
 _REL_HEAD = rf"^{_F},{_F}"
 _QUOTED = r'^"(?:[^"]|"")*"'
 
@@ -202,65 +202,42 @@ def _with_area(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-def _read_nodes(out_dir: Path, sid: str, labels: Iterable[NodeSchema]) -> pl.DataFrame:
-    """rk, label, suid, props of every node of the snapshot (raw CSV text: `rk` and `suid`
-    quoted as in the files)."""
-    frames = []
-    for schema in labels:
-        path = out_dir / csvfolder.part_path(NODE_FILES, schema.group, sid)
-        if not path.exists():
-            continue
-        head = pl.col("line").str.extract(_NODE_HEAD, 0)
-        frame = (
-            _records(path)
-            .to_frame()
-            .select(head.alias("head"), "line")
-            .select(
-                pl.col("head").str.extract(_QUOTED, 0).alias("suid"),
-                pl.col("line").str.slice(pl.col("head").str.len_chars()).alias("props"),
-            )
-        )
-        if frame["suid"].null_count():
-            raise InputError(f"{path}: a line is not a node line of {schema.header}")
-        frames.append(
-            frame.with_columns(
-                (pl.lit('"') + pl.col("suid").str.slice(len(sid) + 2)).alias("rk"),
-                pl.lit(schema.label).alias("label"),
-            )
-        )
-    if not frames:
-        return pl.DataFrame(schema=_SEEN_SCHEMA)
-    return pl.concat(frames).select(list(_SEEN_SCHEMA))
-
-
-_SEEN_SCHEMA = {"rk": pl.String, "label": pl.String, "suid": pl.String, "props": pl.String}
-
-
-def _read_rels(out_dir: Path, sid: str, groups: list[str]) -> pl.DataFrame:
+def _read_rels(out_dir: Path, sid: str, groups: list[str], given: pl.DataFrame) -> pl.DataFrame:
+    """group, s_start, s_end, props of the snapshot's relationships of `groups`, in that
+    order: from what its worker wrote (`given`, versions_input.py), or, for a group whose
+    parts the sequential pass wrote (properties named by the data), from its part."""
+    written = versions_input.rels(given, groups)
     frames = []
     for group in groups:
-        path = out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid)
-        if not path.exists():
-            continue
-        head = pl.col("line").str.extract(_REL_HEAD, 0)
-        start = pl.col("head").str.extract(_QUOTED, 0)
-        frame = (
-            _records(path)
-            .to_frame()
-            .select(head.alias("head"), "line")
-            .select(
-                pl.lit(group).alias("group"),
-                start.alias("s_start"),
-                pl.col("head").str.slice(start.str.len_chars() + 1).alias("s_end"),
-                pl.col("line").str.slice(pl.col("head").str.len_chars()).alias("props"),
-            )
-        )
-        if frame["s_start"].null_count():
-            raise InputError(f"{path}: a line is not a relationship line")
-        frames.append(frame)
+        if group in written:
+            frames.append(written[group])
+        elif REL_BY_GROUP[group].dynamic is not None:
+            frames.append(_read_part_rels(out_dir, sid, group))
     if not frames:
         return pl.DataFrame(schema=_REL_SEEN_SCHEMA)
     return pl.concat(frames)
+
+
+def _read_part_rels(out_dir: Path, sid: str, group: str) -> pl.DataFrame:
+    path = out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid)
+    if not path.exists():
+        return pl.DataFrame(schema=_REL_SEEN_SCHEMA)
+    head = pl.col("line").str.extract(_REL_HEAD, 0)
+    start = pl.col("head").str.extract(_QUOTED, 0)
+    frame = (
+        _records(path)
+        .to_frame()
+        .select(head.alias("head"), "line")
+        .select(
+            pl.lit(group).alias("group"),
+            start.alias("s_start"),
+            pl.col("head").str.slice(start.str.len_chars() + 1).alias("s_end"),
+            pl.col("line").str.slice(pl.col("head").str.len_chars()).alias("props"),
+        )
+    )
+    if frame["s_start"].null_count():
+        raise InputError(f"{path}: a line is not a relationship line")
+    return frame
 
 
 _REL_SEEN_SCHEMA = {
@@ -429,9 +406,11 @@ def write_versions(
     pass from nothing. Either way the files are the same, byte for byte: every final part
     holds its lines in the order of the snapshot that made them final, then sorted (Tag
     nodes: in the order first seen), every open part its lines sorted."""
-    versioned = [n for n in NODES if n.versioned]
-    values = [n for n in NODES if not n.versioned and n.label != "Snapshot"]
-    rel_groups = [g for g in rel_headers if g not in _TEMPORAL_GROUPS and not _contains(g)]
+    versioned = [n.label for n in NODES if n.versioned]
+    values = [n.label for n in NODES if not n.versioned and n.label != "Snapshot"]
+    rel_groups = [
+        g for g in rel_headers if g not in _TEMPORAL_GROUPS and not versions_input.contains(g)
+    ]
     covered = [checkpoints.Covered(s.snapshot_id, s.taken_at, s.parts) for s in ordered]
     digest = _digest(rel_headers, rel_groups)
     result = VersionsResult()
@@ -467,8 +446,9 @@ def write_versions(
             sid = snap.snapshot_id
             _write_snapshot(out, out_dir, sid)
             unknown = _unknown_labels(out_dir, sid)
-            seen = _read_nodes(out_dir, sid, versioned)
-            shared = _read_nodes(out_dir, sid, values)
+            given = versions_input.read(out_dir, sid)
+            seen = versions_input.nodes(given, sid, versioned)
+            shared = versions_input.nodes(given, sid, values)
             first_seen = (
                 shared.select("rk", "label", "props")
                 .unique("rk", keep="first", maintain_order=True)
@@ -481,7 +461,7 @@ def write_versions(
             next_versions.append(nv.with_columns(pl.lit(times.order[sid]).alias("order")))
             mapping = pl.concat([mapping, shared.select("suid", pl.col("rk").alias("vuid"))])
             runs, over = _step_rels(
-                runs, _read_rels(out_dir, sid, rel_groups), mapping, sid, unknown, state
+                runs, _read_rels(out_dir, sid, rel_groups, given), mapping, sid, unknown, state
             )
             ended.append(over)
         _put_versions(out, pl.concat(closed), times)
@@ -529,11 +509,6 @@ class _Times:
     def __init__(self, ordered: list[SnapshotTime]) -> None:
         self.taken = {s.snapshot_id: s.taken_at for s in ordered}
         self.order = {s.snapshot_id: i for i, s in enumerate(ordered)}
-
-
-def _contains(group: str) -> bool:
-    """A Snapshot's CONTAINS: none in the versions layout."""
-    return group.startswith("CONTAINS__Snapshot__")
 
 
 def _write_snapshot(out: _Writer, out_dir: Path, sid: str) -> None:

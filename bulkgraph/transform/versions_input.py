@@ -1,0 +1,119 @@
+"""What the per-snapshot transform hands to the versions layout's pass (versions.py).
+
+The pass compares each node's and relationship's properties as the text of its CSV line
+(docs/versions-layout.md). It used to cut that text out of the part files, a regular
+expression over every line of every part, ~60 MB a night on a 10k-instance estate, in the
+one process that runs after all the others: about half of its time. The worker that writes
+the lines has their cells at hand and is one of many, so it writes the cut text alongside
+(`state/<snapshot_id>/compared-text.parquet`) and the pass reads that.
+
+One row per node of a label the pass versions or shares (not Snapshot) and per relationship
+of a group written per snapshot (not a Snapshot's CONTAINS), in part order:
+
+- `kind` ("n" or "r"), `group` (a node's label, a relationship's group),
+- `start`: a node's uid, a relationship's start id, as their CSV cells (quoted),
+- `end`: a relationship's end id as its cell (null for a node),
+- `props`: a node's line after its fourth field's comma (`stub` on); a relationship's line
+  after its end id (from the comma before its first property; "" with none).
+
+A node's resource key is its uid without the snapshot id (uid = `<snapshot_id>|<key>`).
+Relationships with properties named by the data (PEERED_TO) are written by the sequential
+pass and read from their parts there (`versions._read_rels`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from bulkgraph.csvfolder import State
+from bulkgraph.errors import InputError
+
+#: fields of a node line before its properties: uid, snapshot_id, resource_key, fingerprint
+NODE_HEAD = 4
+
+_SCHEMA = {
+    "kind": pl.String,
+    "group": pl.String,
+    "start": pl.String,
+    "end": pl.String,
+    "props": pl.String,
+}
+
+
+def contains(group: str) -> bool:
+    """A Snapshot's CONTAINS: none in the versions layout."""
+    return group.startswith("CONTAINS__Snapshot__")
+
+
+def node_rows(label: str, split: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a label's nodes from `csvfmt.split_lines(..., NODE_HEAD)` of its part."""
+    return split.select(
+        pl.lit("n").alias("kind"),
+        pl.lit(label).alias("group"),
+        pl.col("cell0").alias("start"),
+        pl.lit(None, pl.String).alias("end"),
+        pl.col("tail").alias("props"),
+    )
+
+
+def rel_rows(group: str, split: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a group's relationships from `csvfmt.split_lines(..., 2)` of its part."""
+    return split.select(
+        pl.lit("r").alias("kind"),
+        pl.lit(group).alias("group"),
+        pl.col("cell0").alias("start"),
+        pl.col("cell1").alias("end"),
+        (pl.lit(",") + pl.col("tail")).fill_null("").alias("props"),
+    )
+
+
+def write(state_dir: Path, frames: list[pl.DataFrame]) -> None:
+    path = state_dir / State.VERSIONS_INPUT
+    rows = pl.concat(frames) if frames else pl.DataFrame(schema=_SCHEMA)
+    rows.select(list(_SCHEMA)).write_parquet(path, compression="lz4", statistics=False)
+
+
+def read(out_dir: Path, sid: str) -> pl.DataFrame:
+    """The snapshot's rows (see the module doc)."""
+    path = State.dir(out_dir, sid) / State.VERSIONS_INPUT
+    try:
+        return pl.read_parquet(path)
+    except (OSError, pl.exceptions.ComputeError) as exc:
+        raise InputError(
+            f"{path}: cannot read what the transform of snapshot {sid} wrote for the "
+            f"versions layout ({exc}); transform it again with --force"
+        ) from exc
+
+
+def nodes(rows: pl.DataFrame, sid: str, labels: list[str]) -> pl.DataFrame:
+    """rk, label, suid, props of the nodes of `labels`, label by label in that order."""
+    by_label = rows.filter(pl.col("kind") == "n").partition_by("group", as_dict=True)
+    frames = [
+        by_label[(label,)].select(
+            (pl.lit('"') + pl.col("start").str.slice(len(sid) + 2)).alias("rk"),
+            pl.col("group").alias("label"),
+            pl.col("start").alias("suid"),
+            "props",
+        )
+        for label in labels
+        if (label,) in by_label
+    ]
+    return pl.concat(frames) if frames else pl.DataFrame(schema=NODES_SCHEMA)
+
+
+NODES_SCHEMA = {"rk": pl.String, "label": pl.String, "suid": pl.String, "props": pl.String}
+
+
+def rels(rows: pl.DataFrame, groups: list[str]) -> dict[str, pl.DataFrame]:
+    """group -> its relationships (group, s_start, s_end, props), for those of `groups`
+    the snapshot has."""
+    by_group = rows.filter(pl.col("kind") == "r").partition_by("group", as_dict=True)
+    return {
+        group: by_group[(group,)].select(
+            "group", pl.col("start").alias("s_start"), pl.col("end").alias("s_end"), "props"
+        )
+        for group in groups
+        if (group,) in by_group
+    }
