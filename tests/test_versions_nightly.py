@@ -75,8 +75,8 @@ def _same_files(csv_dir: Path, reference: Path) -> None:
 
 @dataclass
 class Reads:
-    """The snapshots whose parts the passes read, in order: the versions pass (node parts)
-    and the time links (keys)."""
+    """The snapshots whose files the passes read, in order: the versions pass (the text its
+    worker cut out, versions_input.py) and the time links (keys)."""
 
     versions: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
@@ -94,7 +94,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Reads:
     seen = Reads()
     real = versions_input.read
 
-    def counting(out_dir: Path, sid: str) -> pl.DataFrame:
+    def counting(out_dir: Path, sid: str) -> dict[str, pl.DataFrame]:
         seen.versions.append(sid)
         return real(out_dir, sid)
 

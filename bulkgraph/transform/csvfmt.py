@@ -77,15 +77,11 @@ def split_lines(df: pl.DataFrame, cols: list[tuple[str, str]], head: int) -> pl.
     cells of its first `head` columns (`cell0`, `cell1`, ...) and the text after the comma
     that ends them (`tail`; null when `cols` has no more than `head` columns)."""
     found = cells(df, cols)
-    heads = [e.alias(f"cell{i}") for i, e in enumerate(found[:head])]
-    if len(found) > head:
-        tail = pl.concat_str(found[head:], separator=",")
-    else:
-        tail = pl.lit(None, pl.String)
-    out = df.select(*heads, tail.alias("tail"))
-    line = [pl.col(f"cell{i}") for i in range(len(heads))]
-    if len(found) > head:
-        line.append(pl.col("tail"))
+    heads, rest = found[:head], found[head:]
+    names = [f"cell{i}" for i in range(len(heads))]
+    tail = pl.concat_str(rest, separator=",") if rest else pl.lit(None, pl.String)
+    out = df.select(*(e.alias(n) for e, n in zip(heads, names, strict=True)), tail.alias("tail"))
+    line = [*names, *(["tail"] if rest else [])]
     return out.with_columns(pl.concat_str(line, separator=",").alias("line"))
 
 

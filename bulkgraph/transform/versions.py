@@ -202,15 +202,17 @@ def _with_area(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-def _read_rels(out_dir: Path, sid: str, groups: list[str], given: pl.DataFrame) -> pl.DataFrame:
+def _read_rels(
+    out_dir: Path, sid: str, groups: list[str], given: dict[str, pl.DataFrame]
+) -> pl.DataFrame:
     """group, s_start, s_end, props of the snapshot's relationships of `groups`, in that
     order: from what its worker wrote (`given`, versions_input.py), or, for a group whose
     parts the sequential pass wrote (properties named by the data), from its part."""
-    written = versions_input.rels(given, groups)
     frames = []
     for group in groups:
-        if group in written:
-            frames.append(written[group])
+        written = versions_input.rels(given, group)
+        if written is not None:
+            frames.append(written)
         elif REL_BY_GROUP[group].dynamic is not None:
             frames.append(_read_part_rels(out_dir, sid, group))
     if not frames:

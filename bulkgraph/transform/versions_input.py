@@ -75,45 +75,44 @@ def write(state_dir: Path, frames: list[pl.DataFrame]) -> None:
     rows.select(list(_SCHEMA)).write_parquet(path, compression="lz4", statistics=False)
 
 
-def read(out_dir: Path, sid: str) -> pl.DataFrame:
-    """The snapshot's rows (see the module doc)."""
+def read(out_dir: Path, sid: str) -> dict[str, pl.DataFrame]:
+    """The snapshot's rows (see the module doc) by group, each in part order."""
     path = State.dir(out_dir, sid) / State.VERSIONS_INPUT
     try:
-        return pl.read_parquet(path)
+        rows = pl.read_parquet(path)
     except (OSError, pl.exceptions.ComputeError) as exc:
         raise InputError(
             f"{path}: cannot read what the transform of snapshot {sid} wrote for the "
             f"versions layout ({exc}); transform it again with --force"
         ) from exc
+    # node labels and relationship groups never share a name ("TYPE__Start__End")
+    return {str(g): f for (g,), f in rows.partition_by("group", as_dict=True).items()}
 
 
-def nodes(rows: pl.DataFrame, sid: str, labels: list[str]) -> pl.DataFrame:
-    """rk, label, suid, props of the nodes of `labels`, label by label in that order."""
-    by_label = rows.filter(pl.col("kind") == "n").partition_by("group", as_dict=True)
+NODES_SCHEMA = {"rk": pl.String, "label": pl.String, "suid": pl.String, "props": pl.String}
+
+
+def nodes(given: dict[str, pl.DataFrame], sid: str, labels: list[str]) -> pl.DataFrame:
+    """rk, label, suid, props of the nodes of `labels` in `given` (from `read`), label by
+    label in that order."""
     frames = [
-        by_label[(label,)].select(
+        given[label].select(
             (pl.lit('"') + pl.col("start").str.slice(len(sid) + 2)).alias("rk"),
             pl.col("group").alias("label"),
             pl.col("start").alias("suid"),
             "props",
         )
         for label in labels
-        if (label,) in by_label
+        if label in given
     ]
     return pl.concat(frames) if frames else pl.DataFrame(schema=NODES_SCHEMA)
 
 
-NODES_SCHEMA = {"rk": pl.String, "label": pl.String, "suid": pl.String, "props": pl.String}
-
-
-def rels(rows: pl.DataFrame, groups: list[str]) -> dict[str, pl.DataFrame]:
-    """group -> its relationships (group, s_start, s_end, props), for those of `groups`
-    the snapshot has."""
-    by_group = rows.filter(pl.col("kind") == "r").partition_by("group", as_dict=True)
-    return {
-        group: by_group[(group,)].select(
-            "group", pl.col("start").alias("s_start"), pl.col("end").alias("s_end"), "props"
-        )
-        for group in groups
-        if (group,) in by_group
-    }
+def rels(given: dict[str, pl.DataFrame], group: str) -> pl.DataFrame | None:
+    """group, s_start, s_end, props of the group's relationships in `given` (from `read`);
+    None when the worker wrote none."""
+    if group not in given:
+        return None
+    return given[group].select(
+        "group", pl.col("start").alias("s_start"), pl.col("end").alias("s_end"), "props"
+    )
