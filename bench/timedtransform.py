@@ -45,7 +45,15 @@ def measure(
 
     cpu0 = _cpu_seconds()
     t0 = time.monotonic()
-    result = transform(found.snapshots, out_dir, workers=workers, progress=progress, layout=layout)
+    # as `rebuild` does: the versions layout's folder for its import only
+    result = transform(
+        found.snapshots,
+        out_dir,
+        workers=workers,
+        progress=progress,
+        layout=layout,
+        snapshot_parts=layout is not Layout.versions,
+    )
     seconds = time.monotonic() - t0
     cpu = _cpu_seconds() - cpu0
     # the parallel per-snapshot part ends when the sequential linking pass starts

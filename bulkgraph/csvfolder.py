@@ -122,6 +122,9 @@ class ManifestSnapshot(BaseModel):
     source: str
     checksum: str
     location: str = ""
+    #: its node and relationship part files are in the folder (`load` appends from them);
+    #: False: only its Snapshot node's, of a versions folder for `import` (`rebuild`)
+    parts: bool = True
 
     @field_validator("snapshot_id")
     @classmethod

@@ -422,6 +422,26 @@ def test_an_older_snapshot_is_refused_with_a_word_to_rebuild(
     assert dump(empty_db) == before
 
 
+def test_a_folder_transformed_for_import_only_is_refused_with_nothing_loaded(
+    empty_db: ManagedNeo4j, history: History, tmp_path: Path
+) -> None:
+    """A versions folder without the snapshots' own parts (rebuild's) would append a night
+    that saw nothing, closing every current version: `load` refuses it first."""
+    _load_nights(history, (N1,), Layout.versions)
+    before = dump(empty_db)
+    second = write_history(tmp_path / "snapshots")[1]
+    found = discover([str(second)], cache_dir=tmp_path / "cache")
+    lean = tmp_path / "csv"
+    done = transform(found.snapshots, lean, workers=1, layout=Layout.versions, snapshot_parts=False)
+    assert done.transformed == [N2]
+    with pytest.raises(BulkgraphError, match=f"{N2} were transformed without their node"):
+        append(lean)
+    assert dump(empty_db) == before
+    # transformed again with them (the default), it loads
+    transform(found.snapshots, lean, workers=1, layout=Layout.versions)
+    assert append(lean).loaded == [N2]
+
+
 def test_the_layout_is_the_databases(empty_db: ManagedNeo4j, history: History) -> None:
     # an empty database: the setting's layout, or the one asked for
     proc = _cli(empty_db, "load", str(history.nights[N1]), BULKGRAPH_LAYOUT="versions")

@@ -247,11 +247,11 @@ def test_cyclic_gc_is_paused_for_each_snapshot_only(
     seen: list[bool] = []
     real = run_module.transform_snapshot
 
-    def spy(snapshot: Any, out_dir: Path) -> Any:
+    def spy(snapshot: Any, out_dir: Path, **options: Any) -> Any:
         seen.append(gc.isenabled())
         if snapshot.info.snapshot_id != SID:
             raise RuntimeError("spoilt")
-        return real(snapshot, out_dir)
+        return real(snapshot, out_dir, **options)
 
     monkeypatch.setattr(run_module, "transform_snapshot", spy)
     was = gc.isenabled()

@@ -431,6 +431,10 @@ def test_rebuild_samples_in_the_versions_layout(
     rows = managed_neo4j.run("MATCH (s:Snapshot) RETURN s.layout AS layout")
     assert [r["layout"] for r in rows] == ["versions"] * len(ver["snapshots"]) == ["versions"] * 4
     assert managed_neo4j.run("MATCH (:Snapshot)-[r:CONTAINS]->() RETURN r LIMIT 1") == []
+    # its folder is for the import alone: of each snapshot's own parts, the Snapshot node's
+    csv_dir = tmp_path / "b" / "csv"
+    assert {p.parent.name for p in (csv_dir / "nodes").rglob("*.csv")} == {"Snapshot"}
+    assert [s.parts for s in read_manifest(csv_dir).snapshots] == [False] * 4
     # the snapshots layout's records, from its transform alone (its rebuild is tested in
     # test_pipeline.py and by every test that rebuilds the samples)
     snap = read_manifest(_transform_samples(tmp_path / "a"))
@@ -467,3 +471,31 @@ def test_bad_layout_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "sideways" in proc.stderr
+
+
+def test_no_snapshot_parts_is_refused_on_a_dask_cluster(tmp_path: Path) -> None:
+    # its tasks publish every part: the option would be silently ignored there
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bulkgraph",
+            "transform",
+            str(SAMPLES),
+            "--out",
+            str(tmp_path / "csv"),
+            "--layout",
+            "versions",
+            "--no-snapshot-parts",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--shared",
+            str(tmp_path / "shared"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "--no-snapshot-parts" in proc.stderr and "Dask" in proc.stderr
+    assert not (tmp_path / "csv").exists()

@@ -76,7 +76,8 @@ def _same_files(csv_dir: Path, reference: Path) -> None:
 @dataclass
 class Reads:
     """The snapshots whose files the passes read, in order: the versions pass (the text its
-    worker cut out, versions_input.py) and the time links (keys)."""
+    worker cut out, versions_input.py) and the time links (keys: never, in the versions
+    layout, whose NEXT_VERSION the versions pass writes)."""
 
     versions: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
@@ -125,18 +126,18 @@ def test_nightly_reads_only_the_new_snapshots_and_writes_what_a_full_pass_writes
 ) -> None:
     out = tmp_path / "csv"
     _transform(snapshots[:3], out)
-    assert reads.both() == (_ids(snapshots[:3]),) * 2
+    assert reads.both() == (_ids(snapshots[:3]), [])
     reads.clear()
     _transform(snapshots[:4], out)
-    assert reads.both() == (_ids(snapshots[3:4]),) * 2
+    assert reads.both() == (_ids(snapshots[3:4]), [])
     reads.clear()
     _transform(snapshots, out)
-    assert reads.both() == (_ids(snapshots[4:]),) * 2
+    assert reads.both() == (_ids(snapshots[4:]), [])
     _same_files(out, reference)
     # nothing new: nothing read, nothing changed
     reads.clear()
     _transform(snapshots, out)
-    assert reads.both() == ([],) * 2
+    assert reads.both() == ([], [])
     _same_files(out, reference)
 
 
@@ -147,7 +148,7 @@ def test_back_fill_is_a_full_pass(
     _transform([s for i, s in enumerate(snapshots) if i != 2], out)
     reads.clear()
     _transform(snapshots, out)
-    assert reads.both() == (_ids(snapshots),) * 2
+    assert reads.both() == (_ids(snapshots), [])
     _same_files(out, reference)
 
 
@@ -176,8 +177,8 @@ def test_a_checkpoint_that_cannot_be_trusted_means_a_full_pass(
     reads.clear()
     _transform(snapshots, out)
     assert reads.versions == _ids(snapshots)
-    # the time links do not read the versions files: a final part cut short is theirs alone
-    assert reads.links == _ids(snapshots[4 if damage == "final-part-short" else 0 :])
+    # the versions layout's time links are NEXT alone: they read no keys
+    assert reads.links == []
     _same_files(out, reference)
 
 
@@ -212,7 +213,7 @@ def test_a_run_killed_before_its_checkpoint_is_undone_by_the_next(
     assert (out / CHECKPOINT).read_bytes() == before
     reads.clear()
     _transform(snapshots, out)
-    assert reads.both() == (_ids(snapshots[3:]),) * 2
+    assert reads.both() == (_ids(snapshots[3:]), [])
     _same_files(out, reference)
 
 
@@ -234,5 +235,51 @@ def test_a_snapshot_transformed_again_is_a_full_pass(
     shutil.rmtree(out / "state" / snapshots[1].info.snapshot_id)
     reads.clear()
     _transform(snapshots, out)
-    assert reads.both() == (_ids(snapshots),) * 2
+    assert reads.both() == (_ids(snapshots), [])
     _same_files(out, reference)
+
+
+def _tree(csv_dir: Path, under: str) -> list[str]:
+    return sorted(p.relative_to(csv_dir).as_posix() for p in (csv_dir / under).rglob("*.csv"))
+
+
+def test_a_folder_for_import_only_writes_the_same_versions_files_and_no_parts(
+    snapshots: list[Snapshot], reference: Path, tmp_path: Path, reads: Reads
+) -> None:
+    """`snapshot_parts=False` (rebuild's): the versions files, the counts and the import
+    arguments of a full folder, nightly too; of each snapshot's own files only its Snapshot
+    node's (and the sequential pass's NEXT and PEERED_TO); and a later transform that wants
+    the parts (for `load`) writes them."""
+    out = tmp_path / "csv"
+    transform(snapshots[:4], out, workers=1, layout=Layout.versions, snapshot_parts=False)
+    reads.clear()
+    lean = transform(snapshots, out, workers=1, layout=Layout.versions, snapshot_parts=False)
+    assert lean.reused == _ids(snapshots[:4]) and reads.versions == _ids(snapshots[4:])
+    got, want = _files(out), _files(reference)
+    versions_files = [p for p in want if p.startswith("versions/")]
+    assert versions_files and [p for p in versions_files if got.get(p) != want[p]] == []
+    manifest, full = read_manifest(out), read_manifest(reference)
+    for name in ("versions_groups", "import_args", "nodes_per_label", "relationships_per_type"):
+        assert getattr(manifest, name) == getattr(full, name), name
+    assert [s.parts for s in manifest.snapshots] == [False] * len(snapshots)
+    assert {p.split("/")[1] for p in _tree(out, "nodes")} == {"Snapshot"}
+    assert {p.split("/")[1] for p in _tree(out, "relationships")} == {
+        "NEXT__Snapshot__Snapshot",
+        "PEERED_TO__VPC__VPC",
+    }
+    assert {g.group for g in manifest.groups} == {
+        "Snapshot",
+        "NEXT__Snapshot__Snapshot",
+        "PEERED_TO__VPC__VPC",
+    }
+    assert not list((out / "state").glob("*/keys.parquet"))
+    # the snapshots layout's fingerprints are left out, not the Snapshot node's
+    for sid in _ids(snapshots):
+        name = f"nodes/Snapshot/{sid}.csv"
+        assert (out / name).read_bytes() == (reference / name).read_bytes()
+
+    with_parts = transform(snapshots, out, workers=1, layout=Layout.versions)
+    assert with_parts.transformed == _ids(snapshots)
+    _same_files(out, reference)
+    assert _tree(out, "nodes") == _tree(reference, "nodes")
+    assert [s.parts for s in read_manifest(out).snapshots] == [True] * len(snapshots)

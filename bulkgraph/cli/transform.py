@@ -37,6 +37,13 @@ def transform_command(
         "s3:// prefix (default: BULKGRAPH_DASK_SHARED).",
     ),
     layout: str | None = typer.Option(None, "--layout", help=LAYOUT_HELP),
+    snapshot_parts: bool = typer.Option(
+        True,
+        "--snapshot-parts/--no-snapshot-parts",
+        help="Write each snapshot's node and relationship CSVs, which `load` appends from. "
+        "--no-snapshot-parts, in the versions layout: a folder for `import` only, a small "
+        "part of the disk and less work (what `rebuild --layout versions` writes).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Normalize snapshots into CSV_DIR: node/relationship CSVs, import-manifest.json,
@@ -48,6 +55,8 @@ def transform_command(
 
     chosen = layout_option(layout)
     cluster = dask_options(scheduler, shared, workers)
+    if not snapshot_parts and cluster is not None:
+        raise BulkgraphError("--no-snapshot-parts: not on a Dask cluster (its tasks write them)")
     problems: list[Problem] = []
     if cluster is None:
         from bulkgraph.extract.sources import discover
@@ -68,6 +77,7 @@ def transform_command(
                 workers=workers,
                 progress=progress,
                 layout=chosen,
+                snapshot_parts=snapshot_parts,
             )
         else:
             from bulkgraph.transform.cluster import transform_on_cluster

@@ -106,6 +106,7 @@ def append(
             check_order(driver, conn.database, manifest.snapshots, ids)
         apply_post_load(driver, conn.database)
         done = _complete_snapshots(driver, conn.database, ids)
+        _check_parts(csv_dir, manifest, done)
         for snap in sorted(manifest.snapshots, key=lambda s: (s.taken_at, s.snapshot_id)):
             if snap.snapshot_id in done:
                 summary.skipped.append(snap.snapshot_id)
@@ -121,6 +122,22 @@ def append(
             if on_snapshot:
                 on_snapshot(snap.snapshot_id, "loaded")
     return summary
+
+
+def _check_parts(csv_dir: Path, manifest: Manifest, done: set[str]) -> None:
+    """Every snapshot to load has its part files: one transformed for a versions import
+    only (`rebuild`) has not, and appending it would read a night that saw nothing."""
+    missing = [
+        s.snapshot_id for s in manifest.snapshots if not s.parts and s.snapshot_id not in done
+    ]
+    if missing:
+        raise BulkgraphError(
+            f"{csv_dir}: snapshot(s) {', '.join(missing[:5])}"
+            f"{' and more' if len(missing) > 5 else ''} were transformed without their node "
+            "and relationship files (a versions-layout folder for `import`, as `rebuild` "
+            "writes); nothing was loaded. Transform them again for `load`: "
+            f"bulkgraph transform <snapshots> --out {csv_dir}"
+        )
 
 
 def _layout(

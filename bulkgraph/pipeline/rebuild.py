@@ -133,6 +133,8 @@ def rebuild(
                 workers=workers,
                 progress=_pausing(progress),
                 layout=layout,
+                # for import only: the versions layout's import reads none of them
+                snapshot_parts=False,
             )
         else:
             from bulkgraph.transform.cluster import transform_on_cluster

@@ -100,23 +100,28 @@ class TransformResult:
         }
 
 
-def _done(out_dir: Path, snapshot: Snapshot) -> SnapshotResult | None:
-    return done_result(State.dir(out_dir, snapshot.info.snapshot_id) / State.RESULT, snapshot.info)
+def _done(out_dir: Path, snapshot: Snapshot, parts: bool) -> SnapshotResult | None:
+    path = State.dir(out_dir, snapshot.info.snapshot_id) / State.RESULT
+    return done_result(path, snapshot.info, parts=parts)
 
 
-def done_result(path: Path, info: SnapshotInfo) -> SnapshotResult | None:
+def done_result(path: Path, info: SnapshotInfo, *, parts: bool = True) -> SnapshotResult | None:
     """The result recorded at `path` (a `State.RESULT`), if its files can be reused for the
-    snapshot `info`: same input checksum, same output layout."""
+    snapshot `info`: same input checksum, same output layout, its parts written if `parts`."""
     try:
         result = SnapshotResult.from_json(json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
         return None
-    return result if reusable(result, info) else None
+    return result if reusable(result, info, parts=parts) else None
 
 
-def reusable(result: SnapshotResult, info: SnapshotInfo) -> bool:
-    """Whether the files `result` describes hold what transforming `info` would write."""
+def reusable(result: SnapshotResult, info: SnapshotInfo, *, parts: bool = True) -> bool:
+    """Whether the files `result` describes hold what transforming `info` would write
+    (with its node and relationship parts if `parts`)."""
     if not result.checksum or result.checksum != info.checksum:
+        return False
+    if parts and not result.parts:
+        log.info("%s: written without its parts, redone with them", info.snapshot_id)
         return False
     if result.layout != output_layout():
         log.info("%s: written by another transform version, redone", info.snapshot_id)
@@ -124,11 +129,11 @@ def reusable(result: SnapshotResult, info: SnapshotInfo) -> bool:
     return True
 
 
-def transform_one(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
+def transform_one(snapshot: Snapshot, out_dir: Path, parts: bool = True) -> SnapshotResult:
     """`transform_snapshot`, with the memory care of a process that transforms many."""
     try:
         with cyclic_gc_paused():
-            return transform_snapshot(snapshot, out_dir)
+            return transform_snapshot(snapshot, out_dir, parts=parts)
     finally:
         _release_memory()
 
@@ -187,15 +192,21 @@ def transform(
     workers: int | None = None,
     progress: Progress | None = None,
     layout: Layout | None = None,
+    snapshot_parts: bool = True,
 ) -> TransformResult:
     """Transform `snapshots` into `out_dir` (see the module doc) for a graph in `layout`
     (default: the setting `BULKGRAPH_LAYOUT`). Raises InputError when two snapshots share
-    an id; a snapshot that fails is reported in `failed`, not raised."""
+    an id; a snapshot that fails is reported in `failed`, not raised.
+
+    `snapshot_parts=False`, in the versions layout, leaves out each snapshot's node and
+    relationship parts, which its import does not read and `load` appends from: a folder
+    for `import` only (`rebuild`). The snapshots layout imports them: always written."""
     _check_unique_ids(snapshots)
     ordered = sorted(snapshots, key=lambda s: (s.info.taken_at, s.info.snapshot_id))
     out_dir.mkdir(parents=True, exist_ok=True)
     result = TransformResult(out_dir, out_dir / MANIFEST_NAME, layout=chosen_layout(layout))
-    results = _transform_each(ordered, out_dir, result, force, workers, progress)
+    parts = snapshot_parts or result.layout is not Layout.versions
+    results = _transform_each(ordered, out_dir, result, force, workers, progress, parts)
     if progress:
         progress("linking snapshots", len(ordered), len(ordered))
     finish([s.info for s in ordered], results, result)
@@ -219,16 +230,17 @@ def finish(
     ]
     versions_groups: list[FileGroup] = []
     if result.layout is Layout.versions:
-        # the versions layout's checkpoint: its time links go on from it too
+        # the versions layout's checkpoint: its time links go on from it too; NEXT only
+        # (its NEXT_VERSION are the versions pass's, not each snapshot's)
         start = versions.begin(out_dir, times, result.transformed)
-        links = link(out_dir, ids, versions.start_links(start))
-        groups, multiline = _write_groups(out_dir, ids, results, links.written)
-        versions_groups, broken = _write_versions(out_dir, times, groups, start, links)
+        links = link(out_dir, ids, versions.start_links(start), next_version=False)
+        groups, headers, multiline = _write_groups(out_dir, ids, results, links.written)
+        versions_groups, broken = _write_versions(out_dir, times, groups, headers, start, links)
         multiline |= broken
     else:
         discard_checkpoint(out_dir)
         shutil.rmtree(out_dir / csvfolder.VERSIONS_DIR, ignore_errors=True)
-        groups, multiline = _write_groups(out_dir, ids, results, link(out_dir, ids).written)
+        groups, _, multiline = _write_groups(out_dir, ids, results, link(out_dir, ids).written)
     imported = versions_groups if result.layout is Layout.versions else groups
     # rejects of all snapshots, in time order
     with (out_dir / REJECTS_NAME).open("w", encoding="utf-8") as fh:
@@ -244,6 +256,7 @@ def finish(
                 source=s.source,
                 checksum=s.checksum,
                 location=s.location,
+                parts=results[s.snapshot_id].parts,
             )
             for s in good
         ],
@@ -260,12 +273,13 @@ def _write_versions(
     out_dir: Path,
     times: list[SnapshotTime],
     groups: list[FileGroup],
+    rel_headers: dict[str, str],
     start: Checkpoint | str,
     links: Links,
 ) -> tuple[list[FileGroup], bool]:
     """The versions layout's files (transform/versions.py) and their groups, in the order of
-    the per-snapshot groups; NEXT is the per-snapshot parts as they are."""
-    rel_headers = {g.group: ",".join(g.header_fields) for g in groups if g.kind == RELATIONSHIPS}
+    the per-snapshot groups; NEXT is the per-snapshot parts as they are. `rel_headers`:
+    the header of every relationship group with rows, its parts written or not."""
     written = versions.write_versions(out_dir, times, rel_headers, start=start, links=links)
     out: list[FileGroup] = []
     next_group = csvfolder.rel_group("NEXT", "Snapshot", "Snapshot")
@@ -333,13 +347,15 @@ def _transform_each(
     force: bool,
     workers: int | None,
     progress: Progress | None,
+    parts: bool,
 ) -> dict[str, SnapshotResult]:
-    """Every snapshot's own part files, reused where already written for the same input, in
-    worker processes; records what was reused, transformed and failed in `result`."""
+    """Every snapshot's own files (with its parts if `parts`), reused where already written
+    for the same input, in worker processes; records what was reused, transformed and
+    failed in `result`."""
     results: dict[str, SnapshotResult] = {}
     todo: list[Snapshot] = []
     for s in ordered:
-        done = None if force else _done(out_dir, s)
+        done = None if force else _done(out_dir, s, parts)
         if done is not None:
             results[s.info.snapshot_id] = done
             result.reused.append(s.info.snapshot_id)
@@ -353,7 +369,7 @@ def _transform_each(
     if n <= 1 or len(todo) <= 1:
         for s in todo:
             try:
-                results[s.info.snapshot_id] = transform_one(s, out_dir)
+                results[s.info.snapshot_id] = transform_one(s, out_dir, parts)
                 result.transformed.append(s.info.snapshot_id)
             except Exception as exc:  # one bad snapshot must not stop the others
                 result.failed[s.info.snapshot_id] = f"{type(exc).__name__}: {exc}"
@@ -365,7 +381,7 @@ def _transform_each(
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(n, len(todo)), mp_context=ctx) as pool:
         futures: dict[str, Future[SnapshotResult]] = {
-            s.info.snapshot_id: pool.submit(transform_one, s, out_dir) for s in todo
+            s.info.snapshot_id: pool.submit(transform_one, s, out_dir, parts) for s in todo
         }
         for sid, fut in futures.items():
             try:
@@ -384,10 +400,12 @@ def _write_groups(
     ids: list[str],
     results: dict[str, SnapshotResult],
     temporal: dict[str, dict[str, int]],
-) -> tuple[list[FileGroup], bool]:
+) -> tuple[list[FileGroup], dict[str, str], bool]:
     """The relationships with dynamic properties, then every group's header file: the
-    manifest's groups, and whether a field holds a line break. `temporal`: the rows of the
-    time links' parts (`temporal.link`), written already."""
+    manifest's groups (the parts on disk: a snapshot transformed without its parts has
+    only its Snapshot node's), the header of every relationship group with rows, and
+    whether a field holds a line break. `temporal`: the rows of the time links' parts
+    (`temporal.link`), written already."""
     # NEXT / NEXT_VERSION hold only ids already written in the node files
     sdirs = {sid: State.dir(out_dir, sid) for sid in ids}
     multiline = any(results[sid].multiline for sid in ids)
@@ -399,11 +417,13 @@ def _write_groups(
             multiline |= broken
 
     groups: list[FileGroup] = []
+    headers: dict[str, str] = {}
     for node in NODES:
         rows = {
             csvfolder.part_path(NODE_FILES, node.group, sid): results[sid].node_rows[node.label]
             for sid in ids
             if results[sid].node_rows.get(node.label)
+            and (results[sid].parts or node.label == "Snapshot")
         }
         if rows:
             groups.append(
@@ -419,6 +439,10 @@ def _write_groups(
                 s: results[s].rel_rows[rel.group] for s in ids if results[s].rel_rows.get(rel.group)
             }
             header = rel.header
+        if per_sid:
+            headers[rel.group] = header
+        if rel.group not in widened and rel.group not in temporal:  # the workers' parts
+            per_sid = {s: n for s, n in per_sid.items() if results[s].parts}
         rows = {csvfolder.part_path(RELATIONSHIPS, rel.group, sid): n for sid, n in per_sid.items()}
         if rows:
             groups.append(
@@ -433,7 +457,7 @@ def _write_groups(
                     end=rel.end,
                 )
             )
-    return groups, multiline
+    return groups, headers, multiline
 
 
 def _summarise(

@@ -85,6 +85,10 @@ class SnapshotResult:
     #: `output_layout()` of the code that wrote the parts; "" for results written before
     #: this was recorded (never reused: their layout is unknown)
     layout: str = ""
+    #: its node and relationship parts are written (counted in `node_rows`, `rel_rows`
+    #: either way); False: only the Snapshot node's part and what the versions layout's
+    #: pass reads, for a versions import (`transform_snapshot`)
+    parts: bool = True
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SnapshotResult:
@@ -252,12 +256,30 @@ def _fingerprints(
     return out
 
 
+def _snapshot_fingerprint(
+    nodes: dict[str, pl.DataFrame], rels: dict[str, pl.DataFrame]
+) -> dict[str, pl.DataFrame]:
+    """The Snapshot node's fingerprint alone, as `_fingerprints` gives it."""
+    own = {
+        group: df
+        for group, df in rels.items()
+        if "Snapshot" in (_REL_BY_GROUP[group].start, _REL_BY_GROUP[group].end)
+    }
+    return _fingerprints({"Snapshot": nodes["Snapshot"]}, own, {})
+
+
 _FP_EXCLUDED = {"uid", "snapshot_id", "fingerprint", "stub"}
 _REL_BY_GROUP = {r.group: r for r in SNAPSHOT_RELS}
 
 
-def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
-    """Normalize one snapshot and write its part files. Pure: depends on the snapshot only."""
+def transform_snapshot(snapshot: Snapshot, out_dir: Path, *, parts: bool = True) -> SnapshotResult:
+    """Normalize one snapshot and write its part files. Pure: depends on the snapshot only.
+
+    `parts=False` writes only what a versions-layout import needs (the Snapshot node's part,
+    the versions pass's input, the dynamic state, rejects, result): no other part file, no
+    fingerprints, no keys. A year of nightly 10k-instance snapshots is ~18 GB of parts that
+    neither that import nor its pass reads (docs/benchmarks.md); `load` appends from them,
+    so `transform` writes them unless told not to."""
     info = snapshot.info
     sid = info.snapshot_id
     g, unknown = build_graph(snapshot)
@@ -274,9 +296,13 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
     with_pairs = [rs for rs in SNAPSHOT_RELS if rs.dynamic is not None]
     pairs = {rs.group: dynamic.pairs(rs, g.dynamic.get(rs.group, [])) for rs in with_pairs}
     texts = {rs.group: dynamic.fingerprint_text(rs, pairs[rs.group]) for rs in with_pairs}
-    fps = _fingerprints(nodes, rels, texts)
+    # the versions pass compares text, not fingerprints: without parts only the Snapshot
+    # node's, whose line the versions layout keeps
+    fps = _fingerprints(nodes, rels, texts) if parts else _snapshot_fingerprint(nodes, rels)
 
-    result = SnapshotResult(sid, info.checksum, multiline=False, layout=output_layout())
+    result = SnapshotResult(
+        sid, info.checksum, multiline=False, layout=output_layout(), parts=parts
+    )
     inputs: list[pl.DataFrame] = []
     keys = _write_nodes(out_dir, sid, nodes, fps, result, inputs)
     _write_rels(out_dir, sid, rels, result, inputs)
@@ -284,7 +310,10 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path) -> SnapshotResult:
     sdir = State.dir(out_dir, sid)
     sdir.mkdir(parents=True, exist_ok=True)
     versions_input.write(sdir, inputs)
-    keys.sort(["label", "resource_key"]).write_parquet(sdir / State.KEYS)
+    if parts:
+        keys.sort(["label", "resource_key"]).write_parquet(sdir / State.KEYS)
+    else:  # the time links' input, of an earlier run that wrote parts: stale now
+        (sdir / State.KEYS).unlink(missing_ok=True)
     for rs in with_pairs:
         dynamic.keep(sdir, sid, rs, rels.get(rs.group), pairs[rs.group])
     with (sdir / State.REJECTS).open("w", encoding="utf-8") as fh:
@@ -389,38 +418,39 @@ def _write_nodes(
     result: SnapshotResult,
     inputs: list[pl.DataFrame],
 ) -> pl.DataFrame:
-    """Each label's part file, with fingerprints and uids; returns the keys of the versioned
-    nodes that are not stubs (what the temporal pass links), and adds the versions layout's
-    input of each label but Snapshot to `inputs`."""
+    """Each label's part file (with `result.parts`; the Snapshot's always), with
+    fingerprints (of the labels `fps` holds) and uids; returns the keys of the versioned
+    nodes that are not stubs (what the temporal pass links), and adds the versions
+    layout's input of each label but Snapshot to `inputs`."""
     keys_frames: list[pl.DataFrame] = []
     for schema in NODES:
-        # in the order of the uids (the snapshot id before each key: the keys' order), with
-        # the label's own fingerprints (joining all of them to every label cost more)
-        df = (
-            nodes[schema.label]
-            .sort("resource_key")
-            .join(
+        # in the order of the uids (the snapshot id before each key: the keys' order)
+        df = nodes[schema.label].sort("resource_key")
+        if schema.label in fps:
+            # the label's own fingerprints (joining all of them to every label cost more)
+            df = df.join(
                 fps[schema.label],
                 on="resource_key",
                 how="left",
                 suffix="_new",
                 maintain_order="left",
-            )
-        )
-        df = df.with_columns(
-            pl.col("fingerprint_new").alias("fingerprint"),
-            uid(sid, pl.col("resource_key")).alias("uid"),
-        ).drop("fingerprint_new")
+            ).with_columns(pl.col("fingerprint_new").alias("fingerprint"))
+            df = df.drop("fingerprint_new")
+        df = df.with_columns(uid(sid, pl.col("resource_key")).alias("uid"))
         # stubs carry only their keys, snapshot_id, uid and stub
         df = df.with_columns(
             pl.when(pl.col("stub").is_null()).then(pl.col(c)).otherwise(None).alias(c)
             for c in ("resource_key", "fingerprint")
         )
         path = out_dir / csvfolder.part_path(NODE_FILES, schema.group, sid)
+        written = result.parts or schema.label == "Snapshot"
         if df.height:
             cols = csvfmt.prop_cols(schema.columns)
             split = csvfmt.split_lines(df, cols, versions_input.NODE_HEAD)
-            result.multiline |= csvfmt.write_lines(path, split["line"])
+            if written:
+                result.multiline |= csvfmt.write_lines(path, split["line"])
+            else:  # of an earlier run that wrote parts
+                path.unlink(missing_ok=True)
             result.node_rows[schema.label] = df.height
             if schema.label != "Snapshot":
                 inputs.append(versions_input.node_rows(schema.label, split))
@@ -443,8 +473,9 @@ def _write_rels(
     result: SnapshotResult,
     inputs: list[pl.DataFrame],
 ) -> None:
-    """Each relationship group's part file (those with dynamic properties: the final pass),
-    and the versions layout's input of each but a Snapshot's CONTAINS into `inputs`."""
+    """Each relationship group's part file (with `result.parts`; those with dynamic
+    properties: the final pass), and the versions layout's input of each but a Snapshot's
+    CONTAINS into `inputs`."""
     for group, df in sorted(rels.items()):
         rs = _REL_BY_GROUP[group]
         if rs.dynamic is not None:  # written by the final pass
@@ -459,9 +490,11 @@ def _write_rels(
         cols = [("start", "string"), ("end", "string"), *csvfmt.prop_cols(rs.props)]
         # ids are written like any other string: quoted and escaped
         split = csvfmt.split_lines(out, cols, 2)
-        result.multiline |= csvfmt.write_lines(
-            out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid), split["line"]
-        )
+        path = out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid)
+        if result.parts:
+            result.multiline |= csvfmt.write_lines(path, split["line"])
+        else:  # of an earlier run that wrote parts
+            path.unlink(missing_ok=True)
         result.rel_rows[group] = out.height
         if not versions_input.contains(group):
             inputs.append(versions_input.rel_rows(group, split))

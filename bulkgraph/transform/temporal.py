@@ -43,11 +43,22 @@ class Links:
     written: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def link(out_dir: Path, ordered_ids: list[str], start: Links | None = None) -> Links:
-    """Write NEXT and NEXT_VERSION parts (named after the later snapshot) of the snapshots
-    after `start` (all without it; `start`'s parts must be on disk as it wrote them)."""
+def link(
+    out_dir: Path,
+    ordered_ids: list[str],
+    start: Links | None = None,
+    *,
+    next_version: bool = True,
+) -> Links:
+    """Write NEXT and (if `next_version`) NEXT_VERSION parts (named after the later
+    snapshot) of the snapshots after `start` (all without it; `start`'s parts must be on
+    disk as it wrote them). Without NEXT_VERSION the keys files are not read (a snapshot
+    transformed without its parts has none)."""
     begin = start.done if start else 0
     written = {g: dict(rows) for g, rows in start.written.items()} if start else {}
+    next_group = csvfolder.rel_group("NEXT", "Snapshot", "Snapshot")
+    if not next_version:
+        written = {g: rows for g, rows in written.items() if g == next_group}
 
     def put_lines(group: str, sid: str, part: pl.DataFrame | None) -> None:
         """Write the part's lines, or remove the part file of an earlier run if none."""
@@ -61,10 +72,12 @@ def link(out_dir: Path, ordered_ids: list[str], start: Links | None = None) -> L
     for prev, nxt in itertools.pairwise(ordered_ids[max(begin - 1, 0) :]):
         link_df = pl.DataFrame({"start": [snapshot_uid(prev)], "end": [snapshot_uid(nxt)]})
         put_lines(
-            csvfolder.rel_group("NEXT", "Snapshot", "Snapshot"),
+            next_group,
             nxt,
             csvfmt.lines(link_df, [("start", "string"), ("end", "string")]).to_frame(),
         )
+    if not next_version:
+        return Links(len(ordered_ids), pl.DataFrame(schema=LAST_SCHEMA), written)
 
     versioned = [n.label for n in NODES if n.versioned]
     # last seen version of every resource so far; "order" -1 marks it as carried over
