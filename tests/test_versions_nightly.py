@@ -240,7 +240,12 @@ def test_a_snapshot_transformed_again_is_a_full_pass(
 
 
 def _tree(csv_dir: Path, under: str) -> list[str]:
-    return sorted(p.relative_to(csv_dir).as_posix() for p in (csv_dir / under).rglob("*.csv"))
+    """The part files under `under` (not the headers: an earlier run's may stay)."""
+    return sorted(
+        p.relative_to(csv_dir).as_posix()
+        for p in (csv_dir / under).rglob("*.csv")
+        if p.name != "header.csv"
+    )
 
 
 def test_a_folder_for_import_only_writes_the_same_versions_files_and_no_parts(
@@ -283,3 +288,28 @@ def test_a_folder_for_import_only_writes_the_same_versions_files_and_no_parts(
     _same_files(out, reference)
     assert _tree(out, "nodes") == _tree(reference, "nodes")
     assert [s.parts for s in read_manifest(out).snapshots] == [True] * len(snapshots)
+
+
+def test_a_folder_with_parts_gives_them_up_when_transformed_for_import_only(
+    snapshots: list[Snapshot], reference: Path, tmp_path: Path
+) -> None:
+    """A work folder from before (every part written) transformed for the import only:
+    nothing transformed again, its parts, fingerprints' keys and NEXT_VERSION parts go, the
+    versions files are those of a full pass."""
+    out = _parts_of(reference, tmp_path / "csv")
+    assert {p.split("/")[1] for p in _tree(out, "nodes")} != {"Snapshot"}
+    lean = transform(snapshots, out, workers=1, layout=Layout.versions, snapshot_parts=False)
+    assert lean.transformed == [] and lean.reused == _ids(snapshots)
+    assert {p.split("/")[1] for p in _tree(out, "nodes")} == {"Snapshot"}
+    assert {p.split("/")[1] for p in _tree(out, "relationships")} == {
+        "NEXT__Snapshot__Snapshot",
+        "PEERED_TO__VPC__VPC",
+    }
+    assert not list((out / "state").glob("*/keys.parquet"))
+    assert [s.parts for s in read_manifest(out).snapshots] == [False] * len(snapshots)
+    got, want = _files(out), _files(reference)
+    assert [p for p in want if p.startswith("versions/") and got.get(p) != want[p]] == []
+    # and back: wanted again, they are written again
+    again = transform(snapshots, out, workers=1, layout=Layout.versions)
+    assert again.transformed == _ids(snapshots)
+    _same_files(out, reference)

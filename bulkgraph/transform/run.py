@@ -22,7 +22,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from bulkgraph import csvfolder
@@ -45,7 +45,7 @@ from bulkgraph.extract.model import Snapshot, SnapshotInfo
 from bulkgraph.layout import DEFAULT_LAYOUT, Layout, parse_layout
 from bulkgraph.load.importer import manifest_import_args
 from bulkgraph.transform import csvfmt, dynamic, versions
-from bulkgraph.transform.schema import NODES, REL_BY_GROUP, RELS, RelSchema
+from bulkgraph.transform.schema import NODE_BY_LABEL, NODES, REL_BY_GROUP, RELS, RelSchema
 from bulkgraph.transform.snapshot import (
     SnapshotResult,
     output_layout,
@@ -357,6 +357,8 @@ def _transform_each(
     for s in ordered:
         done = None if force else _done(out_dir, s, parts)
         if done is not None:
+            if not parts and done.parts:
+                done = drop_parts(out_dir, done)
             results[s.info.snapshot_id] = done
             result.reused.append(s.info.snapshot_id)
         else:
@@ -393,6 +395,32 @@ def _transform_each(
             if progress:
                 progress("transforming", count, total)
     return results
+
+
+def drop_parts(out_dir: Path, result: SnapshotResult) -> SnapshotResult:
+    """`result`'s snapshot without its node and relationship parts and keys, as a transform
+    without parts would have left it: a folder written before `rebuild --layout versions`
+    kept only what its import reads gets its disk back (~50 MB a night of a 10k estate)
+    without transforming anything again. result.json says so first: a run killed midway
+    leaves files no one reads, never a result that names parts it has lost."""
+    sid = result.snapshot_id
+    lean = replace(result, parts=False)
+    sdir = State.dir(out_dir, sid)
+    tmp = sdir / (State.RESULT + ".tmp")
+    tmp.write_text(json.dumps(asdict(lean), sort_keys=True, indent=1))
+    tmp.replace(sdir / State.RESULT)
+    for label in result.node_rows:
+        if label != "Snapshot":
+            (out_dir / csvfolder.part_path(NODE_FILES, NODE_BY_LABEL[label].group, sid)).unlink(
+                missing_ok=True
+            )
+    # the workers' groups, and the time links' NEXT_VERSION (not the versions layout's)
+    groups = [*result.rel_rows, *(r.group for r in RELS if r.type == "NEXT_VERSION")]
+    for group in groups:
+        if REL_BY_GROUP[group].dynamic is None:
+            (out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid)).unlink(missing_ok=True)
+    (sdir / State.KEYS).unlink(missing_ok=True)
+    return lean
 
 
 def _write_groups(
