@@ -452,49 +452,27 @@ def _transform_samples(out: Path) -> Path:
     return out
 
 
-def test_bad_layout_is_a_usage_error(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bulkgraph",
-            "transform",
-            str(SAMPLES),
-            "--out",
-            str(tmp_path),
-            "--layout",
-            "sideways",
-        ],
+def _transform_cli(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bulkgraph", "transform", str(SAMPLES), "--out", str(out), *args],
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_bad_layout_is_a_usage_error(tmp_path: Path) -> None:
+    proc = _transform_cli(tmp_path, "--layout", "sideways")
     assert proc.returncode == 2
     assert "sideways" in proc.stderr
 
 
 def test_no_snapshot_parts_is_refused_on_a_dask_cluster(tmp_path: Path) -> None:
     # its tasks publish every part: the option would be silently ignored there
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bulkgraph",
-            "transform",
-            str(SAMPLES),
-            "--out",
-            str(tmp_path / "csv"),
-            "--layout",
-            "versions",
-            "--no-snapshot-parts",
-            "--scheduler",
-            "tcp://127.0.0.1:9",
-            "--shared",
-            str(tmp_path / "shared"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    proc = _transform_cli(
+        tmp_path / "csv",
+        *("--layout", "versions", "--no-snapshot-parts", "--scheduler", "tcp://127.0.0.1:9"),
+        *("--shared", str(tmp_path / "shared")),
     )
     assert proc.returncode == 1, proc.stderr
     assert "--no-snapshot-parts" in proc.stderr and "Dask" in proc.stderr
