@@ -72,17 +72,22 @@ def lines(df: pl.DataFrame, cols: list[tuple[str, str]]) -> pl.Series:
     return df.select(pl.concat_str(cells(df, cols), separator=",").alias("line")).to_series()
 
 
-def split_lines(df: pl.DataFrame, cols: list[tuple[str, str]], head: int) -> pl.DataFrame:
-    """Each row of `df` as its CSV line over `cols` (`line`: what `lines` gives), with the
-    cells of its first `head` columns (`cell0`, `cell1`, ...) and the text after the comma
-    that ends them (`tail`; null when `cols` has no more than `head` columns)."""
+def split_lines(
+    df: pl.DataFrame, cols: list[tuple[str, str]], head: int, *, line: bool = True
+) -> pl.DataFrame:
+    """Each row of `df` as its CSV line over `cols` (`line`: what `lines` gives; left out
+    when not `line`), with the cells of its first `head` columns (`cell0`, `cell1`, ...) and
+    the text after the comma that ends them (`tail`; null when `cols` has no more than
+    `head` columns)."""
     found = cells(df, cols)
     heads, rest = found[:head], found[head:]
     names = [f"cell{i}" for i in range(len(heads))]
     tail = pl.concat_str(rest, separator=",") if rest else pl.lit(None, pl.String)
     out = df.select(*(e.alias(n) for e, n in zip(heads, names, strict=True)), tail.alias("tail"))
-    line = [*names, *(["tail"] if rest else [])]
-    return out.with_columns(pl.concat_str(line, separator=",").alias("line"))
+    if not line:
+        return out
+    line_of = [*names, *(["tail"] if rest else [])]
+    return out.with_columns(pl.concat_str(line_of, separator=",").alias("line"))
 
 
 #: Below this many lines a part is written from Python: polars' CSV writer has a fixed cost

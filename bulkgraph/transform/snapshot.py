@@ -446,7 +446,7 @@ def _write_nodes(
         written = result.parts or schema.label == "Snapshot"
         if df.height:
             cols = csvfmt.prop_cols(schema.columns)
-            split = csvfmt.split_lines(df, cols, versions_input.NODE_HEAD)
+            split = csvfmt.split_lines(df, cols, versions_input.NODE_HEAD, line=written)
             if written:
                 result.multiline |= csvfmt.write_lines(path, split["line"])
             else:  # of an earlier run that wrote parts
@@ -489,7 +489,7 @@ def _write_rels(
         )
         cols = [("start", "string"), ("end", "string"), *csvfmt.prop_cols(rs.props)]
         # ids are written like any other string: quoted and escaped
-        split = csvfmt.split_lines(out, cols, 2)
+        split = csvfmt.split_lines(out, cols, 2, line=result.parts)
         path = out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid)
         if result.parts:
             result.multiline |= csvfmt.write_lines(path, split["line"])
