@@ -22,7 +22,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bulkgraph import csvfolder
@@ -406,19 +406,17 @@ def drop_parts(out_dir: Path, result: SnapshotResult) -> SnapshotResult:
     sid = result.snapshot_id
     lean = replace(result, parts=False)
     sdir = State.dir(out_dir, sid)
-    tmp = sdir / (State.RESULT + ".tmp")
-    tmp.write_text(json.dumps(asdict(lean), sort_keys=True, indent=1))
-    tmp.replace(sdir / State.RESULT)
+    lean.write(sdir)
     for label in result.node_rows:
         if label != "Snapshot":
             (out_dir / csvfolder.part_path(NODE_FILES, NODE_BY_LABEL[label].group, sid)).unlink(
                 missing_ok=True
             )
-    # the workers' groups, and the time links' NEXT_VERSION (not the versions layout's)
+    # the workers' groups (never the dynamic ones: the final pass writes those), and the
+    # time links' NEXT_VERSION (not the versions layout's)
     groups = [*result.rel_rows, *(r.group for r in RELS if r.type == "NEXT_VERSION")]
     for group in groups:
-        if REL_BY_GROUP[group].dynamic is None:
-            (out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid)).unlink(missing_ok=True)
+        (out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid)).unlink(missing_ok=True)
     (sdir / State.KEYS).unlink(missing_ok=True)
     return lean
 

@@ -94,6 +94,13 @@ class SnapshotResult:
     def from_json(cls, data: dict[str, Any]) -> SnapshotResult:
         return cls(**data)
 
+    def write(self, state_dir: Path) -> None:
+        """`state_dir`'s `State.RESULT`, whole or not at all (its presence says the
+        snapshot's files are done, or what they now hold: `run.drop_parts`)."""
+        tmp = state_dir / (State.RESULT + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), sort_keys=True, indent=1))
+        tmp.replace(state_dir / State.RESULT)
+
 
 def _typed_empty(schema: NodeSchema) -> dict[str, pl.DataType]:
     return {p.name: kind(p.type).dtype() for p in schema.columns}
@@ -323,7 +330,7 @@ def transform_snapshot(snapshot: Snapshot, out_dir: Path, *, parts: bool = True)
     result.families = {op: asdict(c) for op, c in sorted(g.counts.items())}
     result.skipped_operations = g.unknown_operations
     result.unknown = unknown
-    (sdir / State.RESULT).write_text(json.dumps(asdict(result), sort_keys=True, indent=1))
+    result.write(sdir)
     return result
 
 
