@@ -16,7 +16,6 @@ import ctypes
 import gc
 import json
 import logging
-import multiprocessing
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -55,6 +54,7 @@ from bulkgraph.transform.temporal import Links, link
 from bulkgraph.transform.versions import SnapshotTime
 from bulkgraph.transform.versions_checkpoint import Checkpoint
 from bulkgraph.transform.versions_checkpoint import discard as discard_checkpoint
+from bulkgraph.transform.workers import context as workers_context
 
 log = logging.getLogger(__name__)
 
@@ -379,9 +379,8 @@ def _transform_each(
             if progress:
                 progress("transforming", count, total)
         return results
-    # spawn, not fork: forking a process whose polars thread pool is running can deadlock
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(n, len(todo)), mp_context=ctx) as pool:
+    size = min(n, len(todo))
+    with ProcessPoolExecutor(max_workers=size, mp_context=workers_context(size)) as pool:
         futures: dict[str, Future[SnapshotResult]] = {
             s.info.snapshot_id: pool.submit(transform_one, s, out_dir, parts) for s in todo
         }

@@ -1,0 +1,103 @@
+"""The transform's worker processes: spawned, each told how to use its share of the machine.
+
+A worker maps one snapshot after another, each a few hundred MB of short-lived records and
+frames. Left to their defaults, polars starts a thread per core in every worker (the workers
+already fill the cores: the threads only contend), and both allocators hand freed memory back
+to the system after each snapshot, so the next one faults every page in again: ~100,000 page
+faults and ~0.4 s of system time a night of a 10,000-instance estate. Keeping the memory
+(jemalloc, which polars links, and glibc's malloc, which Python's large objects use) and
+one polars thread per worker took ~13 % off the CPU of a night, for ~15 % more peak memory
+per worker (measured: docs/benchmarks.md).
+
+The settings are the libraries' own environment variables, read when a process starts, so
+they go into the worker's environment at spawn; one the user has set is left as set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing.context import SpawnContext, SpawnProcess
+from typing import Any
+
+#: never give dirty pages back: the next snapshot needs as many
+JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
+#: no trimming of the heap, and no mmap (and munmap) of each large block
+GLIBC_TUNABLES = "glibc.malloc.trim_threshold=1073741824:glibc.malloc.mmap_threshold=1073741824"
+
+
+def worker_env(workers: int, cores: int | None = None) -> dict[str, str]:
+    """The environment a worker adds to its parent's, for `workers` sharing `cores`."""
+    cores = cores or os.cpu_count() or 1
+    return {
+        "POLARS_MAX_THREADS": str(max(1, cores // max(1, workers))),
+        # polars' jemalloc is built with the `_rjem_` prefix
+        "_RJEM_MALLOC_CONF": JEMALLOC_CONF,
+        "GLIBC_TUNABLES": GLIBC_TUNABLES,
+    }
+
+
+#: what polars' own `__init__` puts first in `_RJEM_MALLOC_CONF` (polars 1.x), before any
+#: value found there: jemalloc takes the last value of each option
+POLARS_JEMALLOC_DEFAULT = "dirty_decay_ms:500,muzzy_decay_ms:1000"
+POLARS_JEMALLOC_THP = ",thp:always,metadata_thp:always"
+
+
+def _jemalloc_conf(ours: str, found: str | None) -> str:
+    """The child's `_RJEM_MALLOC_CONF`: ours, then what the user set. This process imported
+    polars, which rewrote the variable as its defaults then the user's value; the child's
+    polars will put its defaults first again, so they are taken off here, or they would come
+    after ours and undo it."""
+    user = (found or "").removeprefix(POLARS_JEMALLOC_DEFAULT).removeprefix(POLARS_JEMALLOC_THP)
+    user = user.removeprefix(",")
+    return f"{ours},{user}" if user else ours
+
+
+@contextmanager
+def _environ(extra: dict[str, str]) -> Iterator[None]:
+    """`extra` in this process's environment while a child starts: a variable the user set
+    is left as set (the jemalloc options are added before the user's)."""
+    before = {name: os.environ.get(name) for name in extra}
+    for name, value in extra.items():
+        if name == "_RJEM_MALLOC_CONF":
+            os.environ[name] = _jemalloc_conf(value, before[name])
+        elif before[name] is None:
+            os.environ[name] = value
+    try:
+        yield
+    finally:
+        for name, old in before.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+
+
+class _WorkerProcess(SpawnProcess):
+    _extra_env: dict[str, str]  # set by WorkerContext.Process
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        # the spawned interpreter inherits the environment as it is when it starts
+        with _environ(process_obj._extra_env):
+            return SpawnProcess._Popen(process_obj)
+
+
+class WorkerContext(SpawnContext):
+    """A spawn context (never fork: forking a process whose polars thread pool runs can
+    deadlock) whose processes start with `worker_env`."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        super().__init__()
+        self.env = env
+
+    def Process(self, *args: Any, **kwargs: Any) -> _WorkerProcess:  # type: ignore[override]
+        process = _WorkerProcess(*args, **kwargs)
+        process._extra_env = self.env
+        return process
+
+
+def context(workers: int) -> WorkerContext:
+    """The context of a pool of `workers` transform workers."""
+    return WorkerContext(worker_env(workers))
