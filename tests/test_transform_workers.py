@@ -7,6 +7,7 @@ import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from transform_fixtures import load
@@ -94,10 +95,62 @@ def test_the_transform_pool_is_made_of_these_workers(
         return workers.context(size)
 
     monkeypatch.setattr(run, "workers_context", context)
-    snaps = [
+    snaps: list[Any] = [  # fixtures, duck-typed as Snapshot
         load("s1.json", snapshot_id=sid, taken_at=f"2026-01-0{n}T00:00:00+00:00", checksum=sid)
         for n, sid in ((1, "s1"), (2, "s2"))
     ]
     result = run.transform(snaps, tmp_path, workers=2)
     assert sorted(result.transformed) == ["s1", "s2"] and not result.failed
     assert made == [2]
+
+
+def _fresh(code: str, env_conf: str | None) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("_RJEM_MALLOC_CONF", "POLARS_THP")}
+    if env_conf is not None:
+        env["_RJEM_MALLOC_CONF"] = env_conf
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("user", "after"),
+    [
+        (None, ""),
+        ("dirty_decay_ms:1000", ",dirty_decay_ms:1000"),
+        # the same text as polars' defaults, given by the user: kept, so it wins
+        (workers.POLARS_JEMALLOC_DEFAULT, f",{workers.POLARS_JEMALLOC_DEFAULT}"),
+    ],
+)
+def test_the_command_keeps_memory_in_its_own_polars_too(user: str | None, after: str) -> None:
+    """`bulkgraph` sets the option before any command imports polars, which reads it once."""
+    code = (
+        "import os, sys\n"
+        "sys.argv = ['bulkgraph', '--help']\n"
+        "from bulkgraph.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "import polars\n"
+        "print(os.environ['_RJEM_MALLOC_CONF'])"
+    )
+    conf = f"{workers.POLARS_JEMALLOC_DEFAULT},{workers.JEMALLOC_CONF}{after}"
+    assert _fresh(code, user).splitlines()[-1] == conf
+
+
+def test_too_late_once_polars_is_imported() -> None:
+    code = (
+        "import os, polars\n"
+        "from bulkgraph.transform.workers import keep_memory\n"
+        "keep_memory()\n"
+        "print(os.environ['_RJEM_MALLOC_CONF'])"
+    )
+    assert _fresh(code, None) == workers.POLARS_JEMALLOC_DEFAULT
+
+
+def test_a_worker_of_such_a_command_gets_the_options_once() -> None:
+    found = f"{workers.POLARS_JEMALLOC_DEFAULT},{workers.JEMALLOC_CONF},dirty_decay_ms:1000"
+    assert (
+        workers._jemalloc_conf(workers.JEMALLOC_CONF, found)
+        == f"{workers.JEMALLOC_CONF},dirty_decay_ms:1000"
+    )
+    parent = f"{workers.POLARS_JEMALLOC_DEFAULT},{workers.JEMALLOC_CONF}"
+    assert workers._jemalloc_conf(workers.JEMALLOC_CONF, parent) == workers.JEMALLOC_CONF

@@ -14,6 +14,7 @@ from bulkgraph import __version__
 from bulkgraph.cli import load, neo4j, query, report, schema, snapshots, transform
 from bulkgraph.cli.common import run_main
 from bulkgraph.console import setup_logging
+from bulkgraph.transform import workers
 
 EPILOG = (
     "Exit codes: 0 ok; 1 failed, nothing usable produced; 2 bad arguments; "
@@ -54,4 +55,5 @@ for _module in (neo4j, snapshots, transform, load, query, report, schema):
 
 
 def main() -> None:
+    workers.keep_memory()  # before any command imports polars
     run_main(app)

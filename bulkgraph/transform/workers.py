@@ -10,12 +10,16 @@ one polars thread per worker took ~13 % off the CPU of a night, for ~15 % more p
 per worker (measured: docs/benchmarks.md).
 
 The settings are the libraries' own environment variables, read when a process starts, so
-they go into the worker's environment at spawn; one the user has set is left as set.
+they go into the worker's environment at spawn; one the user has set is left as set. The
+`bulkgraph` command keeps jemalloc's pages in its own process too (`keep_memory`): the
+versions pass there walks night after night the same way (~1 M page faults fewer and ~12 %
+less wall time over 48 nights).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.context import SpawnContext, SpawnProcess
@@ -46,12 +50,30 @@ POLARS_JEMALLOC_THP = ",thp:always,metadata_thp:always"
 
 def _jemalloc_conf(ours: str, found: str | None) -> str:
     """The child's `_RJEM_MALLOC_CONF`: ours, then what the user set. This process imported
-    polars, which rewrote the variable as its defaults then the user's value; the child's
-    polars will put its defaults first again, so they are taken off here, or they would come
-    after ours and undo it."""
+    polars, which rewrote the variable as its defaults then the value it found (ours, from
+    `keep_memory`, then the user's); the child's polars will put its defaults first again,
+    so they are taken off here, or they would come after ours and undo it."""
     user = (found or "").removeprefix(POLARS_JEMALLOC_DEFAULT).removeprefix(POLARS_JEMALLOC_THP)
-    user = user.removeprefix(",")
+    return _ours_first(ours, user.removeprefix(","))
+
+
+def _ours_first(ours: str, found: str) -> str:
+    """Our options, then the user's (jemalloc takes the last value of each), once."""
+    user = found.removeprefix(ours).removeprefix(",")
     return f"{ours},{user}" if user else ours
+
+
+def keep_memory() -> None:
+    """This process's polars, when imported after this, keeps the pages it has (the
+    sequential end of the transform, the versions pass, works through one snapshot after
+    another as a worker does). Before polars is imported only: it reads the variable once,
+    when it loads. The `bulkgraph` command calls it first; a program that imports bulkgraph
+    as a library chooses for itself."""
+    if "polars" not in sys.modules:
+        # the user's value as given: polars has not put its defaults before it yet
+        os.environ["_RJEM_MALLOC_CONF"] = _ours_first(
+            JEMALLOC_CONF, os.environ.get("_RJEM_MALLOC_CONF", "")
+        )
 
 
 @contextmanager
