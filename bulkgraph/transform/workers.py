@@ -2,12 +2,14 @@
 
 A worker maps one snapshot after another, each a few hundred MB of short-lived records and
 frames. Left to their defaults, polars starts a thread per core in every worker (the workers
-already fill the cores: the threads only contend), and both allocators hand freed memory back
-to the system after each snapshot, so the next one faults every page in again: ~100,000 page
-faults and ~0.4 s of system time a night of a 10,000-instance estate. Keeping the memory
-(jemalloc, which polars links, and glibc's malloc, which Python's large objects use) and
-one polars thread per worker took ~13 % off the CPU of a night, for ~15 % more peak memory
-per worker (measured: docs/benchmarks.md).
+already fill the cores: the threads only contend), jemalloc (which polars links) hands freed
+pages back to the system half a second after they are freed, so the next snapshot faults
+them in again, and glibc's malloc (which Python's large objects use) maps and unmaps each
+large block on its own: ~100,000 page faults and ~0.4 s of system time a night of a
+10,000-instance estate. jemalloc keeping its pages, glibc's trim and mmap thresholds raised
+(within a snapshot: `run._release_memory` still trims glibc's heap between snapshots, so
+that a worker's peak does not creep up) and one polars thread per worker took ~13 % off the
+CPU of a night, for ~15 % more peak memory per worker (measured: docs/benchmarks.md).
 
 The settings are the libraries' own environment variables, read when a process starts, so
 they go into the worker's environment at spawn; one the user has set is left as set. The
@@ -27,7 +29,8 @@ from typing import Any
 
 #: never give dirty pages back: the next snapshot needs as many
 JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
-#: no trimming of the heap, and no mmap (and munmap) of each large block
+#: while a snapshot is mapped, no trimming of the heap and no mmap (and munmap) of each
+#: large block; between snapshots `run._release_memory` trims it all the same
 GLIBC_TUNABLES = "glibc.malloc.trim_threshold=1073741824:glibc.malloc.mmap_threshold=1073741824"
 
 
