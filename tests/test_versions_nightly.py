@@ -9,6 +9,7 @@ The history is conftest's `versions_history` (six snapshots with churn of every 
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +18,13 @@ import polars as pl
 import pytest
 from versions_estate import ACCOUNT_ID, History
 
-from bulkgraph.csvfolder import read_manifest
+from bulkgraph.csvfolder import State, read_manifest
 from bulkgraph.extract.model import Snapshot
 from bulkgraph.extract.sources import discover
 from bulkgraph.layout import Layout
 from bulkgraph.transform import temporal, versions_checkpoint, versions_input
 from bulkgraph.transform.run import transform
+from bulkgraph.transform.snapshot import SnapshotResult
 
 pytestmark = pytest.mark.slow  # conftest's versions_history: a moto collection
 
@@ -278,6 +280,20 @@ def test_a_folder_for_import_only_writes_the_same_versions_files_and_no_parts(
         "PEERED_TO__VPC__VPC",
     }
     assert not list((out / "state").glob("*/keys.parquet"))
+    # each snapshot's counts are those of its full transform, the Snapshot's CONTAINS too
+    # (counted, not written)
+    for sid in _ids(snapshots):
+        lean_result = SnapshotResult.from_json(
+            json.loads((State.dir(out, sid) / State.RESULT).read_text())
+        )
+        full_result = SnapshotResult.from_json(
+            json.loads((State.dir(reference, sid) / State.RESULT).read_text())
+        )
+        assert any(versions_input.contains(g) for g in lean_result.rel_rows)
+        assert (lean_result.node_rows, lean_result.rel_rows) == (
+            full_result.node_rows,
+            full_result.rel_rows,
+        )
     # the snapshots layout's fingerprints are left out, not the Snapshot node's
     for sid in _ids(snapshots):
         name = f"nodes/Snapshot/{sid}.csv"

@@ -487,6 +487,13 @@ def _write_rels(
         rs = _REL_BY_GROUP[group]
         if rs.dynamic is not None:  # written by the final pass
             continue
+        path = out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid)
+        if not result.parts and versions_input.contains(group):
+            # neither a part nor the versions pass's input (the layout has no CONTAINS from
+            # a Snapshot): only its count. Its lines were ~3 % of a worker's CPU for nothing
+            path.unlink(missing_ok=True)  # of an earlier run that wrote parts
+            result.rel_rows[group] = df.height
+            continue
         # sorted by the resource keys, the order of their uids (one snapshot id before
         # each), on shorter text
         out = df.sort(
@@ -497,7 +504,6 @@ def _write_rels(
         cols = [("start", "string"), ("end", "string"), *csvfmt.prop_cols(rs.props)]
         # ids are written like any other string: quoted and escaped
         split = csvfmt.split_lines(out, cols, 2, line=result.parts)
-        path = out_dir / csvfolder.part_path(RELATIONSHIPS, group, sid)
         if result.parts:
             result.multiline |= csvfmt.write_lines(path, split["line"])
         else:  # of an earlier run that wrote parts
