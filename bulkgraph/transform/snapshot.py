@@ -494,11 +494,11 @@ def _write_rels(
             path.unlink(missing_ok=True)  # of an earlier run that wrote parts
             result.rel_rows[group] = df.height
             continue
-        # sorted by the resource keys, the order of their uids (one snapshot id before
-        # each), on shorter text
-        out = df.sort(
-            ["start_rk", "end_rk", *(p.name for p in rs.props)], nulls_last=False
-        ).with_columns(
+        # a part sorted by the resource keys, the order of their uids (one snapshot id
+        # before each), on shorter text; the versions pass's input needs no order
+        if result.parts:
+            df = df.sort(["start_rk", "end_rk", *(p.name for p in rs.props)], nulls_last=False)
+        out = df.with_columns(
             uid(sid, pl.col("start_rk")).alias("start"), uid(sid, pl.col("end_rk")).alias("end")
         )
         cols = [("start", "string"), ("end", "string"), *csvfmt.prop_cols(rs.props)]

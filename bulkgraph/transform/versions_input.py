@@ -8,7 +8,10 @@ the lines has their cells at hand and is one of many, so it writes the cut text 
 (`state/<snapshot_id>/compared-text.parquet`) and the pass reads that.
 
 One row per node of a label the pass versions or shares (not Snapshot) and per relationship
-of a group written per snapshot (not a Snapshot's CONTAINS), in part order:
+of a group written per snapshot (not a Snapshot's CONTAINS); nodes in part order,
+relationships in part order when the parts are written and in no set order when they are
+not (sorting them was ~4 % of a worker's CPU: the pass sorts every line it writes, and Tag
+nodes, written in the order first seen, keep theirs):
 
 - `kind` ("n" or "r"), `group` (a node's label, a relationship's group),
 - `start`: a node's uid, a relationship's start id, as their CSV cells (quoted),
@@ -76,7 +79,7 @@ def write(state_dir: Path, frames: list[pl.DataFrame]) -> None:
 
 
 def read(out_dir: Path, sid: str) -> dict[str, pl.DataFrame]:
-    """The snapshot's rows (see the module doc) by group, each in part order."""
+    """The snapshot's rows by group, in the order the module doc gives."""
     path = State.dir(out_dir, sid) / State.VERSIONS_INPUT
     try:
         rows = pl.read_parquet(path)
