@@ -431,8 +431,11 @@ def _write_nodes(
     layout's input of each label but Snapshot to `inputs`."""
     keys_frames: list[pl.DataFrame] = []
     for schema in NODES:
-        # in the order of the uids (the snapshot id before each key: the keys' order)
-        df = nodes[schema.label].sort("resource_key")
+        df = nodes[schema.label]
+        if result.parts or not schema.versioned:
+            # in the order of the uids (the snapshot id before each key: the keys' order);
+            # the versions pass writes its versions sorted, its Tags in the order first seen
+            df = df.sort("resource_key")
         if schema.label in fps:
             # the label's own fingerprints (joining all of them to every label cost more)
             df = df.join(

@@ -8,10 +8,11 @@ the lines has their cells at hand and is one of many, so it writes the cut text 
 (`state/<snapshot_id>/compared-text.parquet`) and the pass reads that.
 
 One row per node of a label the pass versions or shares (not Snapshot) and per relationship
-of a group written per snapshot (not a Snapshot's CONTAINS); nodes in part order,
-relationships in part order when the parts are written and in no set order when they are
-not (sorting them was ~4 % of a worker's CPU: the pass sorts every line it writes, and Tag
-nodes, written in the order first seen, keep theirs):
+of a group written per snapshot (not a Snapshot's CONTAINS), in part order when the parts
+are written. When they are not, only the nodes of shared labels (Tag...) keep that order
+(the pass writes them in the order first seen); versions and relationships come in no set
+order, since the pass sorts every line of theirs it writes (sorting them was ~8 % of a
+worker's CPU):
 
 - `kind` ("n" or "r"), `group` (a node's label, a relationship's group),
 - `start`: a node's uid, a relationship's start id, as their CSV cells (quoted),
