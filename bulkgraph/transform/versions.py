@@ -624,9 +624,10 @@ def _step_rels(
             "names a node its node files do not hold"
         )
     key = ["group", "start", "end", "props"]
-    mapped = (
-        mapped.select(*key).unique(maintain_order=True).with_columns(pl.lit(True).alias("_saw"))
-    )
+    # not de-duplicated again (a fifth of the pass's time): a snapshot's relationships are
+    # unique in its input (`snapshot._resolved_rels`; tests/test_versions_nightly.py checks
+    # it), and `mapping` gives each node one version, whose uid holds its resource key
+    mapped = mapped.select(*key).with_columns(pl.lit(True).alias("_saw"))
     j = runs.join(mapped, on=key, how="full", coalesce=True)
     saw = pl.col("_saw").fill_null(False)
     ends = pl.col("first").is_not_null() & ~saw
