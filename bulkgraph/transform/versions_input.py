@@ -11,7 +11,7 @@ One row per node of a label the pass versions or shares (not Snapshot) and per r
 of a group written per snapshot (not a Snapshot's CONTAINS), in part order when the parts
 are written. When they are not, only the nodes of shared labels (Tag...) keep that order
 (the pass writes them in the order first seen); versions and relationships come in no set
-order, since the pass sorts every line of theirs it writes (sorting them was ~8 % of a
+order, since the pass sorts every line of theirs it writes (sorting them was ~5 % of a
 worker's CPU):
 
 - `kind` ("n" or "r"), `group` (a node's label, a relationship's group),
