@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -21,7 +22,7 @@ from bulkgraph.csvfolder import State, read_manifest
 from bulkgraph.extract.model import Snapshot
 from bulkgraph.extract.sources import discover
 from bulkgraph.layout import Layout
-from bulkgraph.transform import temporal, versions_checkpoint, versions_input
+from bulkgraph.transform import temporal, versions, versions_checkpoint, versions_input
 from bulkgraph.transform.run import done_result, transform
 
 pytestmark = pytest.mark.slow  # conftest's versions_history: a moto collection
@@ -338,3 +339,53 @@ def test_the_pass_is_given_each_node_and_relationship_of_a_snapshot_once(
         assert set(rows["kind"]) == {"n", "r"}
         twice = rows.filter(pl.struct("kind", "group", "start", "end", "props").is_duplicated())
         assert twice.height == 0, twice.head(3)
+
+
+def _checkpoint_frames(csv_dir: Path) -> dict[str, pl.DataFrame]:
+    """The frames the checkpoint carries, each in one order (theirs is not fixed)."""
+    return {
+        p.name: (f := pl.read_parquet(p)).sort(f.columns, nulls_last=True)
+        for p in sorted((csv_dir / "versions-checkpoint").glob("*.parquet"))
+    }
+
+
+def test_a_pass_shared_between_processes_writes_what_one_process_writes(
+    snapshots: list[Snapshot], reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over many snapshots the pass runs in one process per worker, each following the
+    runs of its share of the relationship groups (versions._plan): the same files, byte for
+    byte, and a checkpoint that holds the same, whatever the number of shares."""
+    plans: list[list[versions._Share]] = []
+    real = versions._walk_all
+
+    def recorded(*args: Any) -> Any:
+        plans.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(versions, "_walk_all", recorded)
+    monkeypatch.setattr(versions, "SHARED_FROM", len(snapshots))  # the six are many here
+    out = tmp_path / "csv"
+    _parts_of(reference, out)
+    result = transform(snapshots, out, workers=3, layout=Layout.versions)
+    assert result.failed == {}
+    [plan] = plans
+    assert len(plan) == 3 and all(share.groups for share in plan)
+    assert [share.nodes for share in plan] == [True, False, False]
+    _same_files(out, reference)
+    got, want = _checkpoint_frames(out), _checkpoint_frames(reference)
+    assert sorted(got) == sorted(want)
+    assert [name for name in want if not got[name].equals(want[name])] == []
+
+
+def test_the_groups_are_dealt_by_rows_each_to_one_share() -> None:
+    """The most rows first, each to the share with the fewest so far; a share's groups in
+    the order given; never more shares than groups."""
+    groups = ["a", "b", "c", "d", "e"]
+    weights = {"a": 10, "b": 50, "c": 30, "d": 25, "e": 1}
+    plan = versions._plan(groups, weights, 2)
+    # b -> 1st (50), c -> 2nd (30), d -> 2nd (55), a -> 1st (60), e -> 2nd (56)
+    assert [share.groups for share in plan] == [("a", "b"), ("c", "d", "e")]
+    assert [share.nodes for share in plan] == [True, False]
+    assert versions._plan(groups, weights, 1) == [versions._Share(tuple(groups), nodes=True)]
+    assert [s.groups for s in versions._plan(["a", "b"], weights, 8)] == [("b",), ("a",)]
+    assert versions._plan([], weights, 4) == [versions._Share((), nodes=True)]

@@ -152,6 +152,7 @@ def transform_on_cluster(
         (result.reused if o.reused else result.transformed).append(sid)
     if progress:
         progress("linking snapshots", len(outcomes), len(outcomes))
+    # the versions pass runs here, on this machine's cores
     finish([o.info for o in outcomes], results, result)
     return result, problems
 

@@ -209,18 +209,22 @@ def transform(
     results = _transform_each(ordered, out_dir, result, force, workers, progress, parts)
     if progress:
         progress("linking snapshots", len(ordered), len(ordered))
-    finish([s.info for s in ordered], results, result)
+    finish([s.info for s in ordered], results, result, workers=workers)
     return result
 
 
 def finish(
-    ordered: list[SnapshotInfo], results: dict[str, SnapshotResult], result: TransformResult
+    ordered: list[SnapshotInfo],
+    results: dict[str, SnapshotResult],
+    result: TransformResult,
+    *,
+    workers: int | None = None,
 ) -> None:
     """The sequential end of a transform, once every snapshot's own files are in
     `result.out_dir` (`results`: those that were, by id; `ordered`: every snapshot in time
     order): the links across snapshots, the header files, the versions files when
-    `result.layout` is `versions`, `rejects.jsonl`, the summary in `result`, and the
-    manifest."""
+    `result.layout` is `versions` (their pass in up to `workers` processes, default: one
+    per core), `rejects.jsonl`, the summary in `result`, and the manifest."""
     out_dir = result.out_dir
     good = [s for s in ordered if s.snapshot_id in results]
     ids = [s.snapshot_id for s in good]
@@ -235,7 +239,9 @@ def finish(
         start = versions.begin(out_dir, times, result.transformed)
         links = link(out_dir, ids, versions.start_links(start), next_version=False)
         groups, headers, multiline = _write_groups(out_dir, ids, results, links.written)
-        versions_groups, broken = _write_versions(out_dir, times, groups, headers, start, links)
+        versions_groups, broken = _write_versions(
+            out_dir, times, groups, headers, start, links, _pass_weights(good, results), workers
+        )
         multiline |= broken
     else:
         discard_checkpoint(out_dir)
@@ -276,11 +282,21 @@ def _write_versions(
     rel_headers: dict[str, str],
     start: Checkpoint | str,
     links: Links,
+    weights: dict[str, int],
+    workers: int | None,
 ) -> tuple[list[FileGroup], bool]:
     """The versions layout's files (transform/versions.py) and their groups, in the order of
     the per-snapshot groups; NEXT is the per-snapshot parts as they are. `rel_headers`:
     the header of every relationship group with rows, its parts written or not."""
-    written = versions.write_versions(out_dir, times, rel_headers, start=start, links=links)
+    written = versions.write_versions(
+        out_dir,
+        times,
+        rel_headers,
+        start=start,
+        links=links,
+        shares=workers or os.cpu_count() or 1,
+        weights=weights,
+    )
     out: list[FileGroup] = []
     next_group = csvfolder.rel_group("NEXT", "Snapshot", "Snapshot")
     for kind, group in [(NODE_FILES, n.group) for n in NODES] + [
@@ -310,6 +326,12 @@ def _write_versions(
             )
         )
     return out, written.multiline
+
+
+def _pass_weights(good: list[SnapshotInfo], results: dict[str, SnapshotResult]) -> dict[str, int]:
+    """What the versions pass has to follow, to share it out: the rows of each relationship
+    group in the latest snapshot."""
+    return dict(results[good[-1].snapshot_id].rel_rows) if good else {}
 
 
 def _parts_origin(result: SnapshotResult) -> str:
