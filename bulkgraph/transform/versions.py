@@ -45,7 +45,7 @@ import polars as pl
 from bulkgraph import csvfolder
 from bulkgraph.csvfolder import NODES as NODE_FILES
 from bulkgraph.csvfolder import RELATIONSHIPS
-from bulkgraph.errors import InputError
+from bulkgraph.errors import BulkgraphError, InputError
 from bulkgraph.layout import LAYOUT_PROPERTY, Layout
 from bulkgraph.transform import versions_checkpoint as checkpoints
 from bulkgraph.transform import versions_input
@@ -473,9 +473,10 @@ def write_versions(
 
 # -- the walk through the snapshots, in shares ------------------------------------------------
 
-#: snapshots to go through before the pass is worth more than one process (starting one
-#: costs ~1 s; a night of a 10k-instance estate ~0.2 s)
-SHARED_FROM = 16
+#: snapshots to go through before the pass is worth more than one process: starting one
+#: costs ~1 s, and each follows every node; on 2 cores 20 nights of a 10k-instance estate
+#: took as long either way, 60 about a sixth less in shares (docs/benchmarks.md)
+SHARED_FROM = 32
 
 
 @dataclass(frozen=True)
@@ -525,12 +526,20 @@ def _walk_all(
     if len(plan) == 1:
         return [_walk(out_dir, ordered, todo, frames, plan[0])]
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     from bulkgraph.transform.workers import context
 
     with ProcessPoolExecutor(max_workers=len(plan), mp_context=context(len(plan))) as pool:
         futures = [pool.submit(_walk, out_dir, ordered, todo, frames, s) for s in plan]
-        return [f.result() for f in futures]
+        try:
+            return [f.result() for f in futures]
+        except BrokenProcessPool:
+            raise BulkgraphError(
+                f"the versions pass over {out_dir}: one of its {len(plan)} processes ended "
+                "without a word (killed, or out of memory?); run the same command again (with "
+                "--workers 1 the pass runs in one process)"
+            ) from None
 
 
 def _merge(into: VersionsResult, share: VersionsResult) -> None:
