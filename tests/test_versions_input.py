@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from bulkgraph.transform import versions_input
+from bulkgraph.transform import versions, versions_input
 
 
 def _rows(kind: str, group: str, starts: list[str]) -> pl.DataFrame:
@@ -62,3 +62,47 @@ def test_a_group_written_in_two_places_is_read_back_whole(tmp_path: Path) -> Non
 
 def test_no_rows_is_no_group(tmp_path: Path) -> None:
     assert _read(tmp_path, []) == {}
+
+
+def test_the_pass_reads_a_line_s_cells_as_they_were_written() -> None:
+    """`versions._cells`: quotes and their escapes, commas and line breaks inside quotes,
+    the empty cell null, a quoted empty string empty, a cell the line does not have null."""
+    line = '"a,b","say ""hi""",,"","back\\\\slash","two\nlines",plain'
+    assert versions._cells(line, 9) == [
+        "a,b",
+        'say "hi"',
+        None,
+        "",
+        "back\\slash",
+        "two\nlines",
+        "plain",
+        None,
+        None,
+    ]
+    assert versions._cells("", 2) == [None, None]
+
+
+def _props(label: str, **given: str) -> str:
+    """A node's properties' text with `given` quoted in their fields, every other empty."""
+    at = versions._PLACERS[label].at
+    cells = ["" for _ in range(max(at.values()) + 1)]
+    for name, value in given.items():
+        cells[at[name]] = f'"{value}"'
+    return ",".join(cells)
+
+
+def test_a_node_is_placed_by_its_own_account_and_region_else_its_arn() -> None:
+    place = {label: versions._PLACERS[label].place for label in ("Instance", "IAMRole", "Region")}
+    assert place["Instance"](_props("Instance", account_id="111", region="eu-west-1")) == (
+        "111",
+        "eu-west-1",
+    )
+    assert place["Instance"](_props("Instance")) == (None, None)
+    # a global resource: the account of its ARN, the ARN's empty region
+    assert place["IAMRole"](_props("IAMRole", arn="arn:aws:iam::222:role/r")) == ("222", "")
+    assert place["IAMRole"](_props("IAMRole", arn="not-an-arn")) == (None, None)
+    assert place["Region"](_props("Region", account_id="111", name="eu-west-1")) == (
+        "111",
+        "eu-west-1",
+    )
+    assert versions._PLACERS["Account"].place(_props("Account", account_id="111")) == ("111", "*")

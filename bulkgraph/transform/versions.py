@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -76,24 +77,6 @@ _F = r'(?:"(?:[^"]|"")*"|[^,"]*)'
 #: times as much)
 _REL_HEAD = rf"^{_F},{_F}"
 _QUOTED = r'^"(?:[^"]|"")*"'
-
-
-def _field(index: int) -> str:
-    """The regex whose group 1 is field `index` (0-based) of a line."""
-    return rf"(?s)^(?:{_F},){{{index}}}({_F})"
-
-
-def _decoded(raw: pl.Expr) -> pl.Expr:
-    """A field's value: null for the empty cell, else without its quotes and escapes."""
-    inner = (
-        pl.when(raw.str.starts_with('"'))
-        .then(raw.str.slice(1, raw.str.len_chars() - 2))
-        .otherwise(raw)
-    )
-    value = inner.str.replace_all('""', '"', literal=True).str.replace_all(
-        "\\\\", "\\", literal=True
-    )
-    return pl.when(raw == "").then(None).otherwise(value)
 
 
 def _quoted(text: str) -> str:
@@ -169,39 +152,79 @@ def _records(path: Path) -> pl.Series:
     return pl.Series("line", out, dtype=pl.String)
 
 
-def _area(schema: NodeSchema, props: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(account, region) of a node from its properties' text (from `stub` on), as the
+#: one field of a line, as `_F` matches it (`_cells`)
+_FIELD = re.compile(_F, re.S)
+
+
+def _cells(line: str, count: int) -> list[str | None]:
+    """The values of the first `count` fields of a line, without quotes and escapes: null for
+    an empty cell or one the line does not have. In Python: a polars regex per field (a
+    counted repetition, which the regex engine unrolls) took ~0.5 ms to compile each time,
+    ~14 ms a night of a 10k-instance estate for the few hundred nodes that change."""
+    out: list[str | None] = []
+    at = 0
+    for _ in range(count):
+        found = _FIELD.match(line, at) if at <= len(line) else None
+        raw = found.group() if found else ""  # the pattern matches "" at worst
+        at += len(raw) + 1
+        if raw == "":
+            out.append(None)
+            continue
+        inner = raw[1:-1] if raw.startswith('"') else raw
+        out.append(inner.replace('""', '"').replace("\\\\", "\\"))
+    return out
+
+
+@dataclass(frozen=True)
+class _Placer:
+    """Where a node of one label is, from its properties' text (from `stub` on), as the
     pack's snapshot-diff query places it: its own `account_id`/`region`, else its ARN's; a
     Region's name; every region of an Account."""
-    names = [p.name for p in schema.columns][len(_DROPPED) :]
 
-    def prop(name: str) -> pl.Expr:
-        if name not in names:
-            return pl.lit(None, pl.String)
-        return _decoded(props.str.extract(_field(names.index(name)), 1))
+    label: str
+    at: dict[str, int]  # property -> its field in the text
 
-    arn = prop("arn").str.split(":")
-    account = pl.coalesce(prop("account_id"), arn.list.get(4, null_on_oob=True))
-    if schema.label == "Region":
-        region = prop("name")
-    elif schema.label == "Account":
-        region = pl.lit("*")
-    else:
-        region = pl.coalesce(prop("region"), arn.list.get(3, null_on_oob=True))
-    return account, region
+    @classmethod
+    def of(cls, schema: NodeSchema) -> _Placer:
+        names = [p.name for p in schema.columns][len(_DROPPED) :]
+        wanted = ("arn", "account_id", "region", "name")
+        return cls(schema.label, {n: names.index(n) for n in wanted if n in names})
+
+    def place(self, props: str) -> tuple[str | None, str | None]:
+        cells = _cells(props, max(self.at.values(), default=-1) + 1)
+
+        def prop(name: str) -> str | None:
+            return cells[self.at[name]] if name in self.at else None
+
+        arn = prop("arn")
+        parts = arn.split(":") if arn is not None else []
+        account = prop("account_id")
+        if account is None and len(parts) > 4:
+            account = parts[4]
+        if self.label == "Region":
+            return account, prop("name")
+        if self.label == "Account":
+            return account, "*"
+        region = prop("region")
+        if region is None and len(parts) > 3:
+            region = parts[3]
+        return account, region
+
+
+_PLACERS = {n.label: _Placer.of(n) for n in NODES}
 
 
 def _with_area(frame: pl.DataFrame) -> pl.DataFrame:
-    """`frame` (label, props) with the account and region of each node: computed only for
-    a snapshot that does not know everything, and only for the versions it may concern."""
-    parts = [pl.DataFrame(schema={**frame.schema, "account": pl.String, "region": pl.String})]
-    for (label,), part in frame.partition_by("label", as_dict=True).items():
-        if label is None:  # no version yet: placed nowhere
-            account, region = pl.lit(None, pl.String), pl.lit(None, pl.String)
-        else:
-            account, region = _area(NODE_BY_LABEL[str(label)], pl.col("props"))
-        parts.append(part.with_columns(account.alias("account"), region.alias("region")))
-    return pl.concat(parts)
+    """`frame` (label, props) with the account and region of each node (null for a row with
+    no label: no version yet, placed nowhere)."""
+    places = [
+        _PLACERS[label].place(props) if label is not None else (None, None)
+        for label, props in zip(frame["label"].to_list(), frame["props"].to_list(), strict=True)
+    ]
+    return frame.with_columns(
+        pl.Series("account", [a for a, _ in places], dtype=pl.String),
+        pl.Series("region", [r for _, r in places], dtype=pl.String),
+    )
 
 
 def _read_rels(
@@ -257,9 +280,9 @@ def _unknown_labels(out_dir: Path, sid: str) -> list[str]:
     schema = NODE_BY_LABEL["Snapshot"]
     path = out_dir / csvfolder.part_path(NODE_FILES, schema.group, sid)
     index = [p.name for p in schema.columns].index("unknown_labels")
-    raw = _records(path).to_frame().select(_decoded(pl.col("line").str.extract(_field(index), 1)))
-    value = raw.item(0, 0) if raw.height else None
-    return [] if not value else str(value).split(";")
+    lines = _records(path)
+    value = _cells(lines[0], index + 1)[index] if len(lines) else None
+    return [] if not value else value.split(";")
 
 
 def unknown_expr(unknown: list[str], label: str, account: str, region: str) -> pl.Expr:
