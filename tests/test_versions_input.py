@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+import pytest
 
 from bulkgraph.transform import versions, versions_input
 
@@ -106,3 +108,42 @@ def test_a_node_is_placed_by_its_own_account_and_region_else_its_arn() -> None:
         "eu-west-1",
     )
     assert versions._PLACERS["Account"].place(_props("Account", account_id="111")) == ("111", "*")
+
+
+def _as_pairs(found: pl.DataFrame, left: list[str], right: list[str]) -> set[tuple[Any, Any]]:
+    """`versions._pairs`'s rows as (text on the left or None, text on the right or None)."""
+    return {
+        (None if lpos is None else left[lpos], None if rpos is None else right[rpos])
+        for lpos, rpos in found.select("l", "r").iter_rows()
+    }
+
+
+LEFT = ["a|x", "b|y", "c|z"]
+RIGHT = ["d|w", "b|y", "a|x"]
+WANT = {("a|x", "a|x"), ("b|y", "b|y"), ("c|z", None), (None, "d|w")}
+
+
+def test_runs_are_matched_by_their_text() -> None:
+    found = versions._pairs(pl.Series(LEFT), pl.Series(RIGHT))
+    assert found.height == 4 and _as_pairs(found, LEFT, RIGHT) == WANT
+
+
+def test_a_hash_collision_is_never_a_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The texts are joined on 64-bit hashes; two texts with one hash (made so here: every
+    text hashes to its place) must not be taken for the same relationship."""
+
+    def by_place(self: pl.Series, *args: Any, **kwargs: Any) -> pl.Series:
+        return pl.Series(range(len(self)), dtype=pl.UInt64)
+
+    monkeypatch.setattr(pl.Series, "hash", by_place)
+    found = versions._pairs(pl.Series(LEFT), pl.Series(RIGHT))
+    assert _as_pairs(found, LEFT, RIGHT) == WANT
+
+
+def test_texts_with_one_hash_on_one_side_are_told_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    def one(self: pl.Series, *args: Any, **kwargs: Any) -> pl.Series:
+        return pl.Series([7] * len(self), dtype=pl.UInt64)
+
+    monkeypatch.setattr(pl.Series, "hash", one)
+    found = versions._pairs(pl.Series(LEFT), pl.Series(RIGHT))
+    assert _as_pairs(found, LEFT, RIGHT) == WANT

@@ -318,10 +318,13 @@ _STATE_SCHEMA = {
     "open": pl.Boolean,
 }
 _RUN_SCHEMA = {
+    # what a run is matched on: `_run_key`
+    "key": pl.String,
     "group": pl.String,
+    "props": pl.String,
+    # the ends' versions
     "start": pl.String,
     "end": pl.String,
-    "props": pl.String,
     "first": pl.String,
     "last": pl.String,
 }
@@ -368,7 +371,7 @@ class _Writer:
 
 
 #: what the pass writes, in a form the checkpoint compares: bump when its output changes
-PASS_REVISION = 1
+PASS_REVISION = 2  # 2: runs matched on one key of their ends' resource keys (`_run_key`)
 
 
 def _digest(rel_headers: dict[str, str], rel_groups: list[str]) -> str:
@@ -604,7 +607,7 @@ def _walk(
             given = versions_input.read(out_dir, sid)
             seen = versions_input.nodes(given, sid, versioned)
             shared = versions_input.nodes(given, sid, values)
-            state, mapping, gone, nv = _step_nodes(state, seen, sid, unknown)
+            state, mapping, gone, nv, changed = _step_nodes(state, seen, sid, unknown)
             if share.nodes:
                 _write_snapshot(out, out_dir, sid)
                 first_seen = (
@@ -617,9 +620,8 @@ def _walk(
                 closed.append(gone)
                 next_versions.append(nv.with_columns(pl.lit(times.order[sid]).alias("order")))
             mapping = pl.concat([mapping, shared.select("suid", pl.col("rk").alias("vuid"))])
-            runs, over = _step_rels(
-                runs, _read_rels(out_dir, sid, groups, given), mapping, sid, unknown, state
-            )
+            seen_rels = _read_rels(out_dir, sid, groups, given)
+            runs, over = _step_rels(runs, seen_rels, mapping, changed, sid, unknown, state)
             ended.append(over)
         if share.nodes:
             _put_versions(out, pl.concat(closed), times)
@@ -675,9 +677,10 @@ def _write_headers(out: _Writer, rel_headers: dict[str, str], rel_groups: list[s
 
 def _step_nodes(
     state: pl.DataFrame, seen: pl.DataFrame, sid: str, unknown: list[str]
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.Series]:
     """One snapshot on the versions: (new state, suid -> version of what it saw, versions it
-    closed with `to` = its id, NEXT_VERSION lines (group, line) it opened).
+    closed with `to` = its id, NEXT_VERSION lines (group, line) it opened, the resource keys
+    whose version it opened or closed, as `_step_rels` matches them).
 
     Where the snapshot does not know a resource's label in the area of its current version,
     what it says of the resource (nothing, or a stub made for a relationship) neither ends
@@ -730,6 +733,7 @@ def _step_nodes(
         pl.col("s_suid").alias("suid"),
     )
     mapping = new_state.filter("_saw").select("suid", "vuid")
+    changed = j.filter(opened.fill_null(False) | closing)["rk"].str.slice(1)
     # where a version is: worked out once, when it opens
     new_state = pl.concat(
         [
@@ -739,47 +743,114 @@ def _step_nodes(
             ),
         ]
     )
-    return new_state.select(list(_STATE_SCHEMA)), mapping, gone, nv
+    return new_state.select(list(_STATE_SCHEMA)), mapping, gone, nv, changed
+
+
+def _run_key(sid: str) -> pl.Expr:
+    """What a run of the snapshot's relationships (group, s_start, s_end, props) is matched
+    on: group, `|`, both ends' resource keys as the tails of their uids (after `"<sid>|`, up
+    to the closing quote: one quote alone, since a quote in a cell is doubled), props. One
+    text column: the join on it took about half the time of one on four columns."""
+    cut = len(sid) + 2
+    return pl.concat_str(
+        [
+            pl.col("group"),
+            pl.lit("|"),
+            pl.col("s_start").str.slice(cut),
+            pl.col("s_end").str.slice(cut),
+            pl.col("props"),
+        ]
+    )
+
+
+def _pairs(left: pl.Series, right: pl.Series) -> pl.DataFrame:
+    """Which text of `left` is which of `right` (each side's texts unique): one row per text
+    of either side, `l` and `r` its places in them (null on the side that lacks it).
+
+    Joined on 64-bit hashes of the texts, then each match compared as text, so that a
+    collision (or a text twice on one side) is never taken for a match: then the texts are
+    joined themselves. polars joins these ~100-byte texts about six times as slowly as their
+    hashes (docs/benchmarks.md)."""
+    places = {
+        side: pl.int_range(0, len(texts), dtype=pl.UInt32, eager=True).alias(side)
+        for side, texts in (("l", left), ("r", right))
+    }
+    lh = pl.DataFrame([left.hash().alias("h"), places["l"]])
+    rh = pl.DataFrame([right.hash().alias("h"), places["r"]])
+    if lh["h"].n_unique() == lh.height and rh["h"].n_unique() == rh.height:
+        found = lh.join(rh, on="h", how="full", coalesce=True).drop("h")
+        both = found.drop_nulls()
+        if (left.gather(both["l"]) == right.gather(both["r"])).all():
+            return found
+    lt = pl.DataFrame([left.alias("t"), places["l"]])
+    rt = pl.DataFrame([right.alias("t"), places["r"]])
+    return lt.join(rt, on="t", how="full", coalesce=True).drop("t")
 
 
 def _step_rels(
     runs: pl.DataFrame,
     seen: pl.DataFrame,
     mapping: pl.DataFrame,
+    changed: pl.Series,
     sid: str,
     unknown: list[str],
     state: pl.DataFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One snapshot on the relationship runs: (runs open after it, runs it ended with `to`);
-    `state`: the versions after the snapshot."""
-    mapped = seen.join(mapping.rename({"suid": "s_start", "vuid": "start"}), on="s_start")
-    mapped = mapped.join(mapping.rename({"suid": "s_end", "vuid": "end"}), on="s_end")
-    if mapped.height != seen.height:
-        lost = seen.join(mapped, on=["group", "s_start", "s_end", "props"], how="anti")
+    `state`: the versions after the snapshot; `changed`: the resource keys whose version it
+    opened or closed (as the tails of uids).
+
+    A run is one relationship between two versions. It is matched on its ends' resource
+    keys, not their versions (`_run_key`): while neither end's version changes, the two say
+    the same, and only the relationships that start a run (new, or an end that changed) are
+    mapped to their ends' versions, a few hundred a night instead of every one twice."""
+    cut = len(sid) + 2
+    moved = pl.col("s_start").str.slice(cut).is_in(changed.implode()) | pl.col("s_end").str.slice(
+        cut
+    ).is_in(changed.implode())
+    # not de-duplicated again (a fifth of the pass's time): a snapshot's relationships are
+    # unique in its input (`snapshot._resolved_rels`; tests/test_versions_nightly.py checks
+    # it), and the resource keys are their uids without the snapshot
+    seen = seen.select(
+        _run_key(sid).alias("key"), "group", "props", "s_start", "s_end", moved.alias("_moved")
+    )
+    pairs = _pairs(runs["key"], seen["key"])
+    # each run once, in the runs' order: whether the snapshot holds it, between which ends
+    of_runs = pairs.filter(pl.col("l").is_not_null()).sort("l")["r"]
+    runs = runs.with_columns(
+        of_runs.is_not_null().alias("_saw"),
+        seen["_moved"].gather(of_runs).fill_null(False).alias("_moved"),
+    )
+    # a run ends where the snapshot does not hold it (unless it does not know it), or holds
+    # it between other versions (the old run ends, a new one starts)
+    missed = ~pl.col("_saw")
+    if unknown:
+        runs = _rel_areas(runs, state)
+        missed = missed & ~_rel_unknown(unknown)
+    runs = runs.with_columns((missed | (pl.col("_saw") & pl.col("_moved"))).alias("_over"))
+    over = runs.filter("_over").select(*_RUN_SCHEMA, pl.lit(sid).alias("to"))
+    kept = runs.filter(~pl.col("_over")).select(
+        *(c for c in _RUN_SCHEMA if c != "last"),
+        pl.when("_saw").then(pl.lit(sid)).otherwise("last").alias("last"),
+    )
+    had = pairs.filter(pl.col("r").is_not_null()).sort("r")["l"].is_not_null()
+    starting = seen.filter(~had | pl.col("_moved"))
+    started = starting.join(
+        mapping.rename({"suid": "s_start", "vuid": "start"}), on="s_start"
+    ).join(mapping.rename({"suid": "s_end", "vuid": "end"}), on="s_end")
+    if started.height != starting.height:
+        lost = starting.join(started, on="key", how="anti")
         first = lost.row(0, named=True)
         raise InputError(
             f"snapshot {sid}: {first['group']} from {first['s_start']} to {first['s_end']} "
             "names a node its node files do not hold"
         )
-    key = ["group", "start", "end", "props"]
-    # not de-duplicated again (a fifth of the pass's time): a snapshot's relationships are
-    # unique in its input (`snapshot._resolved_rels`; tests/test_versions_nightly.py checks
-    # it), and `mapping` gives each node one version, whose uid holds its resource key
-    mapped = mapped.select(*key).with_columns(pl.lit(True).alias("_saw"))
-    j = runs.join(mapped, on=key, how="full", coalesce=True)
-    saw = pl.col("_saw").fill_null(False)
-    ends = pl.col("first").is_not_null() & ~saw
-    if unknown:
-        j = _rel_areas(j, state)
-        ends = ends & ~_rel_unknown(unknown)
-    j = j.with_columns(ends.alias("_over"))
-    over = j.filter("_over").select(*_RUN_SCHEMA, pl.lit(sid).alias("to"))
-    kept = j.filter(~pl.col("_over")).select(
-        *key,
-        pl.coalesce("first", pl.lit(sid)).alias("first"),
-        pl.when(saw).then(pl.lit(sid)).otherwise("last").alias("last"),
+    started = started.select(
+        *(c for c in _RUN_SCHEMA if c not in ("first", "last")),
+        pl.lit(sid).alias("first"),
+        pl.lit(sid).alias("last"),
     )
-    return kept, over
+    return pl.concat([kept, started]), over
 
 
 def _rel_areas(runs: pl.DataFrame, state: pl.DataFrame) -> pl.DataFrame:
