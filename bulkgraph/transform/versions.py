@@ -19,7 +19,9 @@ taken out of the text here.
   first snapshot that sees it differently, or does not see it where it knows its label.
 - A relationship run is keyed by (group, start version, end version, properties): it goes
   on while snapshots hold it; one that does not hold it ends it, unless it does not know
-  the label of either end there and both end versions are still current.
+  the label of either end there and both end versions are still current. (Night to night
+  it is found by its ends' resource keys, which say the same while neither end's version
+  changes: `_step_rels`.)
 - Tag nodes (labels neither versioned nor Snapshot) are values: one node per resource key
   for all time, `uid` = the resource key.
 - Snapshot nodes are written as they are, plus `layout`; NEXT between them is the
