@@ -142,7 +142,12 @@ def rebuild_command(
     account_id: str | None = typer.Option(
         None, "--account-id", help="Account of legacy aws_neo4j_map archives."
     ),
-    workers: int | None = typer.Option(None, "--workers", help="Transform processes."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        help="Transform processes (default: one per core), and the versions pass's over 32 "
+        "snapshots or more.",
+    ),
     scheduler: str | None = typer.Option(
         None,
         "--scheduler",

@@ -22,7 +22,12 @@ def transform_command(
     ),
     out_dir: Path = typer.Option(..., "--out", help="CSV_DIR: where the CSVs go."),
     force: bool = typer.Option(False, "--force", help="Redo snapshots already transformed."),
-    workers: int | None = typer.Option(None, "--workers", help="Worker processes (cores)."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        help="Worker processes (default: one per core); the versions layout's pass over 32 "
+        "snapshots or more runs in as many.",
+    ),
     account_id: str | None = typer.Option(None, "--account-id", help="Legacy archives."),
     scheduler: str | None = typer.Option(
         None,

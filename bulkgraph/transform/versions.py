@@ -5,7 +5,7 @@ time, carrying one frame of versions (the last one of every resource, open or cl
 one of open relationship runs: memory grows with distinct resources and relationships, not
 with snapshots, and the per-snapshot transform stays as it is. Over many snapshots it runs
 in one process per core, each following every node's versions and the runs of its share of
-the relationship groups (`_plan`): the relationships are four fifths of the pass.
+the relationship groups (`_plan`): the relationships are most of the pass.
 
 The pass never decodes a value: a node's properties are compared and written back as the
 text of its CSV line from `stub` on (everything but `uid`, `snapshot_id`, `resource_key`,
