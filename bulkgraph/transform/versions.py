@@ -40,6 +40,8 @@ import logging
 import re
 import shutil
 from collections.abc import Collection
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +57,7 @@ from bulkgraph.transform import versions_input
 from bulkgraph.transform.declare import NodeSchema
 from bulkgraph.transform.schema import NODE_BY_LABEL, NODES, REL_BY_GROUP, TEMPORAL_RELS
 from bulkgraph.transform.temporal import LAST_SCHEMA, Links
+from bulkgraph.transform.workers import context
 
 log = logging.getLogger(__name__)
 
@@ -553,11 +556,6 @@ def _walk_all(
     own when there are several (each a core: workers.context)."""
     if len(plan) == 1:
         return [_walk(out_dir, ordered, todo, frames, plan[0])]
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    from bulkgraph.transform.workers import context
-
     with ProcessPoolExecutor(max_workers=len(plan), mp_context=context(len(plan))) as pool:
         futures = [pool.submit(_walk, out_dir, ordered, todo, frames, s) for s in plan]
         try:
@@ -748,20 +746,14 @@ def _step_nodes(
     return new_state.select(list(_STATE_SCHEMA)), mapping, gone, nv, changed
 
 
-def _run_key(sid: str) -> pl.Expr:
-    """What a run of the snapshot's relationships (group, s_start, s_end, props) is matched
-    on: group, `|`, both ends' resource keys as the tails of their uids (after `"<sid>|`, up
-    to the closing quote: one quote alone, since a quote in a cell is doubled), props. One
-    text column: the join on it took about half the time of one on four columns."""
-    cut = len(sid) + 2
+def _run_key() -> pl.Expr:
+    """What a run of the snapshot's relationships (group, start_rk, end_rk, props: the
+    ends' uids after `"<sid>|`) is matched on: group, `|`, both ends' resource keys as those
+    tails (each up to its closing quote: one quote alone, since a quote in a cell is
+    doubled), props. One text column: the join on it took about half the time of one on
+    four columns."""
     return pl.concat_str(
-        [
-            pl.col("group"),
-            pl.lit("|"),
-            pl.col("s_start").str.slice(cut),
-            pl.col("s_end").str.slice(cut),
-            pl.col("props"),
-        ]
+        [pl.col("group"), pl.lit("|"), pl.col("start_rk"), pl.col("end_rk"), pl.col("props")]
     )
 
 
@@ -806,15 +798,17 @@ def _step_rels(
     keys, not their versions (`_run_key`): while neither end's version changes, the two say
     the same, and only the relationships that start a run (new, or an end that changed) are
     mapped to their ends' versions, a few hundred a night instead of every one twice."""
-    cut = len(sid) + 2
-    moved = pl.col("s_start").str.slice(cut).is_in(changed.implode()) | pl.col("s_end").str.slice(
-        cut
-    ).is_in(changed.implode())
+    cut = len(sid) + 2  # `"<sid>|`: what a uid has before its resource key
+    seen = seen.with_columns(
+        pl.col("s_start").str.slice(cut).alias("start_rk"),
+        pl.col("s_end").str.slice(cut).alias("end_rk"),
+    )
+    moved = pl.col("start_rk").is_in(changed.implode()) | pl.col("end_rk").is_in(changed.implode())
     # not de-duplicated again (a fifth of the pass's time): a snapshot's relationships are
     # unique in its input (`snapshot._resolved_rels`; tests/test_versions_nightly.py checks
     # it), and the resource keys are their uids without the snapshot
     seen = seen.select(
-        _run_key(sid).alias("key"), "group", "props", "s_start", "s_end", moved.alias("_moved")
+        _run_key().alias("key"), "group", "props", "s_start", "s_end", moved.alias("_moved")
     )
     pairs = _pairs(runs["key"], seen["key"])
     # each run once, in the runs' order: whether the snapshot holds it, between which ends
