@@ -36,6 +36,13 @@ def uid_text(snapshot_id: str, rk: str) -> str:
     return f"{snapshot_id}|{rk}"
 
 
+def key_in_uid_cell(snapshot_id: str) -> int:
+    """Where the resource key starts in the CSV cell of a uid of the snapshot: after the
+    cell's opening quote and `<snapshot_id>|` (the rest is the key, its quotes doubled, and
+    the closing quote)."""
+    return len(snapshot_id) + 2
+
+
 def snapshot_uid(snapshot_id: str) -> str:
     """The uid of a snapshot's Snapshot node."""
     return uid_text(snapshot_id, resource_key_text("Snapshot", [snapshot_id]))

@@ -16,7 +16,6 @@ import ctypes
 import gc
 import json
 import logging
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -55,6 +54,7 @@ from bulkgraph.transform.versions import SnapshotTime
 from bulkgraph.transform.versions_checkpoint import Checkpoint
 from bulkgraph.transform.versions_checkpoint import discard as discard_checkpoint
 from bulkgraph.transform.workers import context as workers_context
+from bulkgraph.transform.workers import processes
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +294,7 @@ def _write_versions(
         rel_headers,
         start=start,
         links=links,
-        shares=workers or os.cpu_count() or 1,
+        shares=processes(workers),
         weights=weights,
     )
     out: list[FileGroup] = []
@@ -389,7 +389,7 @@ def _transform_each(
     count = len(results)
     if progress:
         progress("transforming", count, total)
-    n = workers or os.cpu_count() or 1
+    n = processes(workers)
     if n <= 1 or len(todo) <= 1:
         for s in todo:
             try:

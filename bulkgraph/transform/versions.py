@@ -55,6 +55,7 @@ from bulkgraph.layout import LAYOUT_PROPERTY, Layout
 from bulkgraph.transform import versions_checkpoint as checkpoints
 from bulkgraph.transform import versions_input
 from bulkgraph.transform.declare import NodeSchema
+from bulkgraph.transform.keys import key_in_uid_cell
 from bulkgraph.transform.schema import NODE_BY_LABEL, NODES, REL_BY_GROUP, TEMPORAL_RELS
 from bulkgraph.transform.temporal import LAST_SCHEMA, Links
 from bulkgraph.transform.workers import context
@@ -798,7 +799,7 @@ def _step_rels(
     keys, not their versions (`_run_key`): while neither end's version changes, the two say
     the same, and only the relationships that start a run (new, or an end that changed) are
     mapped to their ends' versions, a few hundred a night instead of every one twice."""
-    cut = len(sid) + 2  # `"<sid>|`: what a uid has before its resource key
+    cut = key_in_uid_cell(sid)
     seen = seen.with_columns(
         pl.col("s_start").str.slice(cut).alias("start_rk"),
         pl.col("s_end").str.slice(cut).alias("end_rk"),

@@ -33,6 +33,7 @@ import polars as pl
 
 from bulkgraph.csvfolder import State
 from bulkgraph.errors import InputError
+from bulkgraph.transform.keys import key_in_uid_cell
 
 #: fields of a node line before its properties: uid, snapshot_id, resource_key, fingerprint
 NODE_HEAD = 4
@@ -112,7 +113,7 @@ def nodes(given: dict[str, pl.DataFrame], sid: str, labels: list[str]) -> pl.Dat
     label in that order."""
     frames = [
         given[label].select(
-            (pl.lit('"') + pl.col("start").str.slice(len(sid) + 2)).alias("rk"),
+            (pl.lit('"') + pl.col("start").str.slice(key_in_uid_cell(sid))).alias("rk"),
             pl.col("group").alias("label"),
             pl.col("start").alias("suid"),
             "props",

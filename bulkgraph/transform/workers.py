@@ -34,6 +34,11 @@ JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
 GLIBC_TUNABLES = "glibc.malloc.trim_threshold=1073741824:glibc.malloc.mmap_threshold=1073741824"
 
 
+def processes(workers: int | None) -> int:
+    """How many processes `--workers` asks for: the number given, else one per core."""
+    return workers or os.cpu_count() or 1
+
+
 def worker_env(workers: int, cores: int | None = None) -> dict[str, str]:
     """The environment a worker adds to its parent's, for `workers` sharing `cores`."""
     cores = cores or os.cpu_count() or 1
