@@ -46,6 +46,7 @@ from bulkgraph.extract.sources import discover
 from bulkgraph.layout import Layout, recorded_layout
 from bulkgraph.load.bulk import bulk_import
 from bulkgraph.transform import versions_input
+from bulkgraph.transform.keys import key_in_uid_cell
 from bulkgraph.transform.run import transform
 from bulkgraph.transform.schema import NODES, SNAPSHOT_RELS
 
@@ -285,6 +286,56 @@ def test_a_lost_versions_input_is_an_error_naming_the_file(
     found = discover(history.sources_text, account_id=ACCOUNT_ID)
     with pytest.raises(InputError, match=re.escape(str(lost))):
         transform(found.snapshots, out, workers=1, layout=Layout.versions)
+
+
+def _continuing_rel_and_end(out: Path) -> tuple[str, str]:
+    """A relationship of S2 that S1 held too between the same ends, with the same
+    properties, whose end S1 and S2 say the same of and whose label has versions: (its
+    group, its end's uid cell in S2)."""
+    versioned = {n.label for n in NODES if n.versioned}
+    before, now = versions_input.read(out, S1), versions_input.read(out, S2)
+    cut1, cut2 = key_in_uid_cell(S1), key_in_uid_cell(S2)
+
+    def tails(rows: pl.DataFrame, cut: int) -> set[tuple[str, str, str]]:
+        return {(r["start"][cut:], r["end"][cut:], r["props"]) for r in rows.iter_rows(named=True)}
+
+    for group, rows in now.items():
+        end_label = group.split("__")[-1]
+        if rows["kind"][0] != "r" or end_label not in versioned or group not in before:
+            continue
+        held = tails(before[group], cut1)
+        nodes1 = {r["start"][cut1:]: r["props"] for r in before[end_label].iter_rows(named=True)}
+        for row in rows.iter_rows(named=True):
+            end = row["end"][cut2:]
+            same_end = nodes1.get(end) is not None and any(
+                n["start"][cut2:] == end and n["props"] == nodes1[end]
+                for n in now[end_label].iter_rows(named=True)
+            )
+            if (row["start"][cut2:], end, row["props"]) in held and same_end:
+                return group, row["end"]
+    raise AssertionError("the history has no relationship that goes on from S1 to S2")
+
+
+def test_a_relationship_whose_end_the_node_files_lose_is_an_error(
+    history: History, versions_csv: Path, tmp_path: Path
+) -> None:
+    """A relationship that goes on from the night before (not mapped to versions again)
+    still may not name a node its snapshot's node files do not hold: the end's version
+    closes, which ends the run and starts it again, and the start finds no version."""
+    out = tmp_path / "csv"
+    shutil.copytree(versions_csv, out)
+    shutil.rmtree(out / csvfolder.VERSIONS_CHECKPOINT_DIR)
+    group, end = _continuing_rel_and_end(out)
+    path = State.dir(out, S2) / State.VERSIONS_INPUT
+    rows = pl.read_parquet(path)
+    kept = rows.filter(~((pl.col("kind") == "n") & (pl.col("start") == end)))
+    assert kept.height == rows.height - 1
+    kept.write_parquet(path)
+    found = discover(history.sources_text, account_id=ACCOUNT_ID)
+    with pytest.raises(InputError, match=f"snapshot {S2}: .* names a node its node files") as err:
+        transform(found.snapshots, out, workers=1, layout=Layout.versions)
+    # the first of the relationships of that node: the one found or another
+    assert end in str(err.value), (group, str(err.value))
 
 
 def test_an_older_manifest_reads_as_snapshots(snapshots_csv: Path) -> None:
