@@ -20,6 +20,12 @@ One run: generate a synthetic estate (gen-estate) of M+1 snapshots, then measure
      AWS Config snapshot file of N MB of JSON (bench/configfile.py).
 It prints a table and writes `bench.json`, `bench.md` and `bench.png` into the out folder.
 
+`--versions-only` measures step 7's versions layout alone (generate, its rebuild from
+nothing, its nightly rebuild, its store, the as-of questions in it), for a history the
+snapshots layout would take too long to build beside it: issue #20 sets its rebuild
+targets for a year of nights (`--snapshots 365 --versions-only`). It writes
+`versions-only.json` and prints its own table.
+
 Everything runs on a Neo4j instance of its own, in the work folder, never the user's.
 """
 
@@ -87,6 +93,8 @@ class BenchConfig:
     command: str = ""
     #: 0: no AWS Config stage; else the JSON size of its snapshot file, in MB
     aws_config_mb: float = 0
+    #: the versions layout only (`run_versions_only`)
+    versions_only: bool = False
 
     def validate(self) -> None:
         problems = []
@@ -96,7 +104,7 @@ class BenchConfig:
             problems.append("--snapshots must be 1 or more")
         if any(k < 1 for k in self.series):
             problems.append("--series values must be 1 or more")
-        if not 1 <= self.baseline_snapshots <= self.snapshots:
+        if not self.versions_only and not 1 <= self.baseline_snapshots <= self.snapshots:
             problems.append("--baseline-snapshots must be between 1 and --snapshots")
         if problems:
             raise BulkgraphError("; ".join(problems), ExitCode.USAGE)
@@ -222,26 +230,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         )
 
         # 0. data: M snapshots for the rebuild plus one for the daily append
-        snaps_dir = workdir / "snapshots"
-        spec = EstateSpec(
-            instances=config.instances,
-            snapshots=config.snapshots + 1,
-            churn=config.churn,
-            seed=config.seed,
-        )
-        _say(f"generating {spec.snapshots} snapshots of {spec.instances} instances")
-        t0 = time.monotonic()
-        ticks = cpu_ticks()
-        summaries = generate(snaps_dir, spec, jobs=config.jobs, force=True)
-        steal["generate"] = steal_percent(ticks, cpu_ticks())
-        folders = [Path(s.folder) for s in summaries]
-        results["estate"] = {
-            "instances": config.instances,
-            "snapshots": config.snapshots,
-            "generated": len(folders),
-            "generate_seconds": time.monotonic() - t0,
-            "input_bytes": sum(s.bytes for s in summaries[: config.snapshots]),
-        }
+        folders = _generated(config, workdir, results)
 
         # 1. transform series (the last point is the M-snapshot rebuild's transform)
         series = []
@@ -472,13 +461,46 @@ def _versions_layout(
     `home` (which holds the snapshots layout's graph), then the as-of questions of both
     layouts, timed side by side (bench/layouts.py); their timings go into `snapshots_layout`
     and the result."""
-    settings = _settings(config)
-    csv_dir = workdir / "csv-versions"
-    shutil.rmtree(csv_dir, ignore_errors=True)
-    versions_home = _fresh_home(workdir / "neo4j-versions", settings)
+    versions_home = _fresh_home(workdir / "neo4j-versions", _settings(config))
     repeats = QUICK_REPEATS if config.quick else REPEATS
     # not running beside the rebuilds measured (started again for the questions)
     server.stop(home)
+    try:
+        result, snapshot_ids = _versions_rebuilds(config, folders, workdir, versions_home)
+        _say("as-of questions, both layouts side by side")
+        server.start(home)
+        server.start(versions_home)
+        snapshots_conn, versions_conn = home_connection(home), home_connection(versions_home)
+        database = snapshots_conn.database
+        with (
+            open_driver(snapshots_conn) as snapshots_driver,
+            open_driver(versions_conn) as versions_driver,
+        ):
+            drivers = {"snapshots": snapshots_driver, "versions": versions_driver}
+            timed = timed_questions(drivers, database, snapshot_ids, repeats)
+            # what each server says it holds: the questions went to the right graph
+            asked = {name: recorded_layout(d, database).value for name, d in drivers.items()}
+        result["store_bytes"] = store_bytes(versions_home, versions_conn.database)
+    finally:
+        server.stop(versions_home)
+    snapshots_layout["asof"], snapshots_layout["asof_median_seconds"] = timed["snapshots"]
+    snapshots_layout["asof_graph_layout"] = asked["snapshots"]
+    snapshots_layout["asof_repeats"] = repeats
+    result["asof"], result["asof_median_seconds"] = timed["versions"]
+    result["asof_graph_layout"] = asked["versions"]
+    result["asof_repeats"] = repeats
+    return result
+
+
+def _versions_rebuilds(
+    config: BenchConfig, folders: list[Path], workdir: Path, versions_home: server.Neo4jHome
+) -> tuple[dict[str, Any], list[str]]:
+    """The versions layout rebuilt from nothing (the first `config.snapshots` of `folders`)
+    into `versions_home`, then the next night (all of `folders`, yesterday's work folder
+    kept): their figures, and the ids of the snapshots the graph holds."""
+    settings = _settings(config)
+    csv_dir = workdir / "csv-versions"
+    shutil.rmtree(csv_dir, ignore_errors=True)
     try:
         _say(f"versions layout: rebuild from nothing of {config.snapshots} snapshots")
         first = timed_transform(
@@ -490,31 +512,11 @@ def _versions_layout(
         night = timed_transform(folders, csv_dir, config.workers, Layout.versions)
         night_import = bulk_import(csv_dir, versions_home, settings=settings)
         _say(f"  import {night_import.swap_mode}: {_phases(night_import.phases)}")
-        _say("as-of questions, both layouts side by side")
-        server.start(home)
-        server.start(versions_home)
-        snapshots_conn, versions_conn = home_connection(home), home_connection(versions_home)
-        database = snapshots_conn.database
-        with (
-            open_driver(snapshots_conn) as snapshots_driver,
-            open_driver(versions_conn) as versions_driver,
-        ):
-            drivers = {"snapshots": snapshots_driver, "versions": versions_driver}
-            timed = timed_questions(drivers, database, night_import.snapshots, repeats)
-            # what each server says it holds: the questions went to the right graph
-            asked = {name: recorded_layout(d, database).value for name, d in drivers.items()}
-        store = store_bytes(versions_home, versions_conn.database)
     finally:
         shutil.rmtree(csv_dir, ignore_errors=True)
-        server.stop(versions_home)
-    snapshots_layout["asof"], snapshots_layout["asof_median_seconds"] = timed["snapshots"]
-    snapshots_layout["asof_graph_layout"] = asked["snapshots"]
-    snapshots_layout["asof_repeats"] = repeats
-    latency, median = timed["versions"]
-    return {
+    result = {
         "records": night_import.nodes + night_import.relationships,
         "records_from_nothing": first_import.nodes + first_import.relationships,
-        "store_bytes": store,
         "transform_seconds": first["transform_seconds"],
         "transform_cpu_seconds": first["cpu_seconds"],
         "transform_peak_rss_bytes": first["peak_rss_bytes"],
@@ -533,11 +535,111 @@ def _versions_layout(
         "nightly_seconds": night["transform_seconds"] + night_import.seconds,
         "nodes_per_label": night_import.nodes_per_label,
         "relationships_per_type": night_import.relationships_per_type,
-        "asof": latency,
-        "asof_median_seconds": median,
-        "asof_graph_layout": asked["versions"],
-        "asof_repeats": repeats,
     }
+    return result, night_import.snapshots
+
+
+def run_versions_only(config: BenchConfig) -> dict[str, Any]:
+    """`--versions-only`: generate the estate, then the versions layout's rebuild from
+    nothing, its nightly rebuild, its store and the as-of questions in it; issue #20's
+    rebuild targets against them (set for `--snapshots 365` of 10,000 instances)."""
+    config.validate()
+    own_workdir = config.workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="bulkgraph-bench-")) if own_workdir else config.workdir
+    assert workdir is not None
+    workdir.mkdir(parents=True, exist_ok=True)
+    versions_home = None
+    try:
+        results: dict[str, Any] = {
+            "command": config.command,
+            "mode": "versions-only",
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine_info(),
+            "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+            "load_average": {"start": load_average()},
+            "cpu_steal_percent": {},
+        }
+        steal = results["cpu_steal_percent"]
+        run_ticks = cpu_ticks()
+        settings = _settings(config)
+        results["machine"]["neo4j"] = settings.bulkgraph_neo4j_version
+        results["machine"]["jvm_options"] = settings.bulkgraph_jvm_options
+        folders = _generated(config, workdir, results)
+        versions_home = _fresh_home(workdir / "neo4j-versions", settings)
+        ticks = cpu_ticks()
+        versions, snapshot_ids = _versions_rebuilds(config, folders, workdir, versions_home)
+        steal["rebuilds"] = steal_percent(ticks, cpu_ticks())
+        results["load_average"]["rebuilds"] = load_average()
+        _say("as-of questions")
+        server.start(versions_home)
+        conn = home_connection(versions_home)
+        repeats = QUICK_REPEATS if config.quick else REPEATS
+        with open_driver(conn) as driver:
+            timed = timed_questions({"versions": driver}, conn.database, snapshot_ids, repeats)
+            versions["asof_graph_layout"] = recorded_layout(driver, conn.database).value
+        versions["asof"], versions["asof_median_seconds"] = timed["versions"]
+        versions["asof_repeats"] = repeats
+        versions["store_bytes"] = store_bytes(versions_home, conn.database)
+        results["layouts"] = {"versions": versions}
+        results["targets"] = {
+            "versions_rebuild_under_5_min": versions["rebuild_seconds"] < 300,
+            "versions_nightly_under_60_s": versions["nightly_seconds"] < 60,
+        }
+        results["load_average"]["end"] = load_average()
+        steal["whole_run"] = steal_percent(run_ticks, cpu_ticks())
+        results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+        return results
+    finally:
+        if versions_home is not None:
+            server.stop(versions_home)
+        if own_workdir and not config.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        elif config.keep:
+            _say(f"work folder kept: {workdir}")
+
+
+def _generated(config: BenchConfig, workdir: Path, results: dict[str, Any]) -> list[Path]:
+    """Step 0: M snapshots for the rebuild plus one for the next night, into `workdir`;
+    what was made goes into `results["estate"]`."""
+    spec = EstateSpec(
+        instances=config.instances,
+        snapshots=config.snapshots + 1,
+        churn=config.churn,
+        seed=config.seed,
+    )
+    _say(f"generating {spec.snapshots} snapshots of {spec.instances} instances")
+    t0 = time.monotonic()
+    ticks = cpu_ticks()
+    summaries = generate(workdir / "snapshots", spec, jobs=config.jobs, force=True)
+    results["cpu_steal_percent"]["generate"] = steal_percent(ticks, cpu_ticks())
+    results["estate"] = {
+        "instances": config.instances,
+        "snapshots": config.snapshots,
+        "generated": len(summaries),
+        "generate_seconds": time.monotonic() - t0,
+        "input_bytes": sum(s.bytes for s in summaries[: config.snapshots]),
+    }
+    return [Path(s.folder) for s in summaries]
+
+
+def format_versions_only(r: dict[str, Any]) -> str:
+    """The table `--versions-only` prints."""
+    v, e = r["layouts"]["versions"], r["estate"]
+    lines = [
+        f"versions layout only: {e['snapshots']} snapshots (+1 for the nightly) x "
+        f"{e['instances']:,} instances",
+        f"  records                {v['records']:>14,}",
+        f"  store on disk MB       {v['store_bytes'] / MB:>14,.1f}",
+        f"  rebuild from nothing s {v['rebuild_seconds']:>14,.1f}"
+        f"   (transform {v['transform_seconds']:.1f}, import {v['bulk_import_seconds']:.1f})",
+        f"  nightly rebuild s      {v['nightly_seconds']:>14,.1f}"
+        f"   (transform {v['nightly_transform_seconds']:.1f}, "
+        f"import {v['nightly_bulk_import_seconds']:.1f})",
+        f"  as-of question ms      {v['asof_median_seconds'] * 1000:>14,.1f}   (median)",
+    ]
+    met = ", ".join(f"{k} {'yes' if ok else 'NO'}" for k, ok in r["targets"].items())
+    lines.append(f"  targets (issue #20 sets them for 365 x 10,000): {met}")
+    return "\n".join(lines)
 
 
 def _phases(phases: dict[str, float]) -> str:
@@ -559,6 +661,13 @@ def write_results(results: dict[str, Any], out: Path) -> tuple[Path, Path]:
     png_path = write_chart(results, out / "bench.png")
     (out / "bench.md").write_text(format_markdown(results), encoding="utf-8")
     return json_path, png_path
+
+
+def write_versions_only(results: dict[str, Any], out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "versions-only.json"
+    path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return path
 
 
 def _series(text: str) -> list[int]:
@@ -601,6 +710,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="estate seed (0)")
     p.add_argument("--json", action="store_true", help="print the results JSON, not the table")
     p.add_argument(
+        "--versions-only",
+        action="store_true",
+        help="measure the versions layout alone: its rebuild from nothing, its nightly "
+        "rebuild, its store and as-of questions (for a year: --snapshots 365); writes "
+        "versions-only.json",
+    )
+    p.add_argument(
         "--aws-config-mb",
         type=float,
         default=0,
@@ -617,6 +733,7 @@ def config_from_args(args: argparse.Namespace, command: str = "") -> BenchConfig
         keep=args.keep,
         seed=args.seed,
         aws_config_mb=args.aws_config_mb,
+        versions_only=args.versions_only,
     )
     config.command = command
     if args.quick:
@@ -644,13 +761,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
     config = config_from_args(args, command=" ".join(["scripts/bench", *argv]))
     try:
-        results = run_bench(config)
-        json_path, png_path = write_results(results, config.out)
+        if config.versions_only:
+            results = run_versions_only(config)
+            json_path = write_versions_only(results, config.out)
+        else:
+            results = run_bench(config)
+            json_path, png_path = write_results(results, config.out)
     except BulkgraphError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return int(exc.exit_code)
     if args.json:
         print(json.dumps(results, indent=1, sort_keys=True))
+    elif config.versions_only:
+        print(format_versions_only(results))
+        print(f"\nwrote {json_path}")
     else:
         print(format_table(results))
         print(f"\nwrote {json_path} and {png_path}")

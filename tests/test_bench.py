@@ -113,6 +113,67 @@ def test_bench_quick_writes_sane_results(tmp_path: Path) -> None:
     check_results(out, work)
 
 
+def test_bench_versions_only_measures_the_versions_layout_alone(tmp_path: Path) -> None:
+    """`--versions-only` (issue #20's year: `--snapshots 365 --versions-only`): the estate,
+    the versions layout rebuilt from nothing and the next night, its store and as-of
+    questions; none of the full bench's stages, files or snapshots-layout graph."""
+    out, work = tmp_path / "out", tmp_path / "work"
+    proc = subprocess.run(
+        [
+            str(ROOT / "scripts" / "bench"),
+            "--quick",
+            "--versions-only",
+            "--instances",
+            "100",
+            "--snapshots",
+            "3",
+            "--out",
+            str(out),
+            "--workdir",
+            str(work),
+            "--keep",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(proc.stdout)
+    assert json.loads((out / "versions-only.json").read_text()) == r
+    assert r["mode"] == "versions-only"
+    assert not (out / "bench.json").exists() and not (out / "bench.md").exists()
+    # no snapshots-layout stages, no Neo4j of the snapshots layout
+    for stage in ("collect", "series", "baseline", "import", "append", "report"):
+        assert stage not in r
+    assert set(r["layouts"]) == {"versions"}
+    assert not (work / "neo4j").exists() and (work / "neo4j-versions").is_dir()
+    assert r["estate"] == {**r["estate"], "snapshots": 3, "generated": 4, "instances": 100}
+
+    v = r["layouts"]["versions"]
+    assert v["records"] == sum(v["nodes_per_label"].values()) + sum(
+        v["relationships_per_type"].values()
+    )
+    assert 0 < v["records_from_nothing"] <= v["records"]
+    assert v["store_bytes"] > 0
+    assert v["rebuild_seconds"] > v["bulk_import_seconds"] > 0
+    assert v["nightly_seconds"] > v["nightly_bulk_import_seconds"] > 0
+    assert v["bulk_import_swap_mode"] == "in_place"
+    assert v["nightly_bulk_import_swap_mode"] == "staged"
+    assert v["asof_graph_layout"] == "versions" and v["asof_repeats"] == 2
+    assert set(v["asof"]) == {"ip-owner", "instance-ingress", "internet-reachable"}
+    # asked as of the middle and the latest of the 4 nights the nightly graph holds
+    latest = sorted(p.name for p in (work / "snapshots").iterdir())[-1]
+    for per in v["asof"].values():
+        assert latest in per and len(per) == 2
+    assert any(s["rows"] for per in v["asof"].values() for s in per.values())
+    assert r["targets"] == {
+        "versions_rebuild_under_5_min": v["rebuild_seconds"] < 300,
+        "versions_nightly_under_60_s": v["nightly_seconds"] < 60,
+    }
+
+
 def _rows_without(manifest: Manifest, snapshot_id: str) -> tuple[dict[str, int], dict[str, int]]:
     """nodes per label, relationships per type of the manifest without one snapshot's parts."""
     nodes: dict[str, int] = {}
