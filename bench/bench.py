@@ -41,7 +41,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -195,17 +196,23 @@ def _settings(config: BenchConfig) -> Settings:
     )
 
 
-def run_bench(config: BenchConfig) -> dict[str, Any]:
-    """Run the whole benchmark (module docstring) and return the results as a JSON object."""
+@contextmanager
+def _bench_run(
+    config: BenchConfig, mode: str
+) -> Iterator[tuple[Path, dict[str, Any], list[server.Neo4jHome]]]:
+    """The frame of a run: its work folder (a temporary one unless --workdir; removed at the
+    end unless --keep), the results' opening fields, the Neo4j homes the run adds to the
+    list (stopped at the end, whatever happens), and the closing fields if it ends well."""
     config.validate()
     own_workdir = config.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="bulkgraph-bench-")) if own_workdir else config.workdir
     assert workdir is not None
     workdir.mkdir(parents=True, exist_ok=True)
-    home = None
+    homes: list[server.Neo4jHome] = []
     try:
         results: dict[str, Any] = {
             "command": config.command,
+            "mode": mode,
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine_info(),
             "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
@@ -213,7 +220,6 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             # per stage: % of CPU time the hypervisor gave to other tenants (noise)
             "cpu_steal_percent": {},
         }
-        steal = results["cpu_steal_percent"]
         run_ticks = cpu_ticks()
         settings = _settings(config)
         results["machine"]["neo4j"] = settings.bulkgraph_neo4j_version
@@ -221,6 +227,24 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         results["machine"]["jvm_options"] = settings.bulkgraph_jvm_options
         if settings.bulkgraph_jvm_options:
             _say(f"BULKGRAPH_JVM_OPTIONS={settings.bulkgraph_jvm_options!r}: not a reference run")
+        yield workdir, results, homes
+        results["load_average"]["end"] = load_average()
+        results["cpu_steal_percent"]["whole_run"] = steal_percent(run_ticks, cpu_ticks())
+        results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    finally:
+        for home in homes:
+            server.stop(home)
+        if own_workdir and not config.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        elif config.keep:
+            _say(f"work folder kept: {workdir}")
+
+
+def run_bench(config: BenchConfig) -> dict[str, Any]:
+    """Run the whole benchmark (module docstring) and return the results as a JSON object."""
+    with _bench_run(config, "full") as (workdir, results, homes):
+        steal = results["cpu_steal_percent"]
+        settings = _settings(config)
 
         # first, collection: `bulkgraph collect` of one region of the estate's size, from moto
         _say(f"collect of {config.instances} instances from a moto server")
@@ -288,6 +312,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
 
         # 2. a Neo4j of the benchmark's own
         home = _fresh_home(workdir / "neo4j", settings)
+        homes.append(home)
         server.start(home)
         conn = home_connection(home)
 
@@ -437,17 +462,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         # against the baseline with its warm-up in (how runs before 2026-11-30 compared)
         results["speedup_with_baseline_warm_up"] = speedups(results, base.records_per_second)
         results["targets"] = targets(results)
-        results["load_average"]["end"] = load_average()
-        steal["whole_run"] = steal_percent(run_ticks, cpu_ticks())
-        results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
-        return results
-    finally:
-        if home is not None:
-            server.stop(home)
-        if own_workdir and not config.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-        elif config.keep:
-            _say(f"work folder kept: {workdir}")
+    return results
 
 
 def _versions_layout(
@@ -543,29 +558,11 @@ def run_versions_only(config: BenchConfig) -> dict[str, Any]:
     """`--versions-only`: generate the estate, then the versions layout's rebuild from
     nothing, its nightly rebuild, its store and the as-of questions in it; issue #20's
     rebuild targets against them (set for `--snapshots 365` of 10,000 instances)."""
-    config.validate()
-    own_workdir = config.workdir is None
-    workdir = Path(tempfile.mkdtemp(prefix="bulkgraph-bench-")) if own_workdir else config.workdir
-    assert workdir is not None
-    workdir.mkdir(parents=True, exist_ok=True)
-    versions_home = None
-    try:
-        results: dict[str, Any] = {
-            "command": config.command,
-            "mode": "versions-only",
-            "started": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": machine_info(),
-            "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
-            "load_average": {"start": load_average()},
-            "cpu_steal_percent": {},
-        }
+    with _bench_run(config, "versions-only") as (workdir, results, homes):
         steal = results["cpu_steal_percent"]
-        run_ticks = cpu_ticks()
-        settings = _settings(config)
-        results["machine"]["neo4j"] = settings.bulkgraph_neo4j_version
-        results["machine"]["jvm_options"] = settings.bulkgraph_jvm_options
         folders = _generated(config, workdir, results)
-        versions_home = _fresh_home(workdir / "neo4j-versions", settings)
+        versions_home = _fresh_home(workdir / "neo4j-versions", _settings(config))
+        homes.append(versions_home)
         ticks = cpu_ticks()
         versions, snapshot_ids = _versions_rebuilds(config, folders, workdir, versions_home)
         steal["rebuilds"] = steal_percent(ticks, cpu_ticks())
@@ -585,17 +582,7 @@ def run_versions_only(config: BenchConfig) -> dict[str, Any]:
             "versions_rebuild_under_5_min": versions["rebuild_seconds"] < 300,
             "versions_nightly_under_60_s": versions["nightly_seconds"] < 60,
         }
-        results["load_average"]["end"] = load_average()
-        steal["whole_run"] = steal_percent(run_ticks, cpu_ticks())
-        results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
-        return results
-    finally:
-        if versions_home is not None:
-            server.stop(versions_home)
-        if own_workdir and not config.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-        elif config.keep:
-            _say(f"work folder kept: {workdir}")
+    return results
 
 
 def _generated(config: BenchConfig, workdir: Path, results: dict[str, Any]) -> list[Path]:

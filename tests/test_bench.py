@@ -142,7 +142,8 @@ def test_bench_versions_only_measures_the_versions_layout_alone(tmp_path: Path) 
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(proc.stdout)
     assert json.loads((out / "versions-only.json").read_text()) == r
-    assert r["mode"] == "versions-only"
+    assert r["mode"] == "versions-only" and r["finished"] >= r["started"]
+    assert r["machine"]["jvm_options"] == os.environ["BULKGRAPH_JVM_OPTIONS"]
     assert not (out / "bench.json").exists() and not (out / "bench.md").exists()
     # no snapshots-layout stages, no Neo4j of the snapshots layout
     for stage in ("collect", "series", "baseline", "import", "append", "report"):
@@ -193,6 +194,7 @@ def _rows_without(manifest: Manifest, snapshot_id: str) -> tuple[dict[str, int],
 
 def check_results(out: Path, work: Path) -> None:
     r = json.loads((out / "bench.json").read_text())
+    assert r["mode"] == "full" and r["finished"] >= r["started"]
     # the JVM options the servers ran with (the tests' C1 only, tests/conftest.py)
     assert r["machine"]["jvm_options"] == os.environ["BULKGRAPH_JVM_OPTIONS"]
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
