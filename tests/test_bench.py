@@ -85,15 +85,14 @@ def test_tree_pids_finds_children() -> None:
 
 @pytest.mark.neo4j
 @pytest.mark.slow
-def test_bench_quick_writes_sane_results(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    work = tmp_path / "work"
+def _quick_bench(out: Path, work: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`scripts/bench --quick` on a third of its estate (every stage still runs on thousands
+    of records and churn; the run's time is mostly JVM start-ups either way), its work
+    folder kept; asserts that it succeeded."""
     proc = subprocess.run(
         [
             str(ROOT / "scripts" / "bench"),
             "--quick",
-            # a third of the quick run's estate: every stage still runs on thousands of
-            # records and churn; the run's time is mostly JVM start-ups either way
             "--instances",
             "100",
             "--out",
@@ -101,6 +100,7 @@ def test_bench_quick_writes_sane_results(tmp_path: Path) -> None:
             "--workdir",
             str(work),
             "--keep",
+            *args,
         ],
         capture_output=True,
         text=True,
@@ -108,6 +108,13 @@ def test_bench_quick_writes_sane_results(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_bench_quick_writes_sane_results(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    work = tmp_path / "work"
+    proc = _quick_bench(out, work)
     assert "full rebuild" in proc.stdout
 
     check_results(out, work)
@@ -118,28 +125,7 @@ def test_bench_versions_only_measures_the_versions_layout_alone(tmp_path: Path) 
     the versions layout rebuilt from nothing and the next night, its store and as-of
     questions; none of the full bench's stages, files or snapshots-layout graph."""
     out, work = tmp_path / "out", tmp_path / "work"
-    proc = subprocess.run(
-        [
-            str(ROOT / "scripts" / "bench"),
-            "--quick",
-            "--versions-only",
-            "--instances",
-            "100",
-            "--snapshots",
-            "3",
-            "--out",
-            str(out),
-            "--workdir",
-            str(work),
-            "--keep",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _quick_bench(out, work, "--versions-only", "--snapshots", "3", "--json")
     r = json.loads(proc.stdout)
     assert json.loads((out / "versions-only.json").read_text()) == r
     assert r["mode"] == "versions-only" and r["finished"] >= r["started"]
