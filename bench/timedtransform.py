@@ -16,9 +16,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bulkgraph.extract.sources import discover
-from bulkgraph.layout import Layout, parse_layout
-from bulkgraph.transform.run import transform
+from bulkgraph.transform.workers import keep_memory
+
+# as the `bulkgraph` command does (cli.main), before polars loads: this process's own part of
+# the transform (the passes after the workers) then keeps its memory as it does there
+keep_memory()
+
+from bulkgraph.extract.sources import discover  # noqa: E402
+from bulkgraph.layout import Layout, parse_layout  # noqa: E402
+from bulkgraph.transform.run import transform  # noqa: E402
 
 
 def _cpu_seconds() -> float:

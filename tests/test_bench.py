@@ -404,6 +404,27 @@ def test_bad_arguments_exit_2_before_any_work(
     assert not (tmp_path / "w" / "snapshots").exists()
 
 
+def test_the_timed_transform_keeps_memory_as_the_command_does() -> None:
+    """bench/timedtransform.py measures the transform as `bulkgraph` runs it: jemalloc told
+    to keep its pages (workers.keep_memory) before polars loads."""
+    from bulkgraph.transform.workers import JEMALLOC_CONF
+
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    code = (
+        "import os, sys; import bench.timedtransform; "
+        "assert 'polars' in sys.modules; print(os.environ.get('_RJEM_MALLOC_CONF', ''))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert JEMALLOC_CONF in proc.stdout
+
+
 def test_bench_is_not_installed_and_imports_no_chart_library() -> None:
     """bench/ lives beside the package: nothing of it ships in bulkgraph, the runner loads
     matplotlib (a dev extra) only to draw, and the chart does not import the runner."""
