@@ -83,8 +83,6 @@ def test_tree_pids_finds_children() -> None:
         proc.wait()
 
 
-@pytest.mark.neo4j
-@pytest.mark.slow
 def _quick_bench(out: Path, work: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`scripts/bench --quick` on a third of its estate (every stage still runs on thousands
     of records and churn; the run's time is mostly JVM start-ups either way), its work
@@ -111,6 +109,8 @@ def _quick_bench(out: Path, work: Path, *args: str) -> subprocess.CompletedProce
     return proc
 
 
+@pytest.mark.neo4j
+@pytest.mark.slow
 def test_bench_quick_writes_sane_results(tmp_path: Path) -> None:
     out = tmp_path / "out"
     work = tmp_path / "work"
@@ -120,6 +120,8 @@ def test_bench_quick_writes_sane_results(tmp_path: Path) -> None:
     check_results(out, work)
 
 
+@pytest.mark.neo4j
+@pytest.mark.slow
 def test_bench_versions_only_measures_the_versions_layout_alone(tmp_path: Path) -> None:
     """`--versions-only` (issue #20's year: `--snapshots 365 --versions-only`): the estate,
     the versions layout rebuilt from nothing and the next night, its store and as-of
