@@ -304,13 +304,13 @@ def _continuing_rel_and_end(out: Path) -> tuple[str, str]:
         if rows["kind"][0] != "r" or end_label not in versioned or group not in before:
             continue
         held = tails(before[group], cut1)
-        nodes1 = {r["start"][cut1:]: r["props"] for r in before[end_label].iter_rows(named=True)}
+        nodes1, nodes2 = (
+            {n["start"][cut:]: n["props"] for n in given[end_label].iter_rows(named=True)}
+            for given, cut in ((before, cut1), (now, cut2))
+        )
         for row in rows.iter_rows(named=True):
             end = row["end"][cut2:]
-            same_end = nodes1.get(end) is not None and any(
-                n["start"][cut2:] == end and n["props"] == nodes1[end]
-                for n in now[end_label].iter_rows(named=True)
-            )
+            same_end = nodes1.get(end) is not None and nodes1.get(end) == nodes2.get(end)
             if (row["start"][cut2:], end, row["props"]) in held and same_end:
                 return group, row["end"]
     raise AssertionError("the history has no relationship that goes on from S1 to S2")
