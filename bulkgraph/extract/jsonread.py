@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from bulkgraph.errors import InputError
+from bulkgraph.extract import reuse
 
 #: AWS responses nest about 12 levels (file, call, page, reservation, instance, interface,
 #: address, association...) and the manifest 4: 100 leaves room, and stays far below the
@@ -235,13 +236,23 @@ def _is_record_path(stack: list[list[Any]]) -> bool:
 
 
 def loads_records(
-    data: bytes | bytearray, where: str, max_depth: int = MAX_JSON_DEPTH
+    data: bytes | bytearray,
+    where: str,
+    max_depth: int = MAX_JSON_DEPTH,
+    *,
+    reuse_as: str | None = None,
 ) -> tuple[Any, list[Cut]]:
     """Parse a data file like `loads`, except that a record nested too deep is left out and
     returned as a `Cut` (the transform rejects it, naming the file and the record) instead of
-    the whole file being refused."""
-    if not nesting_depth_exceeds(data, max_depth):
-        return _parse(data, where), []  # measured once: it is a tenth of reading a file
+    the whole file being refused. `reuse_as`: the file's name across snapshots, under which
+    its records are kept for the next snapshot's same file (extract/reuse.py)."""
+    if not nesting_depth_exceeds(data, max_depth):  # a tenth of reading a file, measured once
+        if reuse_as is not None and reuse.enabled():
+            try:
+                return reuse.parse_data_file(data, reuse_as), []
+            except msgspec.DecodeError:
+                pass  # parsed whole below, which decides what the file is
+        return _parse(data, where), []
     cuts = deep_records(data, max_depth)
     refused = InputError(f"{where}: JSON nested deeper than {max_depth} levels; refused")
     if not cuts:

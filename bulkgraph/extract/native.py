@@ -241,7 +241,7 @@ class NativeSnapshot:
                 f"{where}: sha256 mismatch (manifest {f.sha256[:12]}…, file {digest[:12]}…)"
             )
         text = jsonread.gunzip(data, where) if f.path.endswith(".gz") else data
-        doc, cuts = jsonread.loads_records(text, where)
+        doc, cuts = jsonread.loads_records(text, where, reuse_as=f.path)
         if not isinstance(doc, dict):
             raise InputError(f"{where}: not a JSON object")
         got = (doc.get("operation"), doc.get("account_id"), doc.get("region"))

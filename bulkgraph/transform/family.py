@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from bulkgraph.extract.model import ApiResponse
+from bulkgraph.transform import tablecache
 from bulkgraph.transform.declare import NodeSchema, Prop, RelSchema
 from bulkgraph.transform.records import (
     Paths,
@@ -25,7 +26,6 @@ from bulkgraph.transform.records import (
     TypedFields,
     nonempty,
     paths_of,
-    table,
     typed,
 )
 from bulkgraph.transform.types import kind
@@ -275,7 +275,7 @@ def read(
         orient="row",
     ).unique("file", keep="first")
     fields = spec.typed_fields
-    tab = table(items, paths_of(fields), dict(spec.lists), spec.keep)
+    tab = tablecache.table(operation, list(items), paths_of(fields), dict(spec.lists), spec.keep)
     good, bad = typed(tab.main, fields, spec.required)
     good = good.with_columns(nonempty(pl.col(p.name)) for p in spec.fields if p.blank_is_null)
     good = good.join(origin, on="file", how="left")

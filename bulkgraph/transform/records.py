@@ -206,6 +206,31 @@ def table(
     an element without one, or with invalid text, is dropped and reported in `dropped`.
     Nothing is left out without a reason.
     """
+    return built(list(items), fields, lists, keep).table
+
+
+@dataclass
+class Built:
+    """A `table` and where its rows came from: what records.TableCache needs to reuse them.
+
+    Its children carry `_row`, the row of `table.main` each element belongs to."""
+
+    table: Table
+    #: index in the items of each row of `main`
+    kept: list[int]
+    #: rows some of whose list elements were dropped
+    dropped_rows: set[int]
+
+
+def built(
+    items: list[tuple[str, int, Any]],
+    fields: Paths,
+    lists: dict[str, Paths] | None = None,
+    keep: tuple[str, ...] = (),
+    *,
+    rows: bool = False,
+) -> Built:
+    """`table` of `items`; with `rows`, each child frame has `_row` (see `Built`)."""
     lists = lists or {}
     names = tuple(dict.fromkeys([*lists, *keep]))
     nested = [p[2:].split(".") for p in fields.values() if p.startswith("$.") and "." in p[2:]]
@@ -214,7 +239,8 @@ def table(
     recs: list[dict[str, Any]] = []
     invalid: dict[int, str] = {}
     bad: list[tuple[str, int, str]] = []
-    for file, pos, rec in items:
+    kept: list[int] = []
+    for at, (file, pos, rec) in enumerate(items):
         if not isinstance(rec, dict):
             bad.append((file, pos, f"expected an object, got {type(rec).__name__}"))
             continue
@@ -235,6 +261,7 @@ def table(
         files.append(file)
         poss.append(pos)
         recs.append(rec)
+        kept.append(at)
     string, int64 = pl.String(), pl.Int64()
     # column at a time: a comprehension per field, or none at all (see text_series)
     main = _frame({"file": (string, files), "pos": (int64, poss)}, recs, fields, invalid)
@@ -246,18 +273,22 @@ def table(
     children: dict[str, pl.DataFrame] = {}
     objects: dict[str, list[tuple[str, int, int, Any]]] = {}
     dropped: list[tuple[str, int, str]] = []
+    dropped_rows: set[int] = set()
     for name in names:
         c_file: list[str] = []
         c_pos: list[int] = []
         c_idx: list[int] = []
+        c_row: list[int] = []
         elements: list[Any] = []
-        for file, pos, rec in zip(files, poss, recs, strict=True):
+        for row, (file, pos, rec) in enumerate(zip(files, poss, recs, strict=True)):
             found = list_field(rec, name)
             if found:
                 n = len(found)
                 c_file += [file] * n
                 c_pos += [pos] * n
                 c_idx += range(n)
+                if rows:
+                    c_row += [row] * n
                 elements += found
         if name in lists:
             keys: dict[str, tuple[pl.DataType, list[Any]]] = {
@@ -265,6 +296,8 @@ def table(
                 "pos": (int64, c_pos),
                 "idx": (int64, c_idx),
             }
+            if rows:
+                keys["_row"] = (int64, c_row)
             paths = lists[name]
             wrong_elements: dict[int, str] = {}
             child = _frame(keys, elements, paths, wrong_elements)
@@ -278,12 +311,14 @@ def table(
             if wrong_elements:
                 for i, reason in sorted(wrong_elements.items()):
                     dropped.append((c_file[i], c_pos[i], f"{name}[{c_idx[i]}]: {reason}"))
+                    if rows:
+                        dropped_rows.add(c_row[i])
                 keep_rows = pl.Series([i not in wrong_elements for i in range(len(elements))])
                 child = child.filter(keep_rows)
             children[name] = child
         if name in keep:
             objects[name] = list(zip(c_file, c_pos, c_idx, elements, strict=True))
-    return Table(main, children, bad, objects, dropped)
+    return Built(Table(main, children, bad, objects, dropped), kept, dropped_rows)
 
 
 def nonempty(expr: pl.Expr) -> pl.Expr:

@@ -168,6 +168,9 @@ def _release_memory() -> None:
     design"). Not glibc: nothing to do.
     """
     gc.collect()
+    # what survives (mostly the records kept for the next snapshot, extract/reuse.py) is
+    # not walked again by the next collect: each would otherwise walk every kept record
+    gc.freeze()
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
 

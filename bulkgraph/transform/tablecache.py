@@ -1,0 +1,120 @@
+"""The rows `records.table` gave a record the night before, taken again for the same record.
+
+Picking the fields out of a night's records is the largest part of a transform worker's
+night (docs/benchmarks.md, "Where a worker's night goes"), and ~98 % of a night's records
+are those of the night before. extract/reuse.py gives a record whose text did not change
+as the very object parsed the night before; here its rows are found by that object's
+identity and copied with tonight's file and position, and only the other records go
+through `records.built`. The table is the same, row for row and in the same order, as
+`records.table` of all the records (tests/test_reuse.py): a cache, nothing more.
+
+Kept per (operation, what is read), for the last night seen in this process only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from bulkgraph.extract import reuse
+from bulkgraph.transform.records import Paths, Table, built, list_field
+
+#: below this many records a night, copying rows costs more than building them
+MIN_RECORDS = 200
+
+
+@dataclass
+class _Last:
+    #: id of a record -> its row in `main`; only records whose rows can be copied whole
+    rows: dict[int, int]
+    #: the records themselves, so that no other object takes one of their ids
+    records: list[Any]
+    main: pl.DataFrame
+    #: list field -> its elements, with `_row`: the row of `main` they belong to
+    children: dict[str, pl.DataFrame]
+
+
+_last: dict[tuple[Any, ...], _Last] = {}
+
+
+def clear() -> None:
+    _last.clear()
+
+
+def table(
+    name: str,
+    items: list[tuple[str, int, Any]],
+    fields: Paths,
+    lists: dict[str, Paths],
+    keep: tuple[str, ...] = (),
+) -> Table:
+    """`records.table(items, fields, lists, keep)`, the rows of records seen the night
+    before under `name` (an operation) copied instead of built."""
+    shape = tuple((n, tuple(p.items())) for n, p in lists.items())
+    key = (name, tuple(fields.items()), shape, keep)
+    if not reuse.enabled() or len(items) < MIN_RECORDS:
+        _last.pop(key, None)
+        return built(items, fields, lists, keep).table
+    last = _last.get(key)
+    recs = [rec for _, _, rec in items]
+    was = list(map((last.rows if last is not None else {}).get, map(id, recs)))
+    hit_at = [at for at, row in enumerate(was) if row is not None]
+    miss_at = [at for at, row in enumerate(was) if row is None]
+    new = built([items[at] for at in miss_at], fields, lists, keep, rows=True)
+    new_at = [miss_at[k] for k in new.kept]
+    # the copied rows, then the new ones, put back in the items' order
+    every = [*hit_at, *new_at]
+    order = sorted(range(len(every)), key=every.__getitem__)
+    final = [0] * len(every)
+    for row, k in enumerate(order):
+        final[k] = row
+    new_final = pl.Series(final[len(hit_at) :], dtype=pl.Int64)
+    parts = [new.table.main.lazy()]
+    moved = pl.DataFrame()
+    if last is not None and hit_at:
+        hit_rows = pl.Series([was[at] for at in hit_at], dtype=pl.Int64)
+        moved = pl.DataFrame(
+            {
+                "file": pl.Series([items[at][0] for at in hit_at], dtype=pl.String),
+                "pos": pl.Series([items[at][1] for at in hit_at], dtype=pl.Int64),
+                "_was": hit_rows,
+                "_row": pl.Series(final[: len(hit_at)], dtype=pl.Int64),
+            }
+        )
+        copied = last.main[hit_rows].with_columns(moved["file"], moved["pos"])
+        parts.insert(0, copied.lazy())
+    main = pl.concat(parts).collect()[pl.Series(order, dtype=pl.Int64)]
+    children: dict[str, pl.DataFrame] = {}
+    for list_name, child in new.table.children.items():
+        frames = [child.lazy().with_columns(pl.lit(new_final).gather(pl.col("_row")).alias("_row"))]
+        if moved.height:
+            assert last is not None
+            old = last.children[list_name].lazy().drop("file", "pos")
+            old = old.rename({"_row": "_was"}).join(moved.lazy(), on="_was")
+            frames.append(old.select(child.columns))
+        children[list_name] = pl.concat(frames).sort("_row", "idx").collect()
+    recs = [recs[every[k]] for k in order]
+    unclean = {final[len(hit_at) + r] for r in new.dropped_rows}
+    rows = dict(zip(map(id, recs), range(len(recs)), strict=True))
+    for row in unclean:
+        rows.pop(id(recs[row]), None)
+    _last[key] = _Last(rows, recs, main, children)
+    files, poss = main["file"].to_list(), main["pos"].to_list()
+    objects = {
+        n: [
+            (file, pos, idx, element)
+            for file, pos, rec in zip(files, poss, recs, strict=True)
+            for idx, element in enumerate(list_field(rec, n) or ())
+        ]
+        for n in dict.fromkeys([*lists, *keep])
+        if n in keep
+    }
+    return Table(
+        main,
+        {n: c.drop("_row") for n, c in children.items()},
+        new.table.bad,
+        objects,
+        new.table.dropped,
+    )
