@@ -13,13 +13,13 @@ Kept per (operation, what is read), for the last night seen in this process only
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
 
 from bulkgraph.extract import reuse
-from bulkgraph.transform.records import Paths, Table, built, list_field
+from bulkgraph.transform.records import Paths, Table, built, list_field, text_series
 
 #: below this many records a night, copying rows costs more than building them
 MIN_RECORDS = 200
@@ -118,3 +118,25 @@ def table(
         objects,
         new.table.dropped,
     )
+
+
+def table_given(
+    name: str,
+    items: list[tuple[str, int, Any]],
+    fields: Paths,
+    lists: dict[str, Paths],
+    given: dict[str, list[Any]],
+) -> Table:
+    """`table` of `items` as if each record also held, at `$.<field>`, its value in `given`
+    (field -> one value per item, an item's position being its index in `items`): what a
+    family knows of a list element from its parent (a rule's security group). The records
+    stay the objects parsed, so that their rows can be taken again the next night."""
+    own = {n: p for n, p in fields.items() if p.removeprefix("$.") not in given}
+    tab = table(name, items, own, lists)
+    extra = [
+        pl.lit(text_series(n, given[p.removeprefix("$.")])).gather(pl.col("pos")).alias(n)
+        for n, p in fields.items()
+        if n not in own
+    ]
+    main = tab.main.with_columns(extra).select("file", "pos", *fields, "_invalid")
+    return replace(tab, main=main)

@@ -25,7 +25,8 @@ from bulkgraph.transform.families.base import (
 )
 from bulkgraph.transform.families.vpcs import VPC
 from bulkgraph.transform.family import Family, Graph, Read, children, list_at, read, sourced
-from bulkgraph.transform.records import table, typed
+from bulkgraph.transform.records import paths_of, typed
+from bulkgraph.transform.tablecache import table_given
 
 OPERATION = ops.DESCRIBE_SECURITY_GROUPS.name
 
@@ -105,6 +106,8 @@ RULES = Read(
     ),
     lists=_PEERS,
 )
+#: the rules' tables are kept under this name (transform/tablecache.py)
+RULES_CACHE = f"{OPERATION} rules"
 READ = Read(
     sourced(SECURITY_GROUP),
     lambda page: list_at(page, "SecurityGroups"),
@@ -124,6 +127,8 @@ def run(g: Graph, responses: list[ApiResponse]) -> None:
     # Rules: one row per rule, then one relationship per CIDR / prefix list / group pair.
     owner = dict(zip(zip(good["file"], good["pos"], strict=True), good["id"], strict=True))
     sg_pos: list[tuple[int, str]] = []  # per rule: its group's position, where it sits
+    # per rule, what it holds as `$._sg`, `$._dir` and `$._pos` (RULES)
+    given: dict[str, list[Any]] = {"_sg": [], "_dir": [], "_pos": []}
 
     def rule_items() -> Iterator[tuple[str, int, Any]]:
         for name, direction in (("IpPermissions", "ingress"), ("IpPermissionsEgress", "egress")):
@@ -131,13 +136,14 @@ def run(g: Graph, responses: list[ApiResponse]) -> None:
                 sg = owner.get((file, pos))
                 if sg is None:  # the group itself was rejected
                     continue
-                if isinstance(rule, dict):
-                    rule = {**rule, "_sg": sg, "_dir": direction, "_pos": pos}
                 yield file, len(sg_pos), rule
                 sg_pos.append((pos, f"{name}[{idx}]"))
+                given["_sg"].append(sg)
+                given["_dir"].append(direction)
+                given["_pos"].append(pos)
 
     fields = RULES.typed_fields
-    rtab = table(rule_items(), {n: p for n, (p, _) in fields.items()}, dict(RULES.lists))
+    rtab = table_given(RULES_CACHE, list(rule_items()), paths_of(fields), dict(RULES.lists), given)
     rules, bad = typed(rtab.main, fields, ())
     # a bad rule is reported against its security group's record
     bad = bad.join(
