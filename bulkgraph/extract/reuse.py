@@ -23,12 +23,12 @@ from typing import Any
 
 import msgspec
 
-#: a JSON object, its values uncut
-_OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw])
-#: a list of JSON objects (`calls`, `pages`), their values uncut
-_OBJECTS = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
-#: a list, its elements uncut
-_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+_Scalar = str | int | float | bool | None
+#: a data file in one scan: the records (each list of a page) cut out as their bytes, any
+#: other value parsed; a list anywhere else does not fit, and the file is parsed whole
+_Page = dict[str, list[msgspec.Raw] | dict[str, Any] | _Scalar]
+_Call = dict[str, list[_Page] | dict[str, Any] | _Scalar]
+_FILE = msgspec.json.Decoder(dict[str, list[_Call] | dict[str, Any] | _Scalar])
 _VALUE = msgspec.json.Decoder()
 
 
@@ -76,9 +76,9 @@ def parse_data_file(data: bytes | bytearray, name: str) -> Any:
     earlier = _last.get(name, {})
     now: dict[bytes, Any] = {}
 
-    def records(raw: msgspec.Raw) -> list[Any]:
+    def records(items: list[msgspec.Raw]) -> list[Any]:
         out = []
-        for item in _LIST.decode(raw):
+        for item in items:
             text = bytes(item)
             record = now.get(text, _MISSING)
             if record is _MISSING:
@@ -91,25 +91,16 @@ def parse_data_file(data: bytes | bytearray, name: str) -> Any:
         stats.records += len(out)
         return out
 
-    def page(fields: dict[str, msgspec.Raw]) -> dict[str, Any]:
-        return {k: records(v) if _is_list(v) else _VALUE.decode(v) for k, v in fields.items()}
-
-    def call(fields: dict[str, msgspec.Raw]) -> dict[str, Any]:
-        return {
-            k: [page(p) for p in _OBJECTS.decode(v)] if k == "pages" else _VALUE.decode(v)
-            for k, v in fields.items()
-        }
-
-    doc = {
-        k: [call(c) for c in _OBJECTS.decode(v)] if k == "calls" else _VALUE.decode(v)
-        for k, v in _OBJECT.decode(data).items()
-    }
+    doc = _FILE.decode(data)
+    for calls in doc.values():
+        for call in calls if isinstance(calls, list) else ():
+            for pages in call.values():
+                for page in pages if isinstance(pages, list) else ():
+                    for key, items in page.items():
+                        if isinstance(items, list):
+                            page[key] = records(items)
     _last[name] = now
     return doc
 
 
 _MISSING: Any = object()
-
-
-def _is_list(raw: msgspec.Raw) -> bool:
-    return bytes(memoryview(raw)[:1]) == b"["
