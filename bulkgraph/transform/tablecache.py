@@ -52,11 +52,23 @@ def table(
 ) -> Table:
     """`records.table(items, fields, lists, keep)`, the rows of records seen the night
     before under `name` (an operation) copied instead of built."""
+    return _table(name, items, fields, lists, keep)[0]
+
+
+def _table(
+    name: str,
+    items: list[tuple[str, int, Any]],
+    fields: Paths,
+    lists: dict[str, Paths],
+    keep: tuple[str, ...] = (),
+) -> tuple[Table, list[int]]:
+    """`table`, and the index in `items` of each row of its `main`."""
     shape = tuple((n, tuple(p.items())) for n, p in lists.items())
     key = (name, tuple(fields.items()), shape, keep)
     if not reuse.enabled() or len(items) < MIN_RECORDS:
         _last.pop(key, None)
-        return built(items, fields, lists, keep).table
+        done = built(items, fields, lists, keep)
+        return done.table, done.kept
     last = _last.get(key)
     recs = [rec for _, _, rec in items]
     was = list(map((last.rows if last is not None else {}).get, map(id, recs)))
@@ -111,13 +123,14 @@ def table(
         for n in dict.fromkeys([*lists, *keep])
         if n in keep
     }
-    return Table(
+    table = Table(
         main,
         {n: c.drop("_row") for n, c in children.items()},
         new.table.bad,
         objects,
         new.table.dropped,
     )
+    return table, [every[k] for k in order]
 
 
 def table_given(
@@ -126,15 +139,16 @@ def table_given(
     fields: Paths,
     lists: dict[str, Paths],
     given: dict[str, list[Any]],
+    keep: tuple[str, ...] = (),
 ) -> Table:
     """`table` of `items` as if each record also held, at `$.<field>`, its value in `given`
-    (field -> one value per item, an item's position being its index in `items`): what a
-    family knows of a list element from its parent (a rule's security group). The records
-    stay the objects parsed, so that their rows can be taken again the next night."""
+    (field -> one value per item): what a family knows of a record from elsewhere (a
+    rule's security group, the target group a call asked for). The records stay the
+    objects parsed, so that their rows can be taken again the next night."""
     own = {n: p for n, p in fields.items() if p.removeprefix("$.") not in given}
-    tab = table(name, items, own, lists)
+    tab, at = _table(name, items, own, lists, keep)
     extra = [
-        pl.lit(text_series(n, given[p.removeprefix("$.")])).gather(pl.col("pos")).alias(n)
+        text_series(n, [given[p.removeprefix("$.")][i] for i in at])
         for n, p in fields.items()
         if n not in own
     ]

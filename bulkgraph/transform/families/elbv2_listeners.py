@@ -19,7 +19,8 @@ from bulkgraph.transform.declare import NodeSchema, Prop, rel
 from bulkgraph.transform.families.elbv2_load_balancers import LOAD_BALANCER
 from bulkgraph.transform.families.elbv2_target_groups import TARGET_GROUP
 from bulkgraph.transform.family import Family, Graph, Read, children, list_at, read, sourced
-from bulkgraph.transform.records import Table, paths_of, table, typed
+from bulkgraph.transform.records import Table, paths_of, typed
+from bulkgraph.transform.tablecache import table_given
 
 OPERATION = ops.DESCRIBE_LISTENERS.name
 
@@ -62,14 +63,20 @@ READ = Read(
 )
 
 
-def _items(responses: list[ApiResponse]) -> Iterator[tuple[str, int, Any]]:
+#: the default actions' tables are kept under this name (transform/tablecache.py)
+ACTIONS_CACHE = f"{OPERATION} actions"
+
+
+def _items(responses: list[ApiResponse], lbs: list[Any]) -> Iterator[tuple[str, int, Any]]:
+    """Every record, its call's load balancer (its `$._lb`) appended to `lbs`."""
     for resp in responses:
         pos = 0
         for call in resp.calls:
             lb = (call.get("request") or {}).get("LoadBalancerArn")
             for page in call.get("pages", []):
                 for item in list_at(page, "Listeners") if isinstance(page, dict) else ():
-                    yield resp.path, pos, {**item, "_lb": lb} if isinstance(item, dict) else item
+                    yield resp.path, pos, item
+                    lbs.append(lb)
                     pos += 1
 
 
@@ -80,19 +87,25 @@ def _forwards(g: Graph, tab: Table, listeners: pl.DataFrame) -> pl.DataFrame:
         zip(zip(listeners["file"], listeners["pos"], strict=True), listeners["arn"], strict=True)
     )
     places: list[tuple[int, int]] = []  # per action: its listener's position, its index
+    listeners_of: list[Any] = []  # per action: its listener (its `$._listener`)
 
     def action_items() -> Iterator[tuple[str, int, Any]]:
         for file, pos, idx, action in tab.objects["DefaultActions"]:
             listener = owner.get((file, pos))
             if listener is None:  # the listener itself was rejected
                 continue
-            if isinstance(action, dict):
-                action = {**action, "_listener": listener}
             yield file, len(places), action
             places.append((pos, idx))
+            listeners_of.append(listener)
 
     fields = ACTIONS.typed_fields
-    atab = table(action_items(), paths_of(fields), dict(ACTIONS.lists))
+    atab = table_given(
+        ACTIONS_CACHE,
+        list(action_items()),
+        paths_of(fields),
+        dict(ACTIONS.lists),
+        {"_listener": listeners_of},
+    )
     actions, bad = typed(atab.main, fields, ACTIONS.required)
     problems = [*zip(bad["file"], bad["pos"], bad["reason"], strict=True), *atab.bad, *atab.dropped]
     g.rejects.add(
@@ -109,7 +122,8 @@ def _forwards(g: Graph, tab: Table, listeners: pl.DataFrame) -> pl.DataFrame:
 
 
 def run(g: Graph, responses: list[ApiResponse]) -> None:
-    good, tab = read(g, OPERATION, READ, responses, _items(responses))
+    lbs: list[Any] = []
+    good, tab = read(g, OPERATION, READ, responses, list(_items(responses, lbs)), {"_lb": lbs})
     good = good.with_columns(pl.coalesce("lb", "requested_lb").alias("lb"))
     g.put(LISTENER, good)
     g.link(HAS_LISTENER, good)

@@ -1,7 +1,7 @@
 """elbv2:DescribeTargetHealth: the targets behind each target group.
 
 Particular to it: the target group is named in each call's request, not in its records (it is
-put into each record as `_tg`), and a target's label follows from its id.
+given to each record as its `$._tg`), and a target's label follows from its id.
 """
 
 from __future__ import annotations
@@ -53,19 +53,22 @@ READ = Read(
 )
 
 
-def _items(responses: list[ApiResponse]) -> Iterator[tuple[str, int, Any]]:
+def _items(responses: list[ApiResponse], tgs: list[Any]) -> Iterator[tuple[str, int, Any]]:
+    """Every record, its call's target group (its `$._tg`) appended to `tgs`."""
     for resp in responses:
         pos = 0
         for call in resp.calls:
             tg = (call.get("request") or {}).get("TargetGroupArn")
             for page in call.get("pages", []):
                 for item in list_at(page, "TargetHealthDescriptions"):
-                    yield resp.path, pos, {**item, "_tg": tg} if isinstance(item, dict) else item
+                    yield resp.path, pos, item
+                    tgs.append(tg)
                     pos += 1
 
 
 def run(g: Graph, responses: list[ApiResponse]) -> None:
-    good, _ = read(g, OPERATION, READ, responses, _items(responses))
+    tgs: list[Any] = []
+    good, _ = read(g, OPERATION, READ, responses, list(_items(responses, tgs)), {"_tg": tgs})
     # the target's kind follows from its id: i-..., a Lambda ARN, a load balancer ARN, an IP
     target = pl.col("target")
     kind = (
