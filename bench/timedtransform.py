@@ -16,11 +16,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bulkgraph.transform.workers import keep_memory
+from bulkgraph.transform.workers import prepare_polars
 
 # as the `bulkgraph` command does (cli.main), before polars loads: this process's own part of
 # the transform (the passes after the workers) then keeps its memory as it does there
-keep_memory()
+prepare_polars()
 
 from bulkgraph.extract.sources import discover  # noqa: E402
 from bulkgraph.layout import Layout, parse_layout  # noqa: E402

@@ -60,6 +60,11 @@ import neo4j
 import pytest
 from xdist_groups import assign_groups, module_of
 
+from bulkgraph.transform.workers import POLARS_ENGINE
+
+# the tests' polars on the engine the command and its workers run (read when polars loads)
+os.environ.setdefault("POLARS_ENGINE_AFFINITY", POLARS_ENGINE)
+
 from bulkgraph import server
 from bulkgraph.db import run_autocommit, run_query
 from bulkgraph.server import Neo4jHome

@@ -408,7 +408,7 @@ def test_bad_arguments_exit_2_before_any_work(
 
 def test_the_timed_transform_keeps_memory_as_the_command_does() -> None:
     """bench/timedtransform.py measures the transform as `bulkgraph` runs it: jemalloc told
-    to keep its pages (workers.keep_memory) before polars loads."""
+    to keep its pages (workers.prepare_polars) before polars loads."""
     from bulkgraph.transform.workers import JEMALLOC_CONF
 
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}

@@ -14,7 +14,7 @@ from transform_fixtures import load
 
 from bulkgraph.transform import run, workers
 
-NAMES = ("POLARS_MAX_THREADS", "_RJEM_MALLOC_CONF", "GLIBC_TUNABLES")
+NAMES = ("POLARS_MAX_THREADS", "_RJEM_MALLOC_CONF", "GLIBC_TUNABLES", "POLARS_ENGINE_AFFINITY")
 
 
 def _seen() -> dict[str, object]:
@@ -52,6 +52,7 @@ def test_a_worker_starts_with_the_settings_and_the_parent_keeps_its_own(
 ) -> None:
     monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
     monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    monkeypatch.delenv("POLARS_ENGINE_AFFINITY", raising=False)
     # as this process's polars left it when imported
     monkeypatch.setenv("_RJEM_MALLOC_CONF", workers.POLARS_JEMALLOC_DEFAULT)
     size = 2
@@ -60,16 +61,19 @@ def test_a_worker_starts_with_the_settings_and_the_parent_keeps_its_own(
     assert seen["POLARS_MAX_THREADS"] == expected["POLARS_MAX_THREADS"]
     assert seen["threads"] == int(expected["POLARS_MAX_THREADS"])
     assert seen["GLIBC_TUNABLES"] == workers.GLIBC_TUNABLES
+    assert seen["POLARS_ENGINE_AFFINITY"] == workers.POLARS_ENGINE == "in-memory"
     # the child's polars put its defaults first; ours come last, so they hold
     conf = f"{workers.POLARS_JEMALLOC_DEFAULT},{workers.JEMALLOC_CONF}"
     assert seen["_RJEM_MALLOC_CONF"] == conf
     # only the child's environment had them
     assert "POLARS_MAX_THREADS" not in os.environ and "GLIBC_TUNABLES" not in os.environ
+    assert "POLARS_ENGINE_AFFINITY" not in os.environ
     assert os.environ["_RJEM_MALLOC_CONF"] == workers.POLARS_JEMALLOC_DEFAULT
 
 
 def test_a_setting_the_user_made_is_left_as_made(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POLARS_MAX_THREADS", "3")
+    monkeypatch.setenv("POLARS_ENGINE_AFFINITY", "streaming")
     # the user's dirty_decay_ms:1000, after polars' import put its defaults before it
     monkeypatch.setenv(
         "_RJEM_MALLOC_CONF", workers.POLARS_JEMALLOC_DEFAULT + ",dirty_decay_ms:1000"
@@ -82,6 +86,7 @@ def test_a_setting_the_user_made_is_left_as_made(monkeypatch: pytest.MonkeyPatch
     conf = f"{workers.POLARS_JEMALLOC_DEFAULT},{workers.JEMALLOC_CONF},dirty_decay_ms:1000"
     assert seen["_RJEM_MALLOC_CONF"] == conf
     assert seen["GLIBC_TUNABLES"] == workers.GLIBC_TUNABLES
+    assert seen["POLARS_ENGINE_AFFINITY"] == "streaming"
     assert os.environ["POLARS_MAX_THREADS"] == "3"
 
 
@@ -105,7 +110,8 @@ def test_the_transform_pool_is_made_of_these_workers(
 
 
 def _fresh(code: str, env_conf: str | None) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in ("_RJEM_MALLOC_CONF", "POLARS_THP")}
+    left_out = ("_RJEM_MALLOC_CONF", "POLARS_THP", "POLARS_ENGINE_AFFINITY")
+    env = {k: v for k, v in os.environ.items() if k not in left_out}
     if env_conf is not None:
         env["_RJEM_MALLOC_CONF"] = env_conf
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
@@ -136,11 +142,23 @@ def test_the_command_keeps_memory_in_its_own_polars_too(user: str | None, after:
     assert _fresh(code, user).splitlines()[-1] == conf
 
 
+def test_the_command_runs_polars_on_the_in_memory_engine() -> None:
+    code = (
+        "import os, sys\n"
+        "sys.argv = ['bulkgraph', '--help']\n"
+        "from bulkgraph.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "import polars\n"
+        "print(polars.Config.state(env_only=True).get('POLARS_ENGINE_AFFINITY'))"
+    )
+    assert _fresh(code, None).splitlines()[-1] == workers.POLARS_ENGINE
+
+
 def test_too_late_once_polars_is_imported() -> None:
     code = (
         "import os, polars\n"
-        "from bulkgraph.transform.workers import keep_memory\n"
-        "keep_memory()\n"
+        "from bulkgraph.transform.workers import prepare_polars\n"
+        "prepare_polars()\n"
         "print(os.environ['_RJEM_MALLOC_CONF'])"
     )
     assert _fresh(code, None) == workers.POLARS_JEMALLOC_DEFAULT

@@ -55,5 +55,5 @@ for _module in (neo4j, snapshots, transform, load, query, report, schema):
 
 
 def main() -> None:
-    workers.keep_memory()  # before any command imports polars
+    workers.prepare_polars()  # before any command imports polars
     run_main(app)

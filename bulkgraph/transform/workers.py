@@ -13,7 +13,7 @@ CPU of a night, for ~15 % more peak memory per worker (measured: docs/benchmarks
 
 The settings are the libraries' own environment variables, read when a process starts, so
 they go into the worker's environment at spawn; one the user has set is left as set. The
-`bulkgraph` command keeps jemalloc's pages in its own process too (`keep_memory`): the
+`bulkgraph` command keeps jemalloc's pages in its own process too (`prepare_polars`): the
 versions pass there walks night after night the same way (~1 M page faults fewer and ~12 %
 less wall time over 48 nights).
 """
@@ -32,6 +32,10 @@ JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
 #: while a snapshot is mapped, no trimming of the heap and no mmap (and munmap) of each
 #: large block; between snapshots `run._release_memory` trims it all the same
 GLIBC_TUNABLES = "glibc.malloc.trim_threshold=1073741824:glibc.malloc.mmap_threshold=1073741824"
+#: the engine polars runs a query on: its default since polars 2 (streaming) hands each
+#: query to threads of its own and costs ~0.2 ms more per query than the in-memory engine,
+#: and a night makes thousands of small ones (~12 % of a worker's CPU: docs/benchmarks.md)
+POLARS_ENGINE = "in-memory"
 
 
 def processes(workers: int | None) -> int:
@@ -47,6 +51,7 @@ def worker_env(workers: int, cores: int | None = None) -> dict[str, str]:
         # polars' jemalloc is built with the `_rjem_` prefix
         "_RJEM_MALLOC_CONF": JEMALLOC_CONF,
         "GLIBC_TUNABLES": GLIBC_TUNABLES,
+        "POLARS_ENGINE_AFFINITY": POLARS_ENGINE,
     }
 
 
@@ -59,7 +64,7 @@ POLARS_JEMALLOC_THP = ",thp:always,metadata_thp:always"
 def _jemalloc_conf(ours: str, found: str | None) -> str:
     """The child's `_RJEM_MALLOC_CONF`: ours, then what the user set. This process imported
     polars, which rewrote the variable as its defaults then the value it found (ours, from
-    `keep_memory`, then the user's); the child's polars will put its defaults first again,
+    `prepare_polars`, then the user's); the child's polars will put its defaults first again,
     so they are taken off here, or they would come after ours and undo it."""
     user = (found or "").removeprefix(POLARS_JEMALLOC_DEFAULT).removeprefix(POLARS_JEMALLOC_THP)
     return _ours_first(ours, user.removeprefix(","))
@@ -71,13 +76,15 @@ def _ours_first(ours: str, found: str) -> str:
     return f"{ours},{user}" if user else ours
 
 
-def keep_memory() -> None:
+def prepare_polars() -> None:
     """This process's polars, when imported after this, keeps the pages it has (the
     sequential end of the transform, the versions pass, works through one snapshot after
-    another as a worker does). Before polars is imported only: it reads the variable once,
-    when it loads. The `bulkgraph` command calls it first; a program that imports bulkgraph
-    as a library chooses for itself."""
+    another as a worker does) and runs its queries on `POLARS_ENGINE`, unless the user set
+    either. Before polars is imported only: it reads the variables once, when it loads. The
+    `bulkgraph` command calls it first; a program that imports bulkgraph as a library
+    chooses for itself."""
     if "polars" not in sys.modules:
+        os.environ.setdefault("POLARS_ENGINE_AFFINITY", POLARS_ENGINE)
         # the user's value as given: polars has not put its defaults before it yet
         os.environ["_RJEM_MALLOC_CONF"] = _ours_first(
             JEMALLOC_CONF, os.environ.get("_RJEM_MALLOC_CONF", "")
