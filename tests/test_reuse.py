@@ -27,6 +27,7 @@ from bench.genestate import EstateSpec, generate
 from bulkgraph.extract import reuse
 from bulkgraph.extract.sources import Candidate, open_candidate
 from bulkgraph.transform import run, tablecache
+from bulkgraph.transform.records import table
 
 
 def _instance(iid: str, **extra: Any) -> dict[str, Any]:
@@ -134,3 +135,28 @@ def test_a_file_msgspec_refuses_is_parsed_whole_and_not_kept(tmp_path: Path) -> 
     )
     items = second["calls"][0]["pages"][0]["Items"]
     assert items[0] is first["calls"][0]["pages"][0]["Items"][0] is items[1]
+
+
+@pytest.mark.parametrize("min_records", [0, 10_000])
+def test_values_given_to_records_read_as_if_each_record_held_them(
+    min_records: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`table_given` (a rule's group, a call's target group) is `records.table` of each
+    record with the given values in it, a lone surrogate among them included; twice, so
+    that the second night copies rows."""
+    monkeypatch.setattr(tablecache, "MIN_RECORDS", min_records)
+    tablecache.clear()
+    fields = {"id": "$.Id", "tg": "$._tg", "n": "$._n"}
+    records = [{"Id": "a"}, "not a record", {"Id": "b", "_tg": "theirs"}, {"Id": {"x": 1}}]
+    for tgs in (["tg-1", "tg-2", "tg-3", "tg-4"], ["tg-1", "tg-2", "\ud800", "tg-4"]):
+        given: dict[str, list[Any]] = {"_tg": tgs, "_n": [1, 2, 3, 4]}
+        items = [("f", pos, rec) for pos, rec in enumerate(records)]
+        for _ in range(2):
+            got = tablecache.table_given("op", items, fields, {}, given)
+            with_given = [
+                (f, p, {**r, "_tg": tgs[p], "_n": p + 1} if isinstance(r, dict) else r)
+                for f, p, r in items
+            ]
+            want = table(with_given, fields)
+            assert got.main.equals(want.main) and got.bad == want.bad
+    assert "lone surrogate" in str(want.main["_invalid"].to_list())

@@ -147,10 +147,21 @@ def table_given(
     objects parsed, so that their rows can be taken again the next night."""
     own = {n: p for n, p in fields.items() if p.removeprefix("$.") not in given}
     tab, at = _table(name, items, own, lists, keep)
-    extra = [
-        text_series(n, [given[p.removeprefix("$.")][i] for i in at])
-        for n, p in fields.items()
-        if n not in own
-    ]
+    try:
+        extra = [
+            text_series(n, [given[p.removeprefix("$.")][i] for i in at])
+            for n, p in fields.items()
+            if n not in own
+        ]
+    except UnicodeEncodeError:
+        # a given value polars cannot hold (a lone surrogate, from a request parsed by
+        # json.loads): each record with its values in it, for `built` to say which is bad
+        with_given = [
+            (file, pos, {**rec, **{k: v[i] for k, v in given.items()}})
+            if isinstance(rec, dict)
+            else (file, pos, rec)
+            for i, (file, pos, rec) in enumerate(items)
+        ]
+        return built(with_given, fields, lists, keep).table
     main = tab.main.with_columns(extra).select("file", "pos", *fields, "_invalid")
     return replace(tab, main=main)
