@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from transform_fixtures import FixtureSnapshot, load
+from transform_fixtures import load
 
 from bulkgraph.transform import run, workers
 
@@ -107,30 +107,6 @@ def test_the_transform_pool_is_made_of_these_workers(
     result = run.transform(snaps, tmp_path, workers=2)
     assert sorted(result.transformed) == ["s1", "s2"] and not result.failed
     assert made == [2]
-
-
-def test_workers_take_runs_of_snapshots_and_a_bad_one_fails_alone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Consecutive snapshots go to a worker together (its caches then hold the night
-    before's records); one that fails is reported on its own, the rest of its run done."""
-    monkeypatch.setattr(run, "RUN", 2)
-    snaps: list[Any] = [  # fixtures, duck-typed as Snapshot
-        load("s1.json", snapshot_id=sid, taken_at=f"2026-01-0{n}T00:00:00+00:00", checksum=sid)
-        for n, sid in ((1, "s1"), (2, "s2"), (3, "s3"))
-    ]
-    snaps[0] = FixtureSnapshot(snaps[0].info, [{"operation": "ec2:DescribeInstances"}])
-    said: list[tuple[str, int, int]] = []
-    result = run.transform(
-        snaps, tmp_path, workers=2, progress=lambda what, n, total: said.append((what, n, total))
-    )
-    assert result.transformed == ["s2", "s3"]
-    assert result.failed == {"s1": "KeyError: 'account_id'"}
-    assert [s for s in said if s[0] == "transforming"] == [
-        ("transforming", 0, 3),
-        ("transforming", 2, 3),
-        ("transforming", 3, 3),
-    ]
 
 
 def _fresh(code: str, env_conf: str | None) -> str:

@@ -405,51 +405,20 @@ def _transform_each(
                 progress("transforming", count, total)
         return results
     size = min(n, len(todo))
-    # consecutive snapshots to one worker, whose caches then hold the night before's
-    # records (extract/reuse.py): a night whose worker last saw the one two nights earlier
-    # finds ~4 % of its records new instead of ~2 %
-    length = max(1, min(RUN, -(-len(todo) // size)))
     with ProcessPoolExecutor(max_workers=size, mp_context=workers_context(size)) as pool:
-        futures: list[tuple[list[str], Future[list[SnapshotResult | str]]]] = [
-            (
-                [s.info.snapshot_id for s in todo[i : i + length]],
-                pool.submit(transform_run, todo[i : i + length], out_dir, parts),
-            )
-            for i in range(0, len(todo), length)
-        ]
-        for sids, fut in futures:
+        futures: dict[str, Future[SnapshotResult]] = {
+            s.info.snapshot_id: pool.submit(transform_one, s, out_dir, parts) for s in todo
+        }
+        for sid, fut in futures.items():
             try:
-                ran = fut.result()
-            except Exception as exc:  # the worker itself failed (killed, out of memory)
-                ran = [f"{type(exc).__name__}: {exc}"] * len(sids)
-            for sid, one in zip(sids, ran, strict=True):
-                if isinstance(one, str):
-                    result.failed[sid] = one
-                else:
-                    results[sid] = one
-                    result.transformed.append(sid)
-            count += len(sids)
+                results[sid] = fut.result()
+                result.transformed.append(sid)
+            except Exception as exc:
+                result.failed[sid] = f"{type(exc).__name__}: {exc}"
+            count += 1
             if progress:
                 progress("transforming", count, total)
     return results
-
-
-#: consecutive snapshots a worker is given at a time
-RUN = 8
-
-
-def transform_run(
-    snapshots: list[Snapshot], out_dir: Path, parts: bool
-) -> list[SnapshotResult | str]:
-    """`transform_one` of each of `snapshots`, in order: its result, or why it failed (one
-    bad snapshot must not stop the others)."""
-    out: list[SnapshotResult | str] = []
-    for s in snapshots:
-        try:
-            out.append(transform_one(s, out_dir, parts))
-        except Exception as exc:
-            out.append(f"{type(exc).__name__}: {exc}")
-    return out
 
 
 def drop_parts(out_dir: Path, result: SnapshotResult) -> SnapshotResult:
