@@ -6,8 +6,8 @@ Between two nightly snapshots of an estate most records of a data file are the s
 snapshot read in this process had is the object parsed then, and only the others are
 parsed. What a file gives is equal to what parsing it whole gives, so a snapshot's
 transform stays a function of that snapshot alone: this is a cache, and its hits also tell
-the transform's own cache (records.TableCache) which records it has mapped before, by the
-objects' identity.
+the transform's own cache (transform/tablecache.py) which records it has mapped before,
+by the objects' identity.
 
 The parsed objects are shared: between nights and between two equal records of a file.
 Nothing in the transform changes a parsed record (tests/test_reuse.py checks that the
