@@ -130,28 +130,27 @@ def _fresh(code: str, env_conf: str | None) -> str:
 )
 def test_the_command_keeps_memory_in_its_own_polars_too(user: str | None, after: str) -> None:
     """`bulkgraph` sets the option before any command imports polars, which reads it once."""
-    code = (
-        "import os, sys\n"
-        "sys.argv = ['bulkgraph', '--help']\n"
-        "from bulkgraph.cli import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "import polars\n"
-        "print(os.environ['_RJEM_MALLOC_CONF'])"
-    )
     conf = f"{workers.POLARS_JEMALLOC_DEFAULT},{workers.JEMALLOC_CONF}{after}"
-    assert _fresh(code, user).splitlines()[-1] == conf
+    assert _after_the_command("os.environ['_RJEM_MALLOC_CONF']", user) == conf
 
 
 def test_the_command_runs_polars_on_the_in_memory_engine() -> None:
+    engine = "polars.Config.state(env_only=True).get('POLARS_ENGINE_AFFINITY')"
+    assert _after_the_command(engine, None) == workers.POLARS_ENGINE
+
+
+def _after_the_command(printed: str, env_conf: str | None) -> str:
+    """The Python expression `printed` in a fresh process, once `bulkgraph --help` has run
+    and polars is imported."""
     code = (
         "import os, sys\n"
         "sys.argv = ['bulkgraph', '--help']\n"
         "from bulkgraph.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "import polars\n"
-        "print(polars.Config.state(env_only=True).get('POLARS_ENGINE_AFFINITY'))"
+        f"print({printed})"
     )
-    assert _fresh(code, None).splitlines()[-1] == workers.POLARS_ENGINE
+    return _fresh(code, env_conf).splitlines()[-1]
 
 
 def test_too_late_once_polars_is_imported() -> None:
