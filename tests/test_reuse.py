@@ -141,9 +141,9 @@ def test_a_file_msgspec_refuses_is_parsed_whole_and_not_kept(tmp_path: Path) -> 
 def test_values_given_to_records_read_as_if_each_record_held_them(
     min_records: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`table_given` (a rule's group, a call's target group) is `records.table` of each
-    record with the given values in it, a lone surrogate among them included; twice, so
-    that the second night copies rows."""
+    """`tablecache.table` with `given` (a rule's group, a call's target group) is
+    `records.table` of each record with the given values in it, a lone surrogate among them
+    included; twice, so that the second night copies rows."""
     monkeypatch.setattr(tablecache, "MIN_RECORDS", min_records)
     tablecache.clear()
     fields = {"id": "$.Id", "tg": "$._tg", "n": "$._n"}
@@ -152,7 +152,7 @@ def test_values_given_to_records_read_as_if_each_record_held_them(
         given: dict[str, list[Any]] = {"_tg": tgs, "_n": [1, 2, 3, 4]}
         items = [("f", pos, rec) for pos, rec in enumerate(records)]
         for _ in range(2):
-            got = tablecache.table_given("op", items, fields, {}, given)
+            got = tablecache.table("op", items, fields, {}, given=given)
             with_given = [
                 (f, p, {**r, "_tg": tgs[p], "_n": p + 1} if isinstance(r, dict) else r)
                 for f, p, r in items

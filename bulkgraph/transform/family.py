@@ -268,7 +268,7 @@ def read(
     ones recorded as rejects and counted. `items`: (file, position, record) picked by the
     family itself, when `spec.pick` cannot (a field from the call's request); `given`: what
     the items' records hold besides their own fields, one value per item (a field from the
-    call's request), as `tablecache.table_given` takes it."""
+    call's request), as `tablecache.table` takes it."""
     if items is None:
         assert spec.pick is not None, f"{operation}: no records to read"
         items = items_of(responses, spec.pick)
@@ -278,11 +278,8 @@ def read(
         orient="row",
     ).unique("file", keep="first")
     fields = spec.typed_fields
-    listed, paths, lists = list(items), paths_of(fields), dict(spec.lists)
-    tab = (
-        tablecache.table(operation, listed, paths, lists, spec.keep)
-        if given is None
-        else tablecache.table_given(operation, listed, paths, lists, given, spec.keep)
+    tab = tablecache.table(
+        operation, list(items), paths_of(fields), dict(spec.lists), spec.keep, given
     )
     good, bad = typed(tab.main, fields, spec.required)
     good = good.with_columns(nonempty(pl.col(p.name)) for p in spec.fields if p.blank_is_null)

@@ -211,7 +211,7 @@ def table(
 
 @dataclass
 class Built:
-    """A `table` and where its rows came from: what records.TableCache needs to reuse them.
+    """A `table` and where its rows came from: what transform/tablecache.py needs to reuse them.
 
     Its children carry `_row`, the row of `table.main` each element belongs to."""
 

@@ -43,18 +43,6 @@ def clear() -> None:
     _last.clear()
 
 
-def table(
-    name: str,
-    items: list[tuple[str, int, Any]],
-    fields: Paths,
-    lists: dict[str, Paths],
-    keep: tuple[str, ...] = (),
-) -> Table:
-    """`records.table(items, fields, lists, keep)`, the rows of records seen the night
-    before under `name` (an operation) copied instead of built."""
-    return _table(name, items, fields, lists, keep)[0]
-
-
 def _table(
     name: str,
     items: list[tuple[str, int, Any]],
@@ -62,7 +50,7 @@ def _table(
     lists: dict[str, Paths],
     keep: tuple[str, ...] = (),
 ) -> tuple[Table, list[int]]:
-    """`table`, and the index in `items` of each row of its `main`."""
+    """`table` without `given`, and the index in `items` of each row of its `main`."""
     shape = tuple((n, tuple(p.items())) for n, p in lists.items())
     key = (name, tuple(fields.items()), shape, keep)
     if not reuse.enabled() or len(items) < MIN_RECORDS:
@@ -133,18 +121,23 @@ def _table(
     return table, [every[k] for k in order]
 
 
-def table_given(
+def table(
     name: str,
     items: list[tuple[str, int, Any]],
     fields: Paths,
     lists: dict[str, Paths],
-    given: dict[str, list[Any]],
     keep: tuple[str, ...] = (),
+    given: dict[str, list[Any]] | None = None,
 ) -> Table:
-    """`table` of `items` as if each record also held, at `$.<field>`, its value in `given`
-    (field -> one value per item): what a family knows of a record from elsewhere (a
-    rule's security group, the target group a call asked for). The records stay the
-    objects parsed, so that their rows can be taken again the next night."""
+    """`records.table(items, fields, lists, keep)`, the rows of records seen the night
+    before under `name` (an operation) copied instead of built.
+
+    `given` (field -> one value per item): what a family knows of a record from elsewhere
+    (a rule's security group, the target group a call asked for), read as if each record
+    held it at `$.<field>`. The records stay the objects parsed, so that their rows can be
+    taken again the next night."""
+    if not given:
+        return _table(name, items, fields, lists, keep)[0]
     own = {n: p for n, p in fields.items() if p.removeprefix("$.") not in given}
     tab, at = _table(name, items, own, lists, keep)
     try:

@@ -15,12 +15,12 @@ import polars as pl
 
 from bulkgraph.extract import operations as ops
 from bulkgraph.extract.model import ApiResponse
+from bulkgraph.transform import tablecache
 from bulkgraph.transform.declare import NodeSchema, Prop, rel
 from bulkgraph.transform.families.elbv2_load_balancers import LOAD_BALANCER
 from bulkgraph.transform.families.elbv2_target_groups import TARGET_GROUP
 from bulkgraph.transform.family import Family, Graph, Read, children, list_at, read, sourced
 from bulkgraph.transform.records import Table, paths_of, typed
-from bulkgraph.transform.tablecache import table_given
 
 OPERATION = ops.DESCRIBE_LISTENERS.name
 
@@ -99,12 +99,12 @@ def _forwards(g: Graph, tab: Table, listeners: pl.DataFrame) -> pl.DataFrame:
             listeners_of.append(listener)
 
     fields = ACTIONS.typed_fields
-    atab = table_given(
+    atab = tablecache.table(
         ACTIONS_CACHE,
         list(action_items()),
         paths_of(fields),
         dict(ACTIONS.lists),
-        {"_listener": listeners_of},
+        given={"_listener": listeners_of},
     )
     actions, bad = typed(atab.main, fields, ACTIONS.required)
     problems = [*zip(bad["file"], bad["pos"], bad["reason"], strict=True), *atab.bad, *atab.dropped]

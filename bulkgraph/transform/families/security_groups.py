@@ -15,6 +15,7 @@ import polars as pl
 
 from bulkgraph.extract import operations as ops
 from bulkgraph.extract.model import ApiResponse
+from bulkgraph.transform import tablecache
 from bulkgraph.transform.declare import NodeSchema, Prop, RelSchema, rel
 from bulkgraph.transform.families.base import (
     ACCOUNT_REGION,
@@ -26,7 +27,6 @@ from bulkgraph.transform.families.base import (
 from bulkgraph.transform.families.vpcs import VPC
 from bulkgraph.transform.family import Family, Graph, Read, children, list_at, read, sourced
 from bulkgraph.transform.records import paths_of, typed
-from bulkgraph.transform.tablecache import table_given
 
 OPERATION = ops.DESCRIBE_SECURITY_GROUPS.name
 
@@ -143,7 +143,9 @@ def run(g: Graph, responses: list[ApiResponse]) -> None:
                 given["_pos"].append(pos)
 
     fields = RULES.typed_fields
-    rtab = table_given(RULES_CACHE, list(rule_items()), paths_of(fields), dict(RULES.lists), given)
+    rtab = tablecache.table(
+        RULES_CACHE, list(rule_items()), paths_of(fields), dict(RULES.lists), given=given
+    )
     rules, bad = typed(rtab.main, fields, ())
     # a bad rule is reported against its security group's record
     bad = bad.join(
