@@ -43,9 +43,11 @@ CREATE INDEX instance_private_ip IF NOT EXISTS FOR (n:`Instance`) ON (n.`private
 CREATE INDEX instance_snapshot_id IF NOT EXISTS FOR (n:`Instance`) ON (n.`snapshot_id`);
 CREATE INDEX instance_resource_key IF NOT EXISTS FOR (n:`Instance`) ON (n.`resource_key`);
 CREATE INDEX instance_aws_hostname IF NOT EXISTS FOR (n:`Instance`) ON (n.`aws_hostname`);
+CREATE INDEX instance_public_ip IF NOT EXISTS FOR (n:`Instance`) ON (n.`public_ip`);
 CREATE INDEX securitygroup_id IF NOT EXISTS FOR (n:`SecurityGroup`) ON (n.`id`);
 CREATE INDEX securitygroup_snapshot_id IF NOT EXISTS FOR (n:`SecurityGroup`) ON (n.`snapshot_id`);
 CREATE INDEX securitygroup_resource_key IF NOT EXISTS FOR (n:`SecurityGroup`) ON (n.`resource_key`);
+CREATE INDEX securitygroup_name IF NOT EXISTS FOR (n:`SecurityGroup`) ON (n.`name`);
 CREATE INDEX tag_snapshot_id IF NOT EXISTS FOR (n:`Tag`) ON (n.`snapshot_id`);
 CREATE INDEX tag_name_value IF NOT EXISTS FOR (n:`Tag`) ON (n.`name`, n.`value`);
 CREATE INDEX iprange_snapshot_id IF NOT EXISTS FOR (n:`IPRange`) ON (n.`snapshot_id`);

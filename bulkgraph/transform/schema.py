@@ -222,7 +222,7 @@ def versions_index_statements() -> list[str]:
     composite range index: equality on the key, range on `valid_from`), or by any key
     property (an IP address by `ip`, a CIDR by `cidr`) that the snapshots layout does not
     index on its own already. Addresses held as properties (`private_ip`, `public_ip`) are
-    indexed by `index_statements`."""
+    indexed by `index_statements` (`STANDARD_INDEXED`, a family's `extra_indexes`)."""
     out: list[str] = []
     for node in NODES:
         if not node.versioned:

@@ -3,7 +3,7 @@
 // scope: snapshot
 // param group: security group id (sg-...) or name
 MATCH (s:SecurityGroup {snapshot_id: $snapshot_id})
-WHERE $group IN [s.id, s.name]
+WHERE s.id = $group OR s.name = $group
 MATCH p = ANY SHORTEST (s)-[:ALLOWED {direction: 'ingress'}]->{1,8}(g:SecurityGroup)
 WHERE g <> s
 WITH s, g, p, nodes(p)[-2] AS prev

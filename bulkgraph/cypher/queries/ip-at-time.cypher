@@ -3,9 +3,16 @@
 // scope: snapshot
 // param ip: IPv4 address, private or public
 MATCH (s:Snapshot {snapshot_id: $snapshot_id})
-MATCH (i:Instance {snapshot_id: $snapshot_id})
-WHERE $ip IN [i.private_ip, i.public_ip]
-   OR EXISTS { MATCH (i)<-[:ATTACHED_TO]-(:NetworkInterface)-[:HAS_IP]->(:IPAddress {ip: $ip}) }
+// from the address, not from every instance: each branch an index seek (the versions
+// layout has no one-snapshot start to scan instead; issue #20)
+CALL () {
+  MATCH (i:Instance {snapshot_id: $snapshot_id})
+  WHERE i.private_ip = $ip OR i.public_ip = $ip
+  RETURN i
+  UNION
+  MATCH (:IPAddress {snapshot_id: $snapshot_id, ip: $ip})<-[:HAS_IP]-(:NetworkInterface)-[:ATTACHED_TO]->(i:Instance)
+  RETURN i
+}
 RETURN s.snapshot_id AS snapshot_id,
        s.taken_at AS taken_at,
        i.id AS instance,

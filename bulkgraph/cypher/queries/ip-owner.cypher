@@ -60,7 +60,8 @@ CALL (s) {
   // graph model 1.0 (and instances whose interfaces the snapshot lacks): the instance's
   // own addresses
   MATCH (i:Instance {snapshot_id: $snapshot_id})
-  WHERE $ip IN [i.private_ip, i.public_ip]
+  // two index seeks, where a list of both addresses was a scan
+  WHERE (i.private_ip = $ip OR i.public_ip = $ip)
     AND NOT EXISTS {
       MATCH (i)<-[:ATTACHED_TO]-(:NetworkInterface)-[:HAS_IP]->(:IPAddress {ip: $ip})
     }

@@ -57,8 +57,10 @@ INSTANCE = NodeSchema(
         ),
     ),
     # the pack's one-instance questions find it by id, private IP or hostname, full or
-    # short (`aws_hostname STARTS WITH 'ip-10-0-0-5.'`): each an index seek (issue #20)
-    extra_indexes=(("aws_hostname",),),
+    # short (`aws_hostname STARTS WITH 'ip-10-0-0-5.'`), and an address by private or public
+    # IP: each an index seek (issue #20; without public_ip the versions layout scanned every
+    # instance version for ip-at-time, where the snapshots layout reads one snapshot's)
+    extra_indexes=(("aws_hostname",), ("public_ip",)),
 )
 IN_REGION = in_region(INSTANCE)
 IN_VPC = rel("BELONGS_TO", INSTANCE, VPC, end_cols={"id": "vpc_id"})

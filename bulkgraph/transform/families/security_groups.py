@@ -40,6 +40,8 @@ SECURITY_GROUP = NodeSchema(
         Prop("vpc_id", doc="its VPC", source="$.VpcId"),
         *ACCOUNT_REGION,
     ),
+    # group-reachability finds a group by id or name: an index seek on both (issue #20)
+    extra_indexes=(("name",),),
 )
 IP_RANGE = NodeSchema(
     "IPRange",
