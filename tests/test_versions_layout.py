@@ -451,25 +451,29 @@ def _operators(plan: Any) -> list[str]:
 # -- (c) the samples from the CLI --------------------------------------------------------------
 
 
-def _rebuild_samples_cli(
-    env: dict[str, str], layout: str | None, work: Path
-) -> subprocess.CompletedProcess[str]:
-    """`bulkgraph rebuild samples/ --workdir work [--layout layout]`, as cron runs it."""
-    asked = ["--layout", layout] if layout else []
-    options = ["--workdir", str(work), "--workers", "1", "--json"]
+def _rebuild_samples(server: ManagedNeo4j, layout: str, work: Path) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, "-m", "bulkgraph", "rebuild", str(SAMPLES), *asked, *options],
-        env=env,
+        [
+            sys.executable,
+            "-m",
+            "bulkgraph",
+            "rebuild",
+            str(SAMPLES),
+            "--layout",
+            layout,
+            "--workdir",
+            str(work),
+            "--workers",
+            "1",
+            "--json",
+        ],
+        env=server.env(),
         capture_output=True,
         text=True,
         check=False,
     )
     assert proc.returncode in (0, 3), proc.stderr
-    return proc
-
-
-def _rebuild_samples(server: ManagedNeo4j, layout: str, work: Path) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(_rebuild_samples_cli(server.env(), layout, work).stdout)
+    result: dict[str, Any] = json.loads(proc.stdout)
     return result
 
 
@@ -542,7 +546,25 @@ def test_a_work_folder_keeps_its_layout_when_none_is_asked(
     assert default_layout(asked, work) is Layout.versions
     # the command, as cron runs it: no setting, no --layout
     env = {k: v for k, v in managed_neo4j.env().items() if k != "BULKGRAPH_LAYOUT"}
-    proc = _rebuild_samples_cli(env, None, work)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bulkgraph",
+            "rebuild",
+            str(SAMPLES),
+            "--workdir",
+            str(work),
+            "--workers",
+            "1",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode in (0, 3), proc.stderr
     assert json.loads(proc.stdout)["layout"] == "snapshots"
     assert "holds a graph of the snapshots layout" in proc.stderr
     assert managed_neo4j.run("MATCH (:Snapshot)-[r:CONTAINS]->() RETURN count(r) > 0 AS c") == [
