@@ -46,8 +46,6 @@ from bulkgraph.errors import InputError
 from bulkgraph.extract.sources import discover
 from bulkgraph.layout import Layout, recorded_layout
 from bulkgraph.load.bulk import bulk_import
-from bulkgraph.pipeline.rebuild import default_layout
-from bulkgraph.settings import Settings
 from bulkgraph.transform import versions_input
 from bulkgraph.transform.keys import key_in_uid_cell
 from bulkgraph.transform.run import transform
@@ -530,46 +528,6 @@ def test_the_default_layout_is_versions(tmp_path: Path) -> None:
         )
         assert proc.returncode in (0, 3), proc.stderr
         assert read_manifest(out).layout is layout
-
-
-def test_a_work_folder_keeps_its_layout_when_none_is_asked(
-    managed_neo4j: ManagedNeo4j, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # a nightly job's work folder from before versions became the default
-    work = tmp_path / "work"
-    _transform_samples(work / "csv")
-    monkeypatch.delenv("BULKGRAPH_LAYOUT")
-    assert default_layout(Settings(), work) is Layout.snapshots
-    assert default_layout(Settings(), tmp_path / "new") is Layout.versions
-    assert default_layout(Settings(), None) is Layout.versions
-    asked = Settings(bulkgraph_layout="versions")
-    assert default_layout(asked, work) is Layout.versions
-    # the command, as cron runs it: no setting, no --layout
-    env = {k: v for k, v in managed_neo4j.env().items() if k != "BULKGRAPH_LAYOUT"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bulkgraph",
-            "rebuild",
-            str(SAMPLES),
-            "--workdir",
-            str(work),
-            "--workers",
-            "1",
-            "--json",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode in (0, 3), proc.stderr
-    assert json.loads(proc.stdout)["layout"] == "snapshots"
-    assert "holds a graph of the snapshots layout" in proc.stderr
-    assert managed_neo4j.run("MATCH (:Snapshot)-[r:CONTAINS]->() RETURN count(r) > 0 AS c") == [
-        {"c": True}
-    ]
 
 
 def test_bad_layout_is_a_usage_error(tmp_path: Path) -> None:

@@ -25,8 +25,7 @@ ProgressFn = Callable[[str, int, int], None]
 #: `--layout` of the commands that build a graph
 LAYOUT_HELP = (
     "Graph layout: snapshots (a full copy per snapshot) or versions (one node per version; "
-    "docs/versions-layout.md). Default: BULKGRAPH_LAYOUT; else, for rebuild, the layout "
-    "its --workdir was built in; else versions."
+    "docs/versions-layout.md). Default: BULKGRAPH_LAYOUT, else versions."
 )
 
 

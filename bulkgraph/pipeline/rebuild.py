@@ -9,7 +9,6 @@ finding snapshots (its cache folder for tar and S3 snapshots) and the import (it
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import tempfile
 import time
@@ -17,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bulkgraph.csvfolder import MANIFEST_NAME, REJECTS_NAME, read_manifest
+from bulkgraph.csvfolder import REJECTS_NAME
 from bulkgraph.errors import BulkgraphError, ExitCode
 from bulkgraph.extract.sources import discover, snapshot_cache_dir
 from bulkgraph.layout import Layout, parse_layout
@@ -28,38 +27,8 @@ from bulkgraph.server import Neo4jHome, resolve_home
 from bulkgraph.settings import Settings, get_settings
 from bulkgraph.transform.run import Progress, transform
 
-log = logging.getLogger(__name__)
-
 #: rejected records a summary shows (a temporary CSV folder goes, and its rejects.jsonl with it)
 REJECT_SAMPLES = 20
-
-
-def default_layout(settings: Settings, workdir: Path | None) -> Layout:
-    """The layout of a rebuild that did not ask for one: the setting `BULKGRAPH_LAYOUT` when
-    it is set; else the one the work folder's graph was built in, when there is one; else
-    the setting's default (versions).
-
-    Why the work folder: a nightly job that ran before versions became the default (issue
-    #20) built the snapshots layout, and Cypher of its users' own may read what only that
-    layout has (`snapshot_id`, `CONTAINS`). Its next night keeps building it, and says so,
-    until the setting or `--layout` asks for a layout."""
-    chosen = parse_layout(settings.bulkgraph_layout)
-    if "bulkgraph_layout" in settings.model_fields_set or workdir is None:
-        return chosen
-    csv_dir = workdir / "csv"
-    if not (csv_dir / MANIFEST_NAME).is_file():
-        return chosen
-    built = read_manifest(csv_dir).layout
-    if built is not chosen:
-        log.warning(
-            "%s holds a graph of the %s layout: rebuilding in it (BULKGRAPH_LAYOUT is not "
-            "set); `--layout %s` or BULKGRAPH_LAYOUT=%s to change to the default",
-            workdir,
-            built.value,
-            chosen.value,
-            chosen.value,
-        )
-    return built
 
 
 @dataclass
@@ -126,10 +95,10 @@ def rebuild(
     whose input did not change are not transformed again); without one a temporary folder is
     used and removed unless `keep_csv`. With a Dask `scheduler`, the snapshots are opened and
     transformed on its workers, who put their files in `shared` (transform/cluster.py).
-    The graph is built in `layout` (default: `default_layout`).
+    The graph is built in `layout` (default: the setting `bulkgraph_layout`).
     """
     settings = settings or get_settings()
-    layout = layout or default_layout(settings, workdir)
+    layout = layout or parse_layout(settings.bulkgraph_layout)
     summary = RebuildSummary()
     live = home if isinstance(home, Neo4jHome) else resolve_home(home, settings)
     # first, before the transform takes the machine: a killed run's staging server goes
