@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         "CPU compiling code it will not run long; not for a server that runs for days)",
     )
     bulkgraph_layout: str = Field(
-        default="versions",
+        default="snapshots",
         description="graph layout of a new graph: snapshots (a full copy per snapshot) or "
         "versions (one node per version; docs/versions-layout.md)",
     )

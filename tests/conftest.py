@@ -92,11 +92,6 @@ TEST_MEMORY = {
 #: CPU (docs/benchmarks.md, "The test suite's JVMs"). Set the variable to "" to test without.
 TEST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
 os.environ.setdefault("BULKGRAPH_JVM_OPTIONS", TEST_JVM_OPTIONS)
-#: The layout a test builds when it does not ask for one (here and in the commands it runs).
-#: Most tests check graph-model.md as written (its files, CONTAINS, a copy per snapshot),
-#: which is the snapshots layout; the versions layout's tests ask for it, and the default
-#: (versions) is tested with the variable removed (test_versions_layout.py).
-os.environ.setdefault("BULKGRAPH_LAYOUT", "snapshots")
 _CONNECTION_VARS = ("NEO4J_URI", "NEO4J_PASSWORD", "NEO4J_USERNAME", "NEO4J_DATABASE")
 
 

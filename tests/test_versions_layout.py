@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -511,23 +510,6 @@ def _transform_cli(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
     )
-
-
-def test_the_default_layout_is_versions(tmp_path: Path) -> None:
-    # the suite sets BULKGRAPH_LAYOUT=snapshots for the tests that check that layout
-    # (conftest.py): here the variable is removed, as on a machine that never set it
-    env = {k: v for k, v in os.environ.items() if k != "BULKGRAPH_LAYOUT"}
-    for setting, layout in ((None, Layout.versions), ("snapshots", Layout.snapshots)):
-        out = tmp_path / f"csv-{setting}"
-        proc = subprocess.run(
-            [sys.executable, "-m", "bulkgraph", "transform", str(SAMPLES), "--out", str(out)],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=env if setting is None else env | {"BULKGRAPH_LAYOUT": setting},
-        )
-        assert proc.returncode in (0, 3), proc.stderr
-        assert read_manifest(out).layout is layout
 
 
 def test_bad_layout_is_a_usage_error(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ ProgressFn = Callable[[str, int, int], None]
 #: `--layout` of the commands that build a graph
 LAYOUT_HELP = (
     "Graph layout: snapshots (a full copy per snapshot) or versions (one node per version; "
-    "docs/versions-layout.md). Default: BULKGRAPH_LAYOUT, else versions."
+    "docs/versions-layout.md). Default: BULKGRAPH_LAYOUT, else snapshots."
 )
 
 

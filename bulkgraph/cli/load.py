@@ -81,9 +81,8 @@ def load_command(
     layout: str | None = typer.Option(
         None,
         "--layout",
-        help="Graph layout of a new graph: snapshots or versions (default: BULKGRAPH_LAYOUT, "
-        "else versions). A database that holds snapshots keeps its own; asking for another "
-        "one is an error.",
+        help="Graph layout of a new graph: snapshots or versions (default: BULKGRAPH_LAYOUT). "
+        "A database that holds snapshots keeps its own; asking for another one is an error.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
