@@ -24,8 +24,10 @@ from bulkgraph.server import Neo4jHome
 #: the as-of questions timed: (pack query, parameter builder from a sample of the estate)
 ASOF_QUERIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "ip-owner": lambda s: {"ip": s["ip"]},
+    "ip-at-time": lambda s: {"ip": s["ip"]},
     "instance-ingress": lambda s: {"instance": s["instance"]},
     "internet-reachable": lambda s: {},
+    "internet-exposed-instances": lambda s: {},
 }
 #: runs of each question per snapshot after the warm-up; the median is reported
 REPEATS = 5

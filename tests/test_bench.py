@@ -17,7 +17,7 @@ import pytest
 
 from bench.baseline import BaselineResult, parse_field, read_part
 from bench.bench import compared_rate, format_table
-from bench.layouts import compare
+from bench.layouts import ASOF_QUERIES, compare
 from bench.memory import PeakSampler, cpu_ticks, steal_percent, tree_pids
 from bulkgraph.csvfolder import Manifest, read_manifest
 
@@ -151,7 +151,7 @@ def test_bench_versions_only_measures_the_versions_layout_alone(tmp_path: Path) 
     assert v["bulk_import_swap_mode"] == "in_place"
     assert v["nightly_bulk_import_swap_mode"] == "staged"
     assert v["asof_graph_layout"] == "versions" and v["asof_repeats"] == 2
-    assert set(v["asof"]) == {"ip-owner", "instance-ingress", "internet-reachable"}
+    assert set(v["asof"]) == set(ASOF_QUERIES)
     # asked as of the middle and the latest of the 4 nights the nightly graph holds
     latest = sorted(p.name for p in (work / "snapshots").iterdir())[-1]
     for per in v["asof"].values():
@@ -332,7 +332,7 @@ def check_results(out: Path, work: Path) -> None:
         assert {"import", "post_load", "verify", "swap"} <= set(phases)
         assert sum(phases.values()) > 0
     for name, layout in (("snapshots", snap), ("versions", ver)):
-        assert set(layout["asof"]) == {"ip-owner", "instance-ingress", "internet-reachable"}
+        assert set(layout["asof"]) == set(ASOF_QUERIES)
         assert layout["asof_median_seconds"] > 0
         # timed side by side, each layout's questions on its own server and graph
         assert layout["asof_graph_layout"] == name

@@ -4,29 +4,27 @@
 // severity: high
 // rule_id: BG-EC2-001
 // kind: internet_exposed
-MATCH (i:Instance {snapshot_id: $snapshot_id})
-// the groups first, then their rules open to the internet, walked once for the ports
-// and the groups both (three walks cost the versions layout a tenth more; issue #20)
-CALL (i) {
-  MATCH (i)-[:BELONGS_TO]->(sg:SecurityGroup)
-  WITH DISTINCT sg
+MATCH (i:Instance {snapshot_id: $snapshot_id})-[:BELONGS_TO]->(sg:SecurityGroup)
+WITH sg, collect(DISTINCT i) AS members
+// each group's rules open to the internet, walked once for all its members (walked per
+// member, a group's rules were read ~10 times: 1.7x slower in both layouts; issue #20)
+CALL (sg) {
   MATCH (sg)<-[a:ALLOWED {direction: 'ingress'}]-(ip:IPRange)
   WHERE ip.cidr IN ['0.0.0.0/0', '::/0']
-  RETURN collect({
-    group_id: sg.id,
-    port: CASE
+  RETURN collect(CASE
       WHEN a.protocol = '-1' THEN 'all'
       WHEN a.fromPort IS NULL THEN a.protocol + '/all'
       WHEN a.fromPort = a.toPort THEN a.protocol + '/' + toString(a.fromPort)
       ELSE a.protocol + '/' + toString(a.fromPort) + '-' + toString(a.toPort)
-    END
-  }) AS open
+    END) AS open
 }
-WITH i, open
+WITH sg, members, open
 WHERE size(open) > 0
+UNWIND members AS i
+WITH i, collect({group_id: sg.id, open: open}) AS hits
 WITH i,
-     COLLECT { UNWIND open AS o RETURN DISTINCT o.port AS port ORDER BY port } AS ports,
-     COLLECT { UNWIND open AS o RETURN DISTINCT o.group_id AS group_id ORDER BY group_id } AS groups,
+     COLLECT { UNWIND hits AS h UNWIND h.open AS port RETURN DISTINCT port ORDER BY port } AS ports,
+     COLLECT { UNWIND hits AS h RETURN DISTINCT h.group_id AS group_id ORDER BY group_id } AS groups,
      COLLECT {
        MATCH (lb:LoadBalancer)-[:CONTAINS]->(:TargetGroup)-[:CONTAINS]->(i)
        WITH DISTINCT coalesce(lb.name, lb.arn) AS lb_name
