@@ -4,24 +4,21 @@
 // severity: high
 // rule_id: BG-EC2-001
 // kind: internet_exposed
-MATCH (i:Instance {snapshot_id: $snapshot_id})-[:BELONGS_TO]->(sg:SecurityGroup)
-WITH sg, collect(DISTINCT i) AS members
-// each group's rules open to the internet, walked once for all its members (walked per
-// member, a group's rules were read ~10 times: 1.7x slower in both layouts; issue #20)
-CALL (sg) {
-  MATCH (sg)<-[a:ALLOWED {direction: 'ingress'}]-(ip:IPRange)
-  WHERE ip.cidr IN ['0.0.0.0/0', '::/0']
-  RETURN collect(CASE
-      WHEN a.protocol = '-1' THEN 'all'
-      WHEN a.fromPort IS NULL THEN a.protocol + '/all'
-      WHEN a.fromPort = a.toPort THEN a.protocol + '/' + toString(a.fromPort)
-      ELSE a.protocol + '/' + toString(a.fromPort) + '-' + toString(a.toPort)
-    END) AS open
-}
-WITH sg, members, open
-WHERE size(open) > 0
-UNWIND members AS i
+MATCH (ip:IPRange {snapshot_id: $snapshot_id})-[a:ALLOWED {direction: 'ingress'}]->(sg:SecurityGroup)
+WHERE ip.cidr IN ['0.0.0.0/0', '::/0']
+// the open rules found from the two ranges of the whole internet: ~2,500 in a 10k estate,
+// where starting from the instances read every rule of every group (~23,000; issue #20)
+WITH sg, collect(CASE
+    WHEN a.protocol = '-1' THEN 'all'
+    WHEN a.fromPort IS NULL THEN a.protocol + '/all'
+    WHEN a.fromPort = a.toPort THEN a.protocol + '/' + toString(a.fromPort)
+    ELSE a.protocol + '/' + toString(a.fromPort) + '-' + toString(a.toPort)
+  END) AS open
+MATCH (sg)<-[:BELONGS_TO]-(i:Instance)
 WITH i, collect({group_id: sg.id, open: open}) AS hits
+// the answer's order made here, before the per-instance subqueries: the planner keeps it, and
+// no sort of the finished rows is left at the end (1.3x faster in both layouts; issue #20)
+ORDER BY i.account_id, i.region, i.id
 WITH i,
      COLLECT { UNWIND hits AS h UNWIND h.open AS port RETURN DISTINCT port ORDER BY port } AS ports,
      COLLECT { UNWIND hits AS h RETURN DISTINCT h.group_id AS group_id ORDER BY group_id } AS groups,
