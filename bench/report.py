@@ -310,8 +310,10 @@ def layout_lines(lay: dict[str, Any]) -> list[str]:
         a, b = snap[key] / scale, ver[key] / scale
         ratio = b / a if a else 0.0
         lines.append(f"  {name:<17}{a:>11,.1f} {b:>11,.1f}   {ratio:>8.3f}{unit}")
+    fastest = cmp_.get("asof_fastest_ratio_per_question", {})
     for q, ratio in cmp_.get("asof_latency_ratio_per_question", {}).items():
-        lines.append(f"  {'  ' + q:<41}{ratio:>8.3f}")
+        also = f"   (fastest runs: {fastest[q]:.3f})" if q in fastest else ""
+        lines.append(f"  {'  ' + q:<41}{ratio:>8.3f}{also}")
     met = ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in cmp_["targets"].items())
     lines.append(f"  targets: {met}")
     if not cmp_["asof_same_row_counts"]:

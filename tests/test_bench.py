@@ -19,6 +19,7 @@ from bench.baseline import BaselineResult, parse_field, read_part
 from bench.bench import compared_rate, format_table
 from bench.layouts import ASOF_QUERIES, compare
 from bench.memory import PeakSampler, cpu_ticks, steal_percent, tree_pids
+from bench.report import layout_lines
 from bulkgraph.csvfolder import Manifest, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -349,8 +350,14 @@ def check_results(out: Path, work: Path) -> None:
 
 
 def test_as_of_no_slower_holds_for_each_question() -> None:
-    def layout(seconds: dict[str, float]) -> dict[str, Any]:
-        asof = {q: {"s1": {"median_seconds": t, "rows": 1}} for q, t in seconds.items()}
+    def layout(
+        seconds: dict[str, float], fastest: dict[str, float] | None = None
+    ) -> dict[str, Any]:
+        fastest = fastest or {q: t / 2 for q, t in seconds.items()}
+        asof = {
+            q: {"s1": {"median_seconds": t, "fastest_seconds": fastest[q], "rows": 1}}
+            for q, t in seconds.items()
+        }
         median = statistics.median(seconds.values())
         return {"records": 10, "store_bytes": 1, "rebuild_seconds": 1, "nightly_seconds": 1,
                 "asof": asof, "asof_median_seconds": median}  # fmt: skip
@@ -361,6 +368,13 @@ def test_as_of_no_slower_holds_for_each_question() -> None:
     assert mixed["asof_latency_ratio"] == 0.8
     assert mixed["asof_latency_ratio_per_question"] == {"a": 0.5, "b": 0.8, "c": 2.0}
     assert mixed["targets"]["asof_no_slower"] is False
+    # the fastest runs are compared too, and reported beside the medians
+    slower = layout({"a": 0.5, "b": 0.8, "c": 3.0}, fastest={"a": 0.5, "b": 0.4, "c": 0.6})
+    fast = compare(snapshots, slower)  # the snapshots layout's fastest runs: 0.5 each
+    assert fast["asof_fastest_ratio_per_question"] == {"a": 1.0, "b": 0.8, "c": 1.2}
+    assert fast["asof_latency_ratio_per_question"]["c"] == 3.0
+    table = layout_lines({"snapshots": snapshots, "versions": slower, "comparison": fast})
+    assert any(line.strip().startswith("c") and "(fastest runs: 1.200)" in line for line in table)
     assert compare(snapshots, layout({"a": 0.5, "b": 0.8, "c": 1.0}))["targets"]["asof_no_slower"]
 
 
