@@ -174,7 +174,7 @@ def test_page_is_self_contained_and_escapes_what_aws_returned() -> None:
     assert html.count("/* plotly.js */") == 1
     # the finding's query, to re-run it: parameters and the Cypher itself
     assert ':param snapshot_id => "20261126T020000Z";' in html
-    assert "MATCH (i:Instance {snapshot_id: $snapshot_id})" in html
+    assert "MATCH (ip:IPRange {snapshot_id: $snapshot_id})" in html  # its first line
     assert '<td class="nw">tcp/22, tcp/443</td>' in html  # a list reads as words
     assert "unknown</td>" in html  # the VPC count of the snapshot that did not collect it
 

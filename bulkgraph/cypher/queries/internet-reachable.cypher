@@ -11,7 +11,13 @@ WITH CASE toLower(toString($protocol))
        WHEN 'all' THEN null WHEN '-1' THEN null ELSE toString($protocol)
      END AS want_proto
 MATCH (ni:NetworkInterface {snapshot_id: $snapshot_id})-[att:ATTACHED_TO]->(owner)
-WHERE owner:Instance OR owner:LoadBalancer
+WHERE (owner:Instance OR owner:LoadBalancer)
+  // only interfaces with an address the internet can reach (the core's `addresses` of
+  // either range): the others have nothing reachable, and skipping the core for them is
+  // 2x faster in both layouts (most interfaces of an estate are private)
+  AND (ni.public_ip IS NOT NULL
+       OR (owner:Instance AND att.device_index = 0 AND owner.public_ip IS NOT NULL)
+       OR EXISTS { (ni)-[h:HAS_IP]->(:IPAddress) WHERE h.kind IN ['public', 'ipv6'] })
 // -- reachability core: the same text in internet-reachable.cypher and
 // -- exposed-not-reachable.cypher (tests/test_query_pack.py checks it). For one interface
 // -- `ni` attached (`att`) to `owner`, per source range (0.0.0.0/0 with public IPv4
