@@ -11,31 +11,29 @@ WITH CASE toLower(toString($protocol))
        WHEN 'all' THEN null WHEN '-1' THEN null ELSE toString($protocol)
      END AS want_proto
 MATCH (s:Snapshot {snapshot_id: $snapshot_id})
-MATCH (owner:Instance|LoadBalancer {snapshot_id: $snapshot_id})
+// the rules open to the internet first, found from its two ranges, then their groups'
+// members: each group's rules read once, not once per member (issue #20)
+MATCH (src:IPRange {snapshot_id: $snapshot_id})-[a:ALLOWED {direction: 'ingress'}]->(sg:SecurityGroup)
+WHERE src.cidr IN ['0.0.0.0/0', '::/0']
+  AND (want_proto IS NULL OR CASE toLower(toString(a.protocol)) WHEN 'tcp' THEN '6' WHEN 'udp' THEN '17' WHEN 'icmp' THEN '1' WHEN 'icmpv6' THEN '58' WHEN 'all' THEN '-1' ELSE toString(a.protocol) END IN ['-1', want_proto])
+  AND ($port IS NULL OR a.protocol = '-1'
+       OR (CASE toLower(toString(a.protocol)) WHEN 'tcp' THEN '6' WHEN 'udp' THEN '17' WHEN 'icmp' THEN '1' WHEN 'icmpv6' THEN '58' WHEN 'all' THEN '-1' ELSE toString(a.protocol) END IN ['6', '17']
+           AND (a.fromPort IS NULL OR a.fromPort <= $port <= a.toPort)))
+WITH s, want_proto, sg,
+     collect({
+       group: sg.id,
+       range: src.cidr,
+       text: CASE
+         WHEN a.protocol = '-1' THEN 'all'
+         WHEN a.fromPort IS NULL THEN a.protocol + '/all'
+         WHEN a.fromPort = a.toPort THEN a.protocol + '/' + toString(a.fromPort)
+         ELSE a.protocol + '/' + toString(a.fromPort) + '-' + toString(a.toPort)
+       END
+     }) AS rules
+MATCH (sg)<-[:BELONGS_TO]-(owner:Instance|LoadBalancer)
 WHERE coalesce(owner.stub, false) = false
-WITH s, want_proto, owner,
-     // the groups first, then their rules (as in the reachability core below)
-     COLLECT {
-      MATCH (owner)-[:BELONGS_TO]->(sg:SecurityGroup)
-      WITH DISTINCT sg
-      MATCH (sg)<-[a:ALLOWED]-(src:IPRange)
-      WHERE a.direction = 'ingress' AND src.cidr IN ['0.0.0.0/0', '::/0']
-        AND (want_proto IS NULL OR CASE toLower(toString(a.protocol)) WHEN 'tcp' THEN '6' WHEN 'udp' THEN '17' WHEN 'icmp' THEN '1' WHEN 'icmpv6' THEN '58' WHEN 'all' THEN '-1' ELSE toString(a.protocol) END IN ['-1', want_proto])
-        AND ($port IS NULL OR a.protocol = '-1'
-             OR (CASE toLower(toString(a.protocol)) WHEN 'tcp' THEN '6' WHEN 'udp' THEN '17' WHEN 'icmp' THEN '1' WHEN 'icmpv6' THEN '58' WHEN 'all' THEN '-1' ELSE toString(a.protocol) END IN ['6', '17']
-                 AND (a.fromPort IS NULL OR a.fromPort <= $port <= a.toPort)))
-      RETURN {
-        group: sg.id,
-        range: src.cidr,
-        text: CASE
-          WHEN a.protocol = '-1' THEN 'all'
-          WHEN a.fromPort IS NULL THEN a.protocol + '/all'
-          WHEN a.fromPort = a.toPort THEN a.protocol + '/' + toString(a.fromPort)
-          ELSE a.protocol + '/' + toString(a.fromPort) + '-' + toString(a.toPort)
-        END
-      } AS o
-     } AS open
-WHERE size(open) > 0
+WITH DISTINCT s, want_proto, owner, sg, rules
+WITH s, want_proto, owner, reduce(o = [], r IN collect(rules) | o + r) AS open
 WITH s, want_proto, owner, open,
      coalesce(owner.account_id, '?') AS account, coalesce(owner.region, '?') AS region
 // what the snapshot does not know is not reported as a finding
