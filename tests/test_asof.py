@@ -669,11 +669,14 @@ def _operators(plan: Any, per_row: bool = False, inner: bool = False) -> list[st
     op = str(plan["operatorType"]).split("@")[0]
     here = [f"{op}:{plan.get('args', {}).get('Details', '')}"] if inner or not per_row else []
     children = plan.get("children") or []
+    rhs_per_row = (
+        "Apply" in op
+        and len(children) == 2
+        and float(children[0].get("args", {}).get("EstimatedRows", 2)) > 1
+    )
     below = []
     for n, child in enumerate(children):
-        rows = float(children[0].get("args", {}).get("EstimatedRows", 2))
-        rhs = "Apply" in op and len(children) == 2 and n == 1 and rows > 1
-        below += _operators(child, per_row, inner or rhs)
+        below += _operators(child, per_row, inner or (rhs_per_row and n == 1))
     return here + below
 
 
