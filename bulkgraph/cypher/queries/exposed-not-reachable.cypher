@@ -15,10 +15,10 @@ MATCH (s:Snapshot {snapshot_id: $snapshot_id})
 // members: each group's rules read once, not once per member (issue #20)
 MATCH (src:IPRange {snapshot_id: $snapshot_id})-[a:ALLOWED {direction: 'ingress'}]->(sg:SecurityGroup)
 WHERE src.cidr IN ['0.0.0.0/0', '::/0']
-  AND (want_proto IS NULL OR CASE toLower(toString(a.protocol)) WHEN 'tcp' THEN '6' WHEN 'udp' THEN '17' WHEN 'icmp' THEN '1' WHEN 'icmpv6' THEN '58' WHEN 'all' THEN '-1' ELSE toString(a.protocol) END IN ['-1', want_proto])
+WITH s, want_proto, src, a, sg, CASE toLower(toString(a.protocol)) WHEN 'tcp' THEN '6' WHEN 'udp' THEN '17' WHEN 'icmp' THEN '1' WHEN 'icmpv6' THEN '58' WHEN 'all' THEN '-1' ELSE toString(a.protocol) END AS proto
+WHERE (want_proto IS NULL OR proto IN ['-1', want_proto])
   AND ($port IS NULL OR a.protocol = '-1'
-       OR (CASE toLower(toString(a.protocol)) WHEN 'tcp' THEN '6' WHEN 'udp' THEN '17' WHEN 'icmp' THEN '1' WHEN 'icmpv6' THEN '58' WHEN 'all' THEN '-1' ELSE toString(a.protocol) END IN ['6', '17']
-           AND (a.fromPort IS NULL OR a.fromPort <= $port <= a.toPort)))
+       OR (proto IN ['6', '17'] AND (a.fromPort IS NULL OR a.fromPort <= $port <= a.toPort)))
 WITH s, want_proto, sg,
      collect({
        group: sg.id,
